@@ -1,0 +1,33 @@
+# shopstream: `make demo` runs the demo, `make test` runs the whole test suite.
+# Both create .venv and install the project on first use; nothing else is needed
+# beyond Python 3.11+, Java 17 and Maven (for the local Kafka broker).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test unit lint bench-validation clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/shopstream demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -ra
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -ra tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench-validation: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_validation.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Deployment helpers: the local single-node Kafka broker (deploy/local), manifests."""

@@ -1,0 +1,216 @@
+"""Typed properties of the E-commerce spec v2 events, plus sign-up, log-in and pages.
+
+Every model allows extra keys: the spec lets shops send their own properties,
+and they are carried through untouched. An event name that is not in
+:data:`EVENT_PROPERTIES` is a custom track event whose properties stay untyped.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
+
+from models.errors import Code
+from models.fields import (
+    Amount,
+    Currency,
+    Id,
+    Position,
+    Price,
+    Quantity,
+    Rating,
+    Stock,
+    within_cent,
+)
+
+
+class Props(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Product(Props):
+    """A product as it appears alone (Product Viewed) or in a list (Order Completed)."""
+
+    product_id: Id
+    sku: Id | None = None
+    name: str | None = None
+    brand: str | None = None
+    variant: str | None = None
+    category: str | None = None
+    price: Price | None = None
+    quantity: Quantity | None = None
+    discount: Amount | None = None
+    line_total: Amount | None = None
+    coupon: str | None = None
+    position: Position | None = None
+    url: str | None = None
+    image_url: str | None = None
+    stock: Stock | None = None
+    currency: Currency | None = None
+    value: Amount | None = None
+
+    @model_validator(mode="after")
+    def _line_total(self) -> Product:
+        if self.line_total is not None and self.price is not None and self.quantity is not None:
+            expected = self.quantity * self.price - (self.discount or Decimal(0))
+            if not within_cent(expected, self.line_total):
+                raise PydanticCustomError(
+                    Code.LINE_TOTAL_MISMATCH,
+                    "line_total {line_total} != quantity x price - discount = {expected}",
+                    {"line_total": str(self.line_total), "expected": str(expected)},
+                )
+        return self
+
+
+class CartProduct(Product):
+    cart_id: Id | None = None
+
+
+class ProductsSearched(Props):
+    query: str
+
+
+class ProductList(Props):
+    list_id: Id | None = None
+    category: str | None = None
+    products: list[Product] = []
+
+
+class CartViewed(Props):
+    cart_id: Id | None = None
+    products: list[Product] = []
+
+
+class Checkout(Props):
+    """Checkout Started carries the basket; totals follow the order rules."""
+
+    checkout_id: Id | None = None
+    order_id: Id | None = None
+    cart_id: Id | None = None
+    affiliation: str | None = None
+    value: Amount | None = None
+    revenue: Amount | None = None
+    subtotal: Amount | None = None
+    total: Amount | None = None
+    shipping: Amount | None = None
+    tax: Amount | None = None
+    discount: Amount | None = None
+    coupon: str | None = None
+    currency: Currency | None = None
+    products: list[Product] = []
+
+    @model_validator(mode="after")
+    def _order_total(self) -> Checkout:
+        if self.total is not None and self.subtotal is not None:
+            zero = Decimal(0)
+            expected = (
+                self.subtotal
+                + (self.tax or zero)
+                + (self.shipping or zero)
+                - (self.discount or zero)
+            )
+            if not within_cent(expected, self.total):
+                raise PydanticCustomError(
+                    Code.ORDER_TOTAL_MISMATCH,
+                    "total {total} != subtotal + tax + shipping - discount = {expected}",
+                    {"total": str(self.total), "expected": str(expected)},
+                )
+        return self
+
+
+class CheckoutStep(Props):
+    checkout_id: Id | None = None
+    step: Position | None = None
+    shipping_method: str | None = None
+    payment_method: str | None = None
+
+
+class PaymentInfo(CheckoutStep):
+    order_id: Id | None = None
+
+
+class Order(Checkout):
+    """Order Completed / Updated: an order id and at least one product."""
+
+    order_id: Id
+
+    @model_validator(mode="after")
+    def _has_products(self) -> Order:
+        if not self.products:
+            raise PydanticCustomError(Code.ORDER_NO_PRODUCTS, "an order needs at least one product")
+        return self
+
+
+class OrderChange(Checkout):
+    """Order Refunded / Cancelled: an order id; products only for a partial refund."""
+
+    order_id: Id
+    reason: str | None = None
+
+
+class Coupon(Props):
+    order_id: Id | None = None
+    cart_id: Id | None = None
+    coupon_id: Id | None = None
+    coupon_name: str | None = None
+    discount: Amount | None = None
+    reason: str | None = None
+
+
+class Promotion(Props):
+    promotion_id: Id | None = None
+    creative: str | None = None
+    name: str | None = None
+    position: str | None = None
+
+
+class ProductReviewed(Props):
+    product_id: Id
+    review_id: Id | None = None
+    review_body: str | None = None
+    rating: Rating | None = None
+
+
+class Account(Props):
+    method: str | None = None
+
+
+class PageProps(Props):
+    name: str | None = None
+    url: str | None = None
+    path: str | None = None
+    referrer: str | None = None
+    title: str | None = None
+    search: str | None = None
+
+
+EVENT_PROPERTIES: dict[str, type[Props]] = {
+    "Products Searched": ProductsSearched,
+    "Product List Viewed": ProductList,
+    "Product List Filtered": ProductList,
+    "Product Clicked": Product,
+    "Product Viewed": Product,
+    "Product Added": CartProduct,
+    "Product Removed": CartProduct,
+    "Cart Viewed": CartViewed,
+    "Checkout Started": Checkout,
+    "Checkout Step Viewed": CheckoutStep,
+    "Checkout Step Completed": CheckoutStep,
+    "Payment Info Entered": PaymentInfo,
+    "Order Completed": Order,
+    "Order Updated": Order,
+    "Order Refunded": OrderChange,
+    "Order Cancelled": OrderChange,
+    "Coupon Entered": Coupon,
+    "Coupon Applied": Coupon,
+    "Coupon Denied": Coupon,
+    "Coupon Removed": Coupon,
+    "Promotion Viewed": Promotion,
+    "Promotion Clicked": Promotion,
+    "Product Reviewed": ProductReviewed,
+    "Signed Up": Account,
+    "Logged In": Account,
+}
+"""Event name -> properties model, for ``type == "track"``."""

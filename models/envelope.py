@@ -1,0 +1,107 @@
+"""The canonical Segment-style envelope every event becomes.
+
+Field names follow Segment's spec (``userId``, ``messageId``, ...) so that any
+Segment-compatible producer works unchanged. Times are UTC with millisecond
+precision; naive times are taken as UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from models.errors import Code
+from models.fields import Id
+
+
+def to_utc_ms(value: datetime) -> datetime:
+    """Normalise to an aware UTC datetime truncated to milliseconds."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+UtcTime = Annotated[datetime, AfterValidator(to_utc_ms)]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+
+class PageContext(_Open):
+    url: str | None = None
+    path: str | None = None
+    referrer: str | None = None
+    title: str | None = None
+    search: str | None = None
+
+
+class Campaign(_Open):
+    """UTM parameters: ``source``, ``medium``, ``name`` (utm_campaign), ``term``, ``content``."""
+
+    source: str | None = None
+    medium: str | None = None
+    name: str | None = None
+    term: str | None = None
+    content: str | None = None
+
+
+class Library(_Open):
+    name: str | None = None
+    version: str | None = None
+
+
+class Context(_Open):
+    page: PageContext | None = None
+    campaign: Campaign | None = None
+    userAgent: str | None = None
+    ip: str | None = None
+    locale: str | None = None
+    library: Library | None = None
+    sessionId: Id | None = Field(
+        default=None, validation_alias=AliasChoices("sessionId", "session_id")
+    )
+
+
+class Envelope(BaseModel):
+    """A validated event. ``properties`` holds the typed properties already dumped."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: Literal["track", "identify", "page"]
+    event: str | None = None
+    name: str | None = None
+    userId: Id | None = None
+    anonymousId: Id | None = None
+    messageId: Id
+    tenant: Id
+    timestamp: UtcTime
+    sentAt: UtcTime | None = None
+    receivedAt: UtcTime | None = None
+    context: Context = Context()
+    properties: dict[str, Any] = {}
+    traits: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _identity_and_name(self) -> Envelope:
+        if self.userId is None and self.anonymousId is None:
+            raise PydanticCustomError(
+                Code.IDENTITY_MISSING, "an event needs a userId or an anonymousId"
+            )
+        if self.type == "track" and not (self.event and self.event.strip()):
+            raise PydanticCustomError(Code.EVENT_MISSING, "a track event needs an event name")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The Kafka key: one shopper's events stay ordered on one partition."""
+        return self.userId or self.anonymousId or ""
+
+    @property
+    def name_or_type(self) -> str:
+        """The event name for track, else the call type ("page", "identify")."""
+        return self.event if self.type == "track" and self.event else self.type

@@ -1,0 +1,133 @@
+"""Reusable field types: ids, money, quantities, currencies.
+
+Each type carries its rule, and a violation raises a ``PydanticCustomError``
+whose type is one of the stable codes in :mod:`models.errors`.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_core import PydanticCustomError
+
+from models.errors import Code
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+CENT = Decimal("0.01")
+
+
+def _to_id(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError(Code.TYPE_INVALID, "an id must be a string or an integer")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        stripped = value.strip()
+        if not stripped:
+            raise PydanticCustomError(Code.ID_EMPTY, "id must not be empty or blank")
+        return stripped
+    raise PydanticCustomError(Code.TYPE_INVALID, "an id must be a string or an integer")
+
+
+def _to_decimal(value: Any) -> Any:
+    """Money arrives as a JSON number or a string; both become an exact Decimal.
+
+    A JSON number is parsed as a float first; ``repr`` gives back its shortest
+    decimal form, which is exactly what was written for up to 15 significant
+    digits. Send money as a string for more digits than that.
+    """
+    if isinstance(value, bool):
+        raise PydanticCustomError(Code.TYPE_INVALID, "amount must be a number")
+    if isinstance(value, float):
+        value = repr(value)
+    if isinstance(value, int | str):
+        try:
+            result = Decimal(value)
+        except InvalidOperation:
+            raise PydanticCustomError(Code.TYPE_INVALID, "amount is not a number") from None
+        if not result.is_finite():
+            raise PydanticCustomError(Code.TYPE_INVALID, "amount must be finite")
+        return result
+    if isinstance(value, Decimal):
+        return value
+    raise PydanticCustomError(Code.TYPE_INVALID, "amount must be a number")
+
+
+def _positive_price(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise PydanticCustomError(
+            Code.PRICE_NOT_POSITIVE, "price must be > 0, got {value}", {"value": str(value)}
+        )
+    return value
+
+
+def _non_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise PydanticCustomError(
+            Code.AMOUNT_NEGATIVE, "amount must be >= 0, got {value}", {"value": str(value)}
+        )
+    return value
+
+
+def _to_int(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError(Code.TYPE_INVALID, "must be an integer")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    if isinstance(value, int):
+        return value
+    raise PydanticCustomError(Code.TYPE_INVALID, "must be an integer")
+
+
+def _positive_quantity(value: int) -> int:
+    if value <= 0:
+        raise PydanticCustomError(
+            Code.QUANTITY_NOT_POSITIVE, "quantity must be > 0, got {value}", {"value": value}
+        )
+    return value
+
+
+def _stock(value: int) -> int:
+    if value < 0:
+        raise PydanticCustomError(
+            Code.STOCK_NEGATIVE, "stock must be >= 0, got {value}", {"value": value}
+        )
+    return value
+
+
+def _currency(value: Any) -> Any:
+    if not isinstance(value, str) or not _CURRENCY.match(value):
+        raise PydanticCustomError(
+            Code.CURRENCY_INVALID,
+            "currency must be a 3-letter uppercase ISO 4217 code, got '{value}'",
+            {"value": value},
+        )
+    return value
+
+
+def _rating(value: Decimal) -> Decimal:
+    if not Decimal(0) <= value <= Decimal(5):
+        raise PydanticCustomError(
+            Code.RATING_OUT_OF_RANGE, "rating must be within 0..5, got {value}", {"value": str(value)}
+        )
+    return value
+
+
+Id = Annotated[str, BeforeValidator(_to_id)]
+Amount = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_non_negative)]
+Price = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_positive_price)]
+Quantity = Annotated[int, BeforeValidator(_to_int), AfterValidator(_positive_quantity)]
+Stock = Annotated[int, BeforeValidator(_to_int), AfterValidator(_stock)]
+Currency = Annotated[str, BeforeValidator(_currency)]
+Rating = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_rating)]
+Position = Annotated[int, BeforeValidator(_to_int)]
+
+
+def within_cent(a: Decimal, b: Decimal) -> bool:
+    """True when two amounts agree within 0.01 (rounding on either side is fine)."""
+    return abs(a - b) <= CENT

@@ -1,0 +1,52 @@
+"""orjson serialisation that keeps money exact and times in UTC milliseconds.
+
+Decimals are written as JSON numbers with exactly their digits (``19.90`` stays
+``19.90``); datetimes as ``2026-11-21T08:00:00.123Z``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from models.envelope import Envelope
+
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value).encode())
+    if isinstance(value, datetime):
+        return format_time(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def format_time(value: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and a ``Z``."""
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, default=_default, option=_OPTIONS)
+
+
+def loads(data: bytes | str) -> Any:
+    return orjson.loads(data)
+
+
+def event_to_dict(event: Envelope) -> dict[str, Any]:
+    """The canonical dict of an event: no ``None`` fields, Decimals kept."""
+    return event.model_dump(exclude_none=True)
+
+
+def event_to_json(event: Envelope) -> bytes:
+    return dumps(event_to_dict(event))
+
+
+def event_from_json(data: bytes | str) -> Envelope:
+    """Read a canonical event back (as written by :func:`event_to_json`)."""
+    return Envelope.model_validate(orjson.loads(data))

@@ -1,0 +1,178 @@
+"""Validation: raw bytes or a decoded object in, a canonical event or issues out.
+
+Pure functions: the current time and the rules are passed in, so the same input
+gives the same answer in the worker, in ``shopstream validate`` and in tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from models.ecommerce import EVENT_PROPERTIES, PageProps, Props
+from models.envelope import Envelope, to_utc_ms
+from models.errors import Code, Issue
+from models.flat import flat_to_segment, is_flat
+
+_MESSAGE_ID_NAMESPACE = uuid.UUID("6f1d1d0e-5f59-4c55-9c1a-2f7f1c0b5e11")
+_TIME_FIELDS = {"timestamp", "sentAt", "receivedAt"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What validation needs from the settings."""
+
+    default_tenant: str = "default"
+    max_future_skew: timedelta = timedelta(days=1)
+    max_event_bytes: int = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
+    event: Envelope | None
+    issues: tuple[Issue, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return self.event is not None
+
+
+def _code_for(error_type: str, loc: tuple[Any, ...]) -> str:
+    if error_type in Code._value2member_map_:
+        return error_type
+    if error_type == "missing":
+        return Code.FIELD_REQUIRED
+    if loc and loc[0] in _TIME_FIELDS and len(loc) == 1:
+        return Code.TIMESTAMP_INVALID
+    if error_type == "literal_error" and loc == ("type",):
+        return Code.TYPE_UNKNOWN
+    if error_type.endswith("_type") or error_type.endswith("_parsing"):
+        return Code.TYPE_INVALID
+    return Code.VALUE_INVALID
+
+
+def _issues_from(error: ValidationError, prefix: str = "") -> list[Issue]:
+    issues = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        path = ".".join(str(part) for part in loc)
+        if prefix:
+            path = f"{prefix}.{path}" if path else prefix
+        issues.append(Issue(_code_for(item["type"], loc), path, item["msg"]))
+    return issues
+
+
+def _properties_model(data: dict[str, Any]) -> type[Props] | None:
+    if data.get("type") == "page":
+        return PageProps
+    if data.get("type") == "track" and isinstance(data.get("event"), str):
+        return EVENT_PROPERTIES.get(data["event"].strip())
+    return None
+
+
+def message_id_for(obj: dict[str, Any]) -> str:
+    """A deterministic id for an event sent without one: identical resends share it."""
+    digest_input = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS, default=str)
+    return str(uuid.uuid5(_MESSAGE_ID_NAMESPACE, digest_input.decode()))
+
+
+def validate_obj(obj: Any, rules: Rules, now: datetime) -> ValidationResult:
+    """Validate one decoded event (Segment-style or flat) as of ``now`` (aware UTC)."""
+    if not isinstance(obj, dict):
+        return ValidationResult(
+            None, (Issue(Code.NOT_OBJECT, "", f"an event is a JSON object, not {type(obj).__name__}"),)
+        )
+    data = flat_to_segment(obj) if is_flat(obj) else dict(obj)
+    data.setdefault("tenant", rules.default_tenant)
+    if data.get("messageId") is None:
+        data["messageId"] = message_id_for(obj)
+    if data.get("receivedAt") is None:
+        data["receivedAt"] = now
+    if data.get("timestamp") is None:
+        data["timestamp"] = data.get("originalTimestamp") or data["receivedAt"]
+
+    issues: list[Issue] = []
+    props_model = _properties_model(data)
+    props_in = data.get("properties")
+    typed_props: dict[str, Any] | None = None
+    if props_model is not None and isinstance(props_in, dict):
+        try:
+            typed = props_model.model_validate(props_in)
+            typed_props = typed.model_dump(exclude_none=True)
+        except ValidationError as exc:
+            issues.extend(_issues_from(exc, "properties"))
+
+    try:
+        event = Envelope.model_validate(data)
+    except ValidationError as exc:
+        issues[:0] = _issues_from(exc)
+        return ValidationResult(None, tuple(issues))
+    if issues:
+        return ValidationResult(None, tuple(issues))
+
+    limit = to_utc_ms(now) + rules.max_future_skew
+    if event.timestamp > limit:
+        return ValidationResult(
+            None,
+            (
+                Issue(
+                    Code.TIMESTAMP_IN_FUTURE,
+                    "timestamp",
+                    f"timestamp {event.timestamp.isoformat()} is more than "
+                    f"{rules.max_future_skew} ahead of {now.isoformat()}",
+                ),
+            ),
+        )
+    if typed_props is not None:
+        event = event.model_copy(update={"properties": typed_props})
+    return ValidationResult(event)
+
+
+def parse_bytes(raw: bytes, rules: Rules) -> tuple[Any, Issue | None]:
+    """Decode one event's bytes into a JSON value, or say why that is impossible."""
+    if len(raw) > rules.max_event_bytes:
+        return None, Issue(
+            Code.TOO_LARGE, "", f"event is {len(raw)} bytes, the limit is {rules.max_event_bytes}"
+        )
+    try:
+        return orjson.loads(raw), None
+    except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            return None, Issue(Code.ENCODING_INVALID, "", f"not UTF-8: {uexc.reason} at byte {uexc.start}")
+        return None, Issue(Code.JSON_INVALID, "", f"malformed JSON: {exc}")
+
+
+def validate_bytes(raw: bytes, rules: Rules, now: datetime) -> ValidationResult:
+    """Validate one event's raw bytes: framing first, then the contract."""
+    obj, problem = parse_bytes(raw, rules)
+    if problem is not None:
+        return ValidationResult(None, (problem,))
+    return validate_obj(obj, rules, now)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the contract: the envelope plus each event's properties."""
+    defs: dict[str, Any] = {}
+    events: dict[str, str] = {}
+    models: dict[str, type[BaseModel]] = {"Envelope": Envelope, "PageProperties": PageProps}
+    for name, model in EVENT_PROPERTIES.items():
+        models.setdefault(model.__name__, model)
+        events[name] = model.__name__
+    for title, model in models.items():
+        defs[title] = model.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "shopstream event contract",
+        "description": "A Segment-style envelope; properties typed by event name "
+        "(see x-event-properties). Other event names are custom events with free properties.",
+        "$ref": "#/$defs/Envelope",
+        "$defs": defs,
+        "x-event-properties": events,
+    }

@@ -1,0 +1,1 @@
+"""Implicit-ALS recommender: training, evaluation, registry, serving (see the README's roadmap)."""

@@ -1,0 +1,1 @@
+"""ClickHouse schema, migrations and batched idempotent writers (see the README's roadmap)."""

@@ -1,0 +1,1 @@
+"""shopstream stream processing: settings, the Faust app and its agents, the CLI."""

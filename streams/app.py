@@ -1,0 +1,38 @@
+"""The Faust application: one per worker process, built from the settings."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.settings import Settings
+
+
+def faust_app_id(settings: Settings) -> str:
+    """Consumer group and internal-topic prefix; the topic prefix keeps deployments apart."""
+    return f"{settings.topic_prefix}{settings.app_id}"
+
+
+def create_app(settings: Settings, bootstrap: str) -> faust.App:
+    """Build the Faust app. Agents, tables and views are registered by their modules."""
+    return faust.App(
+        faust_app_id(settings),
+        broker=[f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()],
+        store="memory://",
+        datadir=str(settings.data_dir / "worker"),
+        autodiscover=False,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        producer_compression_type="lz4",
+        producer_linger_ms=5,
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_in_thread=False,
+        broker_commit_every=10_000,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=16_384,
+        table_standby_replicas=0,
+    )

@@ -1,0 +1,116 @@
+"""``shopstream demo``: a broker (found or started), the worker, simulated traffic and a
+live console view of what flows, until Ctrl-C or ``--duration``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from streams.broker import broker_for
+from streams.kafka_admin import ensure_topics
+from streams.metrics_client import fetch_metrics, total
+from streams.settings import Settings
+from streams.simulate_cli import wait_until
+from streams.simulator import SimConfig, simulate
+
+
+def _wait_healthy(url: str, worker: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the worker exited with {worker.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.3)
+    raise RuntimeError(f"the worker did not answer {url} within {timeout:.0f}s")
+
+
+def _traffic(bootstrap: str, settings: Settings, rate: float, seed: int,
+             stop: threading.Event) -> None:
+    from streams.tracker import Tracker
+
+    config = SimConfig(seed=seed, rate=rate, start=datetime.now(UTC))
+    started = time.monotonic()
+    with Tracker(bootstrap, settings.topics.raw) as tracker:
+        for i, event in enumerate(simulate(config)):
+            if stop.is_set():
+                break
+            wait_until(started + i / rate, tracker)
+            tracker.send_raw(event.to_bytes(), event.key.encode() if event.key else None)
+
+
+def _view(metrics_url: str) -> Table:
+    table = Table(title="shopstream demo: live counts (Ctrl-C to stop)", expand=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    try:
+        m = fetch_metrics(metrics_url)
+    except (urllib.error.URLError, OSError) as exc:
+        table.add_row("metrics", f"unavailable ({exc})")
+        return table
+    table.add_row("raw events in", f"{total(m, 'shopstream_events_in_total'):,.0f}")
+    for topic_name, value in sorted(m.get("shopstream_events_out_total", {}).items()):
+        table.add_row(f"out: {dict(topic_name).get('topic')}", f"{value:,.0f}")
+    table.add_row("duplicates dropped", f"{total(m, 'shopstream_events_duplicate_total'):,.0f}")
+    for labels, value in sorted(m.get("shopstream_events_rejected_total", {}).items()):
+        table.add_row(f"  rejected: {dict(labels).get('code')}", f"{value:,.0f}")
+    table.add_row("consumer lag", f"{total(m, 'shopstream_consumer_lag'):,.0f}")
+    return table
+
+
+def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = None,
+             seed: int = 7) -> int:
+    console = Console(stderr=True)
+    with broker_for(settings, log=console.print) as broker:
+        ensure_topics(settings, broker.bootstrap)
+        env = {**os.environ, "KAFKA_BOOTSTRAP": broker.bootstrap,
+               "SHOPSTREAM_WEB_PORT": str(settings.web_port)}
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        worker_log = open(settings.data_dir / "worker.log", "ab")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"], env=env,
+            stdout=worker_log, stderr=subprocess.STDOUT,
+        )
+        base = f"http://{settings.web_host}:{settings.web_port}"
+        stop = threading.Event()
+        try:
+            _wait_healthy(f"{base}/health", worker)
+            t = settings.topics
+            console.print(f"[bold]Kafka[/] {broker.bootstrap} ({broker.how})")
+            console.print(f"[bold]worker[/] {base}/metrics  {base}/health  "
+                          f"(log: {settings.data_dir / 'worker.log'})")
+            console.print(f"[bold]topics[/] {t.raw} -> {t.events} | {t.dlq}")
+            console.print(f"[bold]traffic[/] {rate:g} events/s from the simulator (seed {seed})")
+            producer = threading.Thread(target=_traffic, daemon=True,
+                                        args=(broker.bootstrap, settings, rate, seed, stop))
+            producer.start()
+            ends = time.monotonic() + duration if duration else float("inf")
+            with Live(_view(f"{base}/metrics"), console=console, refresh_per_second=1) as live:
+                while time.monotonic() < ends:
+                    time.sleep(1.0)
+                    live.update(_view(f"{base}/metrics"))
+        except KeyboardInterrupt:
+            console.print("stopping...")
+        finally:
+            stop.set()
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+            worker_log.close()
+    return 0

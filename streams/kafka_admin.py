@@ -1,0 +1,37 @@
+"""Topic administration with confluent-kafka's AdminClient (an edge: talks to Kafka)."""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 30.0) -> list[str]:
+    """Create shopstream's topics that do not exist yet; return the ones created."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    wanted = [
+        NewTopic(name, settings.topic_partitions, settings.topic_replication)
+        for name in settings.topics.all()
+        if name not in existing
+    ]
+    if not wanted:
+        return []
+    futures = admin.create_topics(wanted, operation_timeout=timeout)
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout)
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args and exc.args[0].code() == 36:  # TOPIC_ALREADY_EXISTS: a race, fine
+                continue
+            raise
+    log.info("created topics %s", created)
+    return created

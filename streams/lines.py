@@ -1,0 +1,33 @@
+"""Reading JSON-lines input safely: bounded line length, any bytes, numbered lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+_CHUNK = 64 * 1024
+
+
+def read_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
+    """Yield ``(line number, bytes without the newline, too_long)``.
+
+    A line longer than ``max_bytes`` is skipped through in chunks (never held in
+    memory whole) and yielded with ``too_long=True`` and its first bytes only.
+    """
+    number = 0
+    while True:
+        line = stream.readline(max_bytes + 2)
+        if not line:
+            return
+        number += 1
+        too_long = False
+        if not line.endswith(b"\n") and len(line) > max_bytes:
+            too_long = True
+            while True:
+                rest = stream.readline(_CHUNK)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        line = line.rstrip(b"\r\n")
+        if len(line) > max_bytes:
+            too_long = True
+        yield number, line, too_long

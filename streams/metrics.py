@@ -1,0 +1,44 @@
+"""Prometheus metrics of the worker, served at ``/metrics``.
+
+Names are part of the operator contract (dashboards and alerts use them).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS_IN = Counter(
+    "shopstream_events_in_total", "Raw events read by the validation stage", ["topic"],
+    registry=REGISTRY,
+)
+EVENTS_OUT = Counter(
+    "shopstream_events_out_total", "Canonical events written", ["topic"], registry=REGISTRY
+)
+EVENTS_REJECTED = Counter(
+    "shopstream_events_rejected_total",
+    "Events sent to the dead-letter topic, by the first error code",
+    ["code"],
+    registry=REGISTRY,
+)
+EVENTS_DUPLICATE = Counter(
+    "shopstream_events_duplicate_total",
+    "Events dropped because their messageId was seen within the dedupe window",
+    registry=REGISTRY,
+)
+DEDUPE_IDS = Gauge(
+    "shopstream_dedupe_ids", "messageIds remembered by the dedupe window", registry=REGISTRY
+)
+CONSUMER_LAG = Gauge(
+    "shopstream_consumer_lag",
+    "Messages not yet read, per topic partition (high watermark - position)",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
+VALIDATION_SECONDS = Histogram(
+    "shopstream_validation_seconds",
+    "Time to validate one raw event",
+    buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01),
+    registry=REGISTRY,
+)

@@ -1,0 +1,73 @@
+"""One frozen settings object, read from the environment.
+
+Every knob of shopstream lives here. ``KAFKA_BOOTSTRAP`` and ``CLICKHOUSE_URL`` are
+read without a prefix (they are what operators set first); everything else is
+``SHOPSTREAM_<FIELD>``, e.g. ``SHOPSTREAM_TOPIC_PREFIX=acme.``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Topics:
+    """Topic names, all carrying the configured prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.raw = f"{prefix}shop.events.raw"
+        self.events = f"{prefix}shop.events"
+        self.dlq = f"{prefix}shop.events.dlq"
+
+    def all(self) -> list[str]:
+        return [self.raw, self.events, self.dlq]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Frozen: build a new one with ``model_copy(update=...)``."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPSTREAM_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP", "SHOPSTREAM_KAFKA_BOOTSTRAP"),
+        description="host:port[,host:port]; unset means: find or start a broker (demo, tests).",
+    )
+    clickhouse_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CLICKHOUSE_URL", "SHOPSTREAM_CLICKHOUSE_URL"),
+        description="chdb:///path (embedded, default under data_dir) or http(s)://user:pass@host:port/db",
+    )
+    data_dir: Path = Field(default=Path("data"), description="worker state, embedded ClickHouse")
+    topic_prefix: str = Field(default="", description="prepended to every topic name")
+    app_id: str = Field(default="shopstream", description="Faust app id (consumer group)")
+    default_tenant: str = Field(default="default", description="tenant of events that name none")
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+
+    dedupe_window_s: float = Field(default=86_400, gt=0, description="messageId memory, seconds")
+    max_future_skew_s: float = Field(default=86_400, ge=0, description="reject timestamps further ahead")
+    max_event_bytes: int = Field(default=256 * 1024, gt=0, description="larger events are rejected")
+
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    log_level: str = "INFO"
+
+    @cached_property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    @property
+    def resolved_clickhouse_url(self) -> str:
+        if self.clickhouse_url:
+            return self.clickhouse_url
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; keyword overrides win (used by the CLI flags and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

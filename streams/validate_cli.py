@@ -1,0 +1,49 @@
+"""``shopstream validate``: check JSON lines against the contract, one verdict per line."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import BinaryIO
+
+from models.errors import Code, Issue
+from models.serde import dumps, event_to_dict
+from models.validation import Rules, validate_bytes
+from streams.lines import read_lines
+
+
+def validate_stream(
+    source: BinaryIO,
+    sink: BinaryIO,
+    rules: Rules,
+    clock: Callable[[], datetime],
+    err: Callable[[str], None] = lambda text: print(text, file=sys.stderr),
+) -> int:
+    """Write a verdict line per input line; return the exit code (0 all valid, 1 not)."""
+    valid = invalid = 0
+    codes: Counter[str] = Counter()
+    for number, line, too_long in read_lines(source, rules.max_event_bytes):
+        if too_long:
+            issues: tuple[Issue, ...] = (
+                Issue(Code.TOO_LARGE, "", f"line is over the {rules.max_event_bytes}-byte limit"),
+            )
+            event = None
+        else:
+            result = validate_bytes(line, rules, clock())
+            issues, event = result.issues, result.event
+        if event is not None:
+            valid += 1
+            sink.write(dumps({"line": number, "ok": True, "event": event_to_dict(event)}) + b"\n")
+        else:
+            invalid += 1
+            codes.update(str(issue.code) for issue in issues)
+            verdict = {"line": number, "ok": False, "errors": [i.as_dict() for i in issues]}
+            sink.write(dumps(verdict) + b"\n")
+    sink.flush()
+    summary = f"validated {valid + invalid} lines: {valid} valid, {invalid} invalid"
+    if codes:
+        summary += " (" + ", ".join(f"{code}: {n}" for code, n in codes.most_common()) + ")"
+    err(summary)
+    return 0 if invalid == 0 else 1
