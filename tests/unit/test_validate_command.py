@@ -1,0 +1,90 @@
+"""``shopstream validate``: one verdict per line, summary on stderr, exit codes."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import orjson
+
+from models.validation import Rules
+from streams.validate_cli import validate_stream
+from tests.unit.conftest import NOW, order, track
+
+
+def run(data: bytes, rules: Rules | None = None) -> tuple[int, list[dict], list[str]]:
+    out, messages = io.BytesIO(), []
+    code = validate_stream(io.BytesIO(data), out, rules or Rules(), lambda: NOW, messages.append)
+    return code, [orjson.loads(line) for line in out.getvalue().splitlines()], messages
+
+
+def test_all_valid_exits_zero_and_echoes_canonical_events():
+    lines = [orjson.dumps(track("Order Completed", order())),
+             orjson.dumps({"category": "product", "event_type": "view", "user_id": "u",
+                           "product_id": "p"})]
+    code, verdicts, messages = run(b"\n".join(lines) + b"\n")
+    assert code == 0
+    assert [v["line"] for v in verdicts] == [1, 2] and all(v["ok"] for v in verdicts)
+    assert verdicts[0]["event"]["properties"]["total"] == 46.17
+    assert verdicts[1]["event"]["event"] == "Product Viewed"
+    assert messages == ["validated 2 lines: 2 valid, 0 invalid"]
+
+
+def test_every_kind_of_bad_line_is_reported_on_its_line():
+    data = b"\n".join([
+        orjson.dumps(track("Product Viewed", {"product_id": "p", "price": -1})),
+        b"{not json",
+        b"\xff\xfe\xfd",
+        b"",
+        b'{"type":"track","event":"Logged In","userId":"u","pad":"' + b"x" * 300 + b'"}',
+        b"[1,2]",
+        orjson.dumps(track("Logged In")),
+    ]) + b"\r\n"
+    code, verdicts, messages = run(data, Rules(max_event_bytes=200))
+    assert code == 1
+    got = [(v["line"], v["ok"], v.get("errors", [{}])[0].get("code")) for v in verdicts]
+    assert got == [
+        (1, False, "price_not_positive"),
+        (2, False, "json_invalid"),
+        (3, False, "encoding_invalid"),
+        (4, False, "json_invalid"),
+        (5, False, "too_large"),
+        (6, False, "not_object"),
+        (7, True, None),
+    ]
+    assert verdicts[0]["errors"][0]["path"] == "properties.price"
+    assert messages[0].startswith("validated 7 lines: 1 valid, 6 invalid (")
+
+
+def test_huge_line_is_skipped_not_loaded():
+    huge = b'{"a":"' + b"x" * (3 * 1024 * 1024) + b'"}\n'
+    code, verdicts, _ = run(huge + orjson.dumps(track("Logged In")) + b"\n")
+    assert code == 1
+    assert [(v["line"], v["ok"]) for v in verdicts] == [(1, False), (2, True)]
+
+
+def test_cli_exit_codes(tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(orjson.dumps(track("Logged In")) + b"\n")
+    cmd = [sys.executable, "-m", "streams.cli", "validate"]
+    ok = subprocess.run([*cmd, str(good)], capture_output=True)
+    assert ok.returncode == 0, ok.stderr
+    assert orjson.loads(ok.stdout)["ok"] is True
+    assert b"1 valid, 0 invalid" in ok.stderr
+    piped = subprocess.run([*cmd, "-"], input=b"{bad\n", capture_output=True)
+    assert piped.returncode == 1 and orjson.loads(piped.stdout)["ok"] is False
+    missing = subprocess.run([*cmd, str(tmp_path / "nope.jsonl")], capture_output=True)
+    assert missing.returncode == 2 and b"cannot read" in missing.stderr
+    usage = subprocess.run([*cmd, "--no-such-flag"], capture_output=True)
+    assert usage.returncode == 2
+
+
+def test_schema_command_prints_the_contract():
+    out = subprocess.run([sys.executable, "-m", "streams.cli", "schema"], capture_output=True,
+                         check=True)
+    schema = orjson.loads(out.stdout)
+    assert schema["$ref"] == "#/$defs/Envelope"
+    assert schema["x-event-properties"]["Order Completed"] == "Order"
+    assert "userId" in schema["$defs"]["Envelope"]["properties"]
+    assert "line_total" in schema["$defs"]["Order"]["$defs"]["Product"]["properties"]
