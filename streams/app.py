@@ -35,4 +35,6 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         broker_commit_interval=1.0,
         stream_buffer_maxsize=16_384,
         table_standby_replicas=0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
     )

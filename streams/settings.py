@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(default=86_400, ge=0, description="reject timestamps further ahead")
     max_event_bytes: int = Field(default=256 * 1024, gt=0, description="larger events are rejected")
 
+    session_timeout_s: float = Field(
+        default=30.0, gt=0, description="consumer group session timeout: how soon a crashed "
+        "worker's partitions move to another")
+
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)
     log_level: str = "INFO"

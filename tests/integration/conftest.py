@@ -1,0 +1,58 @@
+"""Integration fixtures: one real Kafka broker per test session, fresh topics per test.
+
+The broker is found the way shopstream finds one: ``KAFKA_BOOTSTRAP``, else
+testcontainers when a Docker engine answers, else a local KRaft broker from the
+Apache Kafka jars. A test that cannot get a broker fails; it never skips.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from streams.broker import broker_for
+from streams.kafka_admin import ensure_topics
+from streams.settings import Settings, load_settings
+from tests.support import WorkerProcess
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[str]:
+    stack = contextlib.ExitStack()
+    try:
+        broker = stack.enter_context(broker_for(load_settings(), log=print))
+    except Exception as exc:  # noqa: BLE001 - turned into a test failure with the cause
+        stack.close()
+        pytest.fail(f"no Kafka broker for the integration tests: {exc}", pytrace=False)
+    with stack:
+        yield broker.bootstrap
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+def settings(kafka: str, prefix: str, tmp_path) -> Settings:
+    s = load_settings(kafka_bootstrap=kafka, topic_prefix=prefix, data_dir=tmp_path / "data")
+    ensure_topics(s, kafka)
+    return s
+
+
+@pytest.fixture
+def worker_factory(kafka: str, prefix: str, tmp_path) -> Iterator:
+    workers: list[WorkerProcess] = []
+
+    def make(**env: str) -> WorkerProcess:
+        env = {"SHOPSTREAM_SESSION_TIMEOUT_S": "6", **env}
+        worker = WorkerProcess(kafka, prefix, tmp_path / "data", env=env)
+        workers.append(worker)
+        return worker
+
+    yield make
+    for worker in workers:
+        worker.kill()

@@ -1,0 +1,155 @@
+"""Helpers shared by integration tests and benchmarks: workers as real processes,
+reading topics to their end, and waiting on conditions with a deadline."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from confluent_kafka import Consumer, TopicPartition
+
+from deploy.local.broker import free_port
+from streams.metrics_client import fetch_metrics, total
+
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def wait_for(condition: Callable[[], T], timeout: float, what: str, every: float = 0.2) -> T:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "shopstream-tests-peek"})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        partitions = metadata.topics[topic].partitions
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                for p in partitions}
+    finally:
+        consumer.close()
+
+
+def count(bootstrap: str, topic: str) -> int:
+    return sum(high - low for low, high in end_offsets(bootstrap, topic).values())
+
+
+def read_topic(bootstrap: str, topic: str, timeout: float = 30.0) -> list[Record]:
+    """Every record currently in ``topic``, up to the high watermarks of now."""
+    ends = {p: hw for p, (low, hw) in end_offsets(bootstrap, topic).items() if hw > low}
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "shopstream-tests-read",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+    records: list[Record] = []
+    positions = dict.fromkeys(ends, -1)
+    deadline = time.monotonic() + timeout
+    try:
+        while any(positions[p] < ends[p] - 1 for p in ends):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read {topic} to its end within {timeout}s")
+            for msg in consumer.consume(1000, timeout=0.5):
+                if msg.error():
+                    continue
+                positions[msg.partition()] = msg.offset()
+                if msg.offset() < ends[msg.partition()]:
+                    records.append(Record(topic, msg.partition(), msg.offset(), msg.key(),
+                                          msg.value()))
+    finally:
+        consumer.close()
+    return records
+
+
+@dataclass
+class WorkerProcess:
+    """``shopstream worker`` in a child process, as an operator would run it."""
+
+    bootstrap: str
+    prefix: str
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / f"worker-{self.starts}.log"
+
+    def start(self, timeout: float = 120.0) -> WorkerProcess:
+        self.port = free_port()
+        self.starts += 1
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "KAFKA_BOOTSTRAP": self.bootstrap,
+               "SHOPSTREAM_TOPIC_PREFIX": self.prefix, "SHOPSTREAM_DATA_DIR": str(self.data_dir),
+               "SHOPSTREAM_WEB_PORT": str(self.port), **self.env}
+        log = open(self.log_path, "wb")
+        self.process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
+                                        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        raw = f"{self.prefix}shop.events.raw"
+        wait_for(lambda: self._assigned(raw), timeout, f"worker to own {raw} ({self.log_path})")
+        return self
+
+    def _assigned(self, topic: str) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/health", timeout=1) as response:
+                health = json.loads(response.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        return any(p.startswith(f"{topic}:") for p in health["assigned_partitions"])
+
+    def metric(self, name: str, **labels: str) -> float:
+        return total(fetch_metrics(f"{self.base_url}/metrics"), name, **labels)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM, as an orchestrator stops a pod; the worker commits and exits."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout)
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing flushed or committed on the way out."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
