@@ -71,6 +71,22 @@ def _view(metrics_url: str) -> Table:
     return table
 
 
+def _summary(console: Console, metrics_url: str, settings: Settings) -> None:
+    """One plain line at the end, for logs and scripts."""
+    try:
+        m = fetch_metrics(metrics_url)
+    except (urllib.error.URLError, OSError):
+        return
+    t = settings.topics
+    console.print(
+        "demo summary: "
+        f"{total(m, 'shopstream_events_in_total'):.0f} raw events in, "
+        f"{total(m, 'shopstream_events_out_total', topic=t.events):.0f} canonical, "
+        f"{total(m, 'shopstream_events_out_total', topic=t.dlq):.0f} dead letters, "
+        f"{total(m, 'shopstream_events_duplicate_total'):.0f} duplicates dropped"
+    )
+
+
 def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = None,
              seed: int = 7) -> int:
     console = Console(stderr=True)
@@ -106,6 +122,7 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
             console.print("stopping...")
         finally:
             stop.set()
+            _summary(console, f"{base}/metrics", settings)
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
                 try:

@@ -1,0 +1,119 @@
+"""Validation-stage throughput against the raw consume limit, in the same run.
+
+    python tests/benchmarks/bench_validation.py [--events 100000]
+
+1. preloads N simulated events (default mix: 2% malformed, 1% duplicates) into a
+   fresh raw topic on a real broker (KAFKA_BOOTSTRAP, or a local one started here);
+2. baseline: a plain confluent-kafka consumer reads the topic and orjson-parses
+   every message: the physical limit for any Python stage on this machine;
+3. contract only: ``validate_bytes`` over the same payloads, in-process, no Kafka;
+4. the validation stage: ``shopstream worker`` consumes the topic from the start;
+   its rate is timed from its first event read to its last, via ``/metrics``.
+
+Prints events/s for each and the ratios to the baseline. Figures, not asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import orjson  # noqa: E402
+from confluent_kafka import Consumer  # noqa: E402
+
+from models.validation import Rules, validate_bytes  # noqa: E402
+from streams.broker import broker_for  # noqa: E402
+from streams.kafka_admin import ensure_topics  # noqa: E402
+from streams.settings import load_settings  # noqa: E402
+from streams.simulator import SimConfig, simulate  # noqa: E402
+from streams.tracker import Tracker  # noqa: E402
+from tests.support import WorkerProcess, wait_for  # noqa: E402
+
+
+def preload(bootstrap: str, topic: str, n: int) -> list[bytes]:
+    payloads = []
+    with Tracker(bootstrap, topic, producer_config={"linger.ms": 50}) as tracker:
+        for event in simulate(SimConfig(seed=42, rate=1000), n):
+            value = event.to_bytes()
+            payloads.append(value)
+            tracker.send_raw(value, event.key.encode() if event.key else None)
+        tracker.flush(120)
+    return payloads[:n] if len(payloads) >= n else payloads
+
+
+def raw_consume_rate(bootstrap: str, topic: str, n: int) -> float:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    seen, started = 0, None
+    deadline = time.monotonic() + 300
+    while seen < n and time.monotonic() < deadline:
+        for msg in consumer.consume(10_000, timeout=1.0):
+            if msg.error():
+                continue
+            if started is None:
+                started = time.perf_counter()
+            try:
+                orjson.loads(msg.value())
+            except orjson.JSONDecodeError:
+                pass
+            seen += 1
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return seen / elapsed
+
+
+def contract_rate(payloads: list[bytes]) -> float:
+    rules, now = Rules(), datetime.now(UTC)
+    started = time.perf_counter()
+    for value in payloads:
+        validate_bytes(value, rules, now)
+    return len(payloads) / (time.perf_counter() - started)
+
+
+def stage_rate(bootstrap: str, prefix: str, n: int) -> float:
+    worker = WorkerProcess(bootstrap, prefix, Path(tempfile.mkdtemp(prefix="bench-")))
+    worker.start()
+    try:
+        first = wait_for(lambda: worker.metric("shopstream_events_in_total") > 0 and
+                         time.perf_counter(), 120, "the first event", every=0.05)
+        first_count = worker.metric("shopstream_events_in_total")
+        last = wait_for(lambda: worker.metric("shopstream_events_in_total") >= n and
+                        time.perf_counter(), 600, f"{n} events", every=0.05)
+        return (n - first_count) / (last - first)
+    finally:
+        worker.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    args = parser.parse_args()
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    settings = load_settings(topic_prefix=prefix)
+    with broker_for(settings, log=lambda m: print(m, file=sys.stderr)) as broker:
+        ensure_topics(settings, broker.bootstrap)
+        raw = settings.topics.raw
+        print(f"preloading {args.events:,} events into {raw} ...", file=sys.stderr)
+        payloads = preload(broker.bootstrap, raw, args.events)
+        n = len(payloads)
+        baseline = raw_consume_rate(broker.bootstrap, raw, n)
+        contract = contract_rate(payloads)
+        stage = stage_rate(broker.bootstrap, prefix, n)
+    print(f"events                                   {n:>10,}")
+    print(f"raw confluent-kafka consume + orjson      {baseline:>10,.0f} ev/s   1.00 (limit)")
+    print(f"contract validation only (no Kafka)       {contract:>10,.0f} ev/s   "
+          f"{contract / baseline:.2f}")
+    print(f"validation stage (shopstream worker)      {stage:>10,.0f} ev/s   "
+          f"{stage / baseline:.2f}")
+
+
+if __name__ == "__main__":
+    main()

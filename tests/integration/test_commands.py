@@ -1,0 +1,108 @@
+"""The command-line front door against the real broker: produce, simulate, broker, demo."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from deploy.local.broker import free_port
+from models.validation import Rules, validate_bytes
+from tests.support import REPO, count, read_topic, wait_for
+
+pytestmark = pytest.mark.integration
+SAMPLE = REPO.parent / "shared" / "data" / "rees46-2019-oct-sample.csv"
+
+
+def shopstream(*args: str, env: dict[str, str], timeout: float = 180, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env={**os.environ, **env},
+                          capture_output=True, timeout=timeout, cwd=REPO, **kw)
+
+
+def test_produce_rees46_sample_then_validate(settings, worker_factory, kafka, tmp_path):
+    head = tmp_path / "head.csv"
+    head.write_text("".join(SAMPLE.read_text().splitlines(keepends=True)[:501]))
+    worker = worker_factory().start()
+    env = {"KAFKA_BOOTSTRAP": kafka, "SHOPSTREAM_TOPIC_PREFIX": settings.topic_prefix}
+    done = shopstream("produce", "--format", "rees46", str(head), env=env)
+    assert done.returncode == 0, done.stderr
+    assert b"sent 500 events" in done.stderr and b"500 delivered, 0 failed" in done.stderr
+    zero_price_rows = sum(1 for line in head.read_text().splitlines()[1:]
+                          if float(line.split(",")[6]) <= 0)
+    wait_for(lambda: worker.metric("shopstream_events_in_total") == 500, 60, "500 rows read")
+    wait_for(lambda: count(kafka, settings.topics.events) == 500 - zero_price_rows, 30, "events")
+    assert count(kafka, settings.topics.dlq) == zero_price_rows
+
+    # producing the same file again changes nothing downstream: messageIds are per row
+    assert shopstream("produce", "--format", "rees46", str(head), env=env).returncode == 0
+    wait_for(lambda: worker.metric("shopstream_events_duplicate_total") == 500 - zero_price_rows,
+             60, "the second copy to be recognised as duplicates")
+    assert count(kafka, settings.topics.events) == 500 - zero_price_rows
+
+
+def test_simulate_to_kafka_and_to_file(settings, worker_factory, kafka, tmp_path):
+    worker = worker_factory().start()
+    env = {"KAFKA_BOOTSTRAP": kafka, "SHOPSTREAM_TOPIC_PREFIX": settings.topic_prefix}
+    args = ["--count", "600", "--seed", "9", "--start", "2026-03-01T00:00:00Z"]
+    out = tmp_path / "sim.jsonl"
+    to_file = shopstream("simulate", *args, "--out", str(out), env=env)
+    assert to_file.returncode == 0, to_file.stderr
+    summary = re.search(rb"simulated (\d+) events \(duplicate: (\d+), malformed: (\d+)",
+                        to_file.stderr)
+    total, duplicates, malformed = map(int, summary.groups())
+    assert len(out.read_bytes().splitlines()) == total
+
+    to_kafka = shopstream("simulate", *args, "--fast", env=env)
+    assert to_kafka.returncode == 0, to_kafka.stderr
+    wait_for(lambda: worker.metric("shopstream_events_in_total") == total, 60, "all read")
+    wait_for(lambda: count(kafka, settings.topics.events) == total - duplicates - malformed
+             and count(kafka, settings.topics.dlq) == malformed, 30, "outputs")
+    # the Kafka run and the file hold the same events
+    checked = [validate_bytes(line, Rules(), datetime.now(UTC))
+               for line in out.read_bytes().splitlines()]
+    from_file = {r.event.messageId for r in checked if r.ok}
+    from_kafka = [orjson.loads(r.value)["messageId"]
+                  for r in read_topic(kafka, settings.topics.events)]
+    assert sorted(from_kafka) == sorted(from_file)
+
+
+def test_broker_command_starts_and_stops_a_local_broker(tmp_path):
+    env = {"SHOPSTREAM_DATA_DIR": str(tmp_path / "d"), "KAFKA_BOOTSTRAP": ""}
+    started = shopstream("broker", "start", env=env)
+    assert started.returncode == 0, started.stderr
+    bootstrap = orjson.loads(started.stdout)["bootstrap"]
+    try:
+        status = shopstream("broker", "status", env=env)
+        assert status.returncode == 0 and bootstrap.encode() in status.stdout
+        from confluent_kafka.admin import AdminClient
+
+        assert AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).brokers
+    finally:
+        stopped = shopstream("broker", "stop", env=env)
+    assert stopped.returncode == 0 and b"stopped" in stopped.stdout
+    after = shopstream("broker", "status", env=env)
+    assert after.returncode == 1 and b"not running" in after.stdout
+
+
+def test_worker_without_broker_says_how_to_get_one(tmp_path):
+    done = shopstream("worker", env={"KAFKA_BOOTSTRAP": "", "SHOPSTREAM_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 2 and b"KAFKA_BOOTSTRAP" in done.stderr
+
+
+def test_demo_runs_and_reports_flow(kafka, prefix, tmp_path):
+    env = {"KAFKA_BOOTSTRAP": kafka, "SHOPSTREAM_TOPIC_PREFIX": prefix,
+           "SHOPSTREAM_DATA_DIR": str(tmp_path / "demo"), "SHOPSTREAM_WEB_PORT": str(free_port())}
+    done = shopstream("demo", "--duration", "20", "--rate", "60", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = re.search(rb"demo summary: (\d+) raw events in, (\d+) canonical, (\d+) dead letters",
+                     done.stderr)
+    assert line, done.stderr[-3000:]
+    raw, canonical, dead = map(int, line.groups())
+    assert raw > 300 and canonical > 250 and dead > 0
+    assert Path(tmp_path / "demo" / "worker.log").exists()
