@@ -14,6 +14,7 @@ def faust_app_id(settings: Settings) -> str:
 
 def create_app(settings: Settings, bootstrap: str) -> faust.App:
     """Build the Faust app. Agents, tables and views are registered by their modules."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
     return faust.App(
         faust_app_id(settings),
         broker=[f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()],

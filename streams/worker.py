@@ -25,7 +25,6 @@ def build_worker_app(settings: Settings, bootstrap: str) -> faust.App:
 def run_worker(settings: Settings, bootstrap: str) -> None:
     """Blocks until SIGINT/SIGTERM; then stops cleanly, committing what it processed."""
     ensure_topics(settings, bootstrap)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = build_worker_app(settings, bootstrap)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()

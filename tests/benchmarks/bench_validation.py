@@ -7,7 +7,8 @@
 2. baseline: a plain confluent-kafka consumer reads the topic and orjson-parses
    every message: the physical limit for any Python stage on this machine;
 3. contract only: ``validate_bytes`` over the same payloads, in-process, no Kafka;
-4. the validation stage: ``shopstream worker`` consumes the topic from the start;
+4. the Faust floor: a Faust agent that only iterates the topic (framework ceiling);
+5. the validation stage: ``shopstream worker`` consumes the topic from the start;
    its rate is timed from its first event read to its last, via ``/metrics``.
 
 Prints events/s for each and the ratios to the baseline. Figures, not asserts.
@@ -16,6 +17,9 @@ Prints events/s for each and the ratios to the baseline. Figures, not asserts.
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -78,6 +82,20 @@ def contract_rate(payloads: list[bytes]) -> float:
     return len(payloads) / (time.perf_counter() - started)
 
 
+def faust_floor_rate(bootstrap: str, prefix: str, n: int) -> float:
+    env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "SHOPSTREAM_TOPIC_PREFIX": prefix}
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("faust_floor.py")), "--events", str(n),
+         "--data-dir", tempfile.mkdtemp(prefix="floor-")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    # Faust routes stdout through its logger: look in both streams
+    rates = re.findall(r"\brate (\d+(?:\.\d+)?)", done.stdout + done.stderr)
+    if not rates:
+        raise RuntimeError(f"the Faust floor run failed:\n{done.stderr[-3000:]}")
+    return float(rates[0])
+
+
 def stage_rate(bootstrap: str, prefix: str, n: int) -> float:
     worker = WorkerProcess(bootstrap, prefix, Path(tempfile.mkdtemp(prefix="bench-")))
     worker.start()
@@ -106,13 +124,16 @@ def main() -> None:
         n = len(payloads)
         baseline = raw_consume_rate(broker.bootstrap, raw, n)
         contract = contract_rate(payloads)
+        floor = faust_floor_rate(broker.bootstrap, prefix, n)
         stage = stage_rate(broker.bootstrap, prefix, n)
     print(f"events                                   {n:>10,}")
     print(f"raw confluent-kafka consume + orjson      {baseline:>10,.0f} ev/s   1.00 (limit)")
     print(f"contract validation only (no Kafka)       {contract:>10,.0f} ev/s   "
           f"{contract / baseline:.2f}")
+    print(f"Faust agent that only iterates            {floor:>10,.0f} ev/s   "
+          f"{floor / baseline:.2f}")
     print(f"validation stage (shopstream worker)      {stage:>10,.0f} ev/s   "
-          f"{stage / baseline:.2f}")
+          f"{stage / baseline:.2f}   ({stage / floor:.2f} of the Faust floor)")
 
 
 if __name__ == "__main__":
