@@ -17,7 +17,7 @@ from models.validation import Rules, validate_bytes
 from tests.support import REPO, count, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
-SAMPLE = REPO.parent / "shared" / "data" / "rees46-2019-oct-sample.csv"
+SAMPLE = REPO / "tests" / "data" / "rees46-head.csv"
 
 
 def shopstream(*args: str, env: dict[str, str], timeout: float = 180, **kw) -> subprocess.CompletedProcess:
