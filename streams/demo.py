@@ -53,7 +53,7 @@ def _traffic(bootstrap: str, settings: Settings, rate: float, seed: int,
 
 
 def _view(metrics_url: str) -> Table:
-    table = Table(title="shopstream demo: live counts (Ctrl-C to stop)", expand=False)
+    table = Table(title="live counts (Ctrl-C stops)", expand=False)
     table.add_column("what")
     table.add_column("count", justify="right")
     try:
