@@ -6,7 +6,7 @@ Decimals are written as JSON numbers with exactly their digits (``19.90`` stays
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,8 +26,10 @@ def _default(value: Any) -> Any:
 
 
 def format_time(value: datetime) -> str:
-    """ISO 8601 UTC with milliseconds and a ``Z``."""
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO 8601 UTC with milliseconds and a ``Z`` (a naive time is taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def dumps(obj: Any) -> bytes:

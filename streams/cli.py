@@ -136,6 +136,93 @@ def cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from sinks.connection import connect, redact
+    from sinks.migrations import migrate
+
+    settings = _settings(args)
+    _refuse_if_worker_owns_chdb(settings, "migrate")
+    url = settings.resolved_clickhouse_url
+    client = connect(url, settings.clickhouse_database)
+    applied = migrate(client, progress=lambda text: print(text, file=sys.stderr))
+    print(f"{redact(url)} database {settings.clickhouse_database}: "
+          f"{len(applied)} migration(s) applied, schema is current", file=sys.stderr)
+    return 0
+
+
+def _refuse_if_worker_owns_chdb(settings: Settings, what: str) -> None:
+    from sinks.connection import is_embedded
+    from streams.queries import running_worker
+
+    if is_embedded(settings.resolved_clickhouse_url) and running_worker(settings):
+        raise ShopstreamError(
+            f"a worker owns the embedded ClickHouse in {settings.data_dir}; stop it before "
+            f"`{what}`, or send the events through Kafka (`shopstream produce`)"
+        )
+
+
+def _time_arg(text: str | None) -> datetime | None:
+    from streams.queries import parse_time
+
+    return parse_time(text) if text else None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from models.segments import SegmentRules
+    from sinks.reports import ReportParams
+    from streams.output import write_table
+    from streams.queries import query_backend
+
+    settings = _settings(args)
+    params = ReportParams(
+        tenant=args.tenant or settings.default_tenant,
+        start=_time_arg(args.start), end=_time_arg(args.end), as_of=_time_arg(args.as_of),
+        grain=args.grain, limit=args.limit, min_support=args.min_support,
+        segment_rules=SegmentRules(settings.high_value_revenue, settings.frequent_buyer_orders,
+                                   settings.frequent_buyer_gap_days),
+    )
+    write_table(query_backend(settings).report(args.name, params), args.format)
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from streams.output import write_table
+    from streams.queries import query_backend
+
+    settings = _settings(args)
+    query = sys.stdin.read() if args.query == "-" else args.query
+    write_table(query_backend(settings).sql(query), args.format)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from sinks.database import open_database
+    from sinks.ingest import ingest
+    from sinks.writer import ClickHouseWriter
+    from streams.progress import progress
+    from streams.validation import rules_from
+
+    settings = _settings(args)
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"shopstream ingest: cannot read {path}", file=sys.stderr)
+        return 2
+    _refuse_if_worker_owns_chdb(settings, "ingest")
+    dead = Path(args.dead_letters or f"{path}.dead-letters.jsonl")
+    client = open_database(settings)
+    writer = ClickHouseWriter(client)
+    before = client.query("SELECT count() FROM events").result_rows[0][0]
+    with progress("ingesting") as bar:
+        summary = ingest(path, args.format, writer, rules_from(settings), dead,
+                         batch_rows=settings.sink_batch_rows, progress=bar.advance)
+    added = client.query("SELECT count() FROM events").result_rows[0][0] - before
+    print(f"ingested {summary.events} events ({summary.order_items} order items) from "
+          f"{summary.lines} lines in {summary.batches} batch(es): {added} new rows in events "
+          f"(batches already written are skipped); {summary.duplicates} duplicate(s) skipped; "
+          f"{summary.invalid} invalid -> {dead}", file=sys.stderr)
+    return 0 if summary.invalid == 0 else 1
+
+
 # -- parser -----------------------------------------------------------------
 
 
@@ -189,6 +276,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--web-port", type=int)
     p.set_defaults(func=cmd_demo)
+
+    p = add("migrate", "create or update the ClickHouse schema")
+    p.set_defaults(func=cmd_migrate)
+
+    from sinks.reports import REPORTS
+
+    p = add("report", "run an analyst report on ClickHouse")
+    p.add_argument("name", choices=list(REPORTS))
+    p.add_argument("--from", dest="start", help="start, inclusive (ISO 8601 date or time, UTC)")
+    p.add_argument("--to", dest="end", help="end, exclusive (ISO 8601 date or time, UTC)")
+    p.add_argument("--tenant", help="tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
+    p.add_argument("--grain", choices=["minute", "hour", "day"], default="day", help="kpis")
+    p.add_argument("--limit", type=int, default=50, help="products, affinity, customers")
+    p.add_argument("--min-support", type=float, default=0.0, help="affinity")
+    p.add_argument("--as-of", help="rfm: the day recency is counted to (default: latest event)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_report)
+
+    p = add("sql", "run a read-only SQL query on ClickHouse")
+    p.add_argument("query", help="the query, or - to read it from stdin")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_sql)
+
+    p = add("ingest", "validate a file and write it to ClickHouse, without Kafka")
+    p.add_argument("file")
+    p.add_argument("--format", choices=["jsonl", "csv", "rees46"], default="jsonl")
+    p.add_argument("--dead-letters", help="where invalid lines go (default: FILE.dead-letters.jsonl)")
+    p.set_defaults(func=cmd_ingest)
 
     p = add("broker", "start, stop or check a local single-node Kafka broker")
     p.add_argument("action", choices=["start", "stop", "status"])

@@ -7,6 +7,7 @@ read without a prefix (they are what operators set first); everything else is
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
@@ -42,6 +43,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("CLICKHOUSE_URL", "SHOPSTREAM_CLICKHOUSE_URL"),
         description="chdb:///path (embedded, default under data_dir) or http(s)://user:pass@host:port/db",
     )
+    clickhouse_database: str = Field(
+        default="shopstream", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="database for shopstream's tables (created on migrate)",
+    )
     data_dir: Path = Field(default=Path("data"), description="worker state, embedded ClickHouse")
     topic_prefix: str = Field(default="", description="prepended to every topic name")
     app_id: str = Field(default="shopstream", description="Faust app id (consumer group)")
@@ -56,6 +61,17 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(
         default=30.0, gt=0, description="consumer group session timeout: how soon a crashed "
         "worker's partitions move to another")
+
+    sink_enabled: bool = Field(default=True, description="run the ClickHouse sink in the worker")
+    sink_batch_rows: int = Field(default=10_000, gt=0, description="flush a partition's batch at")
+    sink_batch_seconds: float = Field(default=1.0, gt=0, description="... or after this long")
+    sink_max_backoff_s: float = Field(default=30.0, gt=0, description="retry ceiling when "
+                                      "ClickHouse refuses a batch")
+
+    high_value_revenue: Decimal = Field(default=Decimal("1000"), description="customer segment "
+                                        "'high value' from this net revenue")
+    frequent_buyer_orders: int = Field(default=5, gt=0)
+    frequent_buyer_gap_days: float = Field(default=30.0, gt=0)
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)

@@ -1,17 +1,40 @@
-"""HTTP views on the worker: ``/metrics`` (Prometheus) and ``/health``."""
+"""HTTP views on the worker: ``/metrics``, ``/health``, and for analysts ``/sql`` and
+``/report/{name}`` (in embedded mode the worker owns the chDB files, so this is how
+anyone else queries them)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import faust
+from clickhouse_connect.driver.client import Client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from models.errors import ShopstreamError
+from models.serde import dumps
+from sinks.errors import ReadOnlyViolation
+from sinks.reports import REPORTS, Table, run_report
+from sinks.sql import run_sql
 from streams.metrics import REGISTRY
 from streams.settings import Settings
 
+log = logging.getLogger(__name__)
 
-def register_web(app: faust.App, settings: Settings) -> None:
+
+def _table_response(web: Any, table: Table) -> Any:
+    return web.bytes(dumps({"columns": table.columns, "rows": table.rows}),
+                     content_type="application/json")
+
+
+def _error(web: Any, message: str, status: int) -> Any:
+    return web.bytes(dumps({"error": message}), content_type="application/json", status=status)
+
+
+def register_web(app: faust.App, settings: Settings,
+                 database: Callable[[], Client] | None = None) -> None:
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
         # aiohttp wants the charset apart from the content type
@@ -29,3 +52,32 @@ def register_web(app: faust.App, settings: Settings) -> None:
                 "assigned_partitions": assignment,
             }
         )
+
+    if database is None:
+        return
+
+    async def answer(web: Any, work: Callable[[Client], Table]) -> Any:
+        try:  # chDB releases the GIL while it works: run it off the event loop
+            table = await asyncio.to_thread(lambda: work(database()))
+        except (ReadOnlyViolation, KeyError, ValueError) as exc:
+            return _error(web, str(exc).strip("'\""), 400)
+        except ShopstreamError as exc:
+            return _error(web, str(exc), 503)
+        return _table_response(web, table)
+
+    @app.page("/sql")
+    async def sql_view(web: Any, request: Any) -> Any:
+        query = request.query.get("q", "")
+        return await answer(web, lambda client: run_sql(client, query))
+
+    @app.page("/report/{name}")
+    async def report_view(web: Any, request: Any, name: str) -> Any:
+        from streams.queries import params_from_query
+
+        if name not in REPORTS:
+            return _error(web, f"unknown report {name!r}; choose from {', '.join(REPORTS)}", 404)
+        try:
+            params = params_from_query(dict(request.query), settings)
+        except ValueError as exc:
+            return _error(web, f"bad parameter: {exc}", 400)
+        return await answer(web, lambda client: run_report(client, name, params))

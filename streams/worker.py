@@ -1,12 +1,16 @@
-"""Run the worker: the Faust app with every stage and the web views."""
+"""Run the worker: the Faust app with every stage, the ClickHouse sink and the web views."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import threading
 
 import faust
+from clickhouse_connect.driver.client import Client
 
-from streams.app import create_app
+from streams.app import create_app, faust_app_id
 from streams.kafka_admin import ensure_topics
 from streams.settings import Settings
 from streams.validation import register_validation
@@ -15,16 +19,58 @@ from streams.web import register_web
 log = logging.getLogger(__name__)
 
 
-def build_worker_app(settings: Settings, bootstrap: str) -> faust.App:
+class DatabaseHandle:
+    """Opens the database on first use and again after a failure (chDB may be locked)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: Client | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Client:
+        from sinks.database import open_database
+
+        with self._lock:
+            if self._client is None:
+                self._client = open_database(self.settings)
+            return self._client
+
+
+def build_worker_app(settings: Settings, bootstrap: str,
+                     database: DatabaseHandle | None = None) -> faust.App:
     app = create_app(settings, bootstrap)
     register_validation(app, settings)
-    register_web(app, settings)
+    register_web(app, settings, database)
     return app
 
 
 def run_worker(settings: Settings, bootstrap: str) -> None:
-    """Blocks until SIGINT/SIGTERM; then stops cleanly, committing what it processed."""
+    """Blocks until SIGINT/SIGTERM; then stops cleanly: the sink writes and commits what it
+    holds, Faust commits what it processed."""
+    from sinks.kafka_sink import KafkaSink, start_sink_thread
+    from streams.queries import worker_state_file
+
     ensure_topics(settings, bootstrap)
-    app = build_worker_app(settings, bootstrap)
+    database = DatabaseHandle(settings)
+    app = build_worker_app(settings, bootstrap, database)
+    sink: KafkaSink | None = None
+    thread: threading.Thread | None = None
+    if settings.sink_enabled:
+        sink = KafkaSink(
+            bootstrap, settings.topics.events, group=f"{faust_app_id(settings)}-clickhouse-sink",
+            connect=database, batch_rows=settings.sink_batch_rows,
+            batch_seconds=settings.sink_batch_seconds, max_backoff=settings.sink_max_backoff_s,
+        )
+        thread = start_sink_thread(sink)
+    state = worker_state_file(settings)
+    state.write_text(json.dumps({
+        "pid": os.getpid(), "web": f"http://{settings.web_host}:{settings.web_port}",
+    }))
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        if sink is not None and thread is not None:
+            sink.stop()
+            thread.join(120)
+        state.unlink(missing_ok=True)

@@ -1,0 +1,17 @@
+"""Errors of the ClickHouse side."""
+
+from __future__ import annotations
+
+from models.errors import ShopstreamError
+
+
+class ClickHouseError(ShopstreamError):
+    """ClickHouse refused a statement for a reason retrying will not fix."""
+
+
+class ClickHouseUnavailable(ShopstreamError):
+    """ClickHouse could not be reached or is overloaded: back off and retry the same batch."""
+
+
+class ReadOnlyViolation(ShopstreamError):
+    """``shopstream sql`` was given something other than a read-only query."""

@@ -1,0 +1,329 @@
+"""Analyst reports: SQL over the rollups and raw tables, plus pure scoring.
+
+Every report is a function ``(client, ReportParams) -> Table`` so the CLI, the
+worker's HTTP endpoint and the tests run exactly the same code. Definitions are
+written out in the README ("Report definitions").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from models.segments import SegmentRules, customer_segment, quintile_scores, rfm_segment
+from sinks.schema import FUNNEL_WINDOW_MS
+
+FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
+GRAINS = {"minute": "toStartOfMinute({c})", "hour": "toStartOfHour({c})", "day": "toDate({c})"}
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    tenant: str = "default"
+    start: datetime | None = None  # inclusive, event time
+    end: datetime | None = None  # exclusive
+    grain: str = "day"
+    limit: int = 50
+    min_support: float = 0.0
+    as_of: datetime | None = None
+    segment_rules: SegmentRules = field(default_factory=SegmentRules)
+
+    def bounds(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "start": self.start or FAR_PAST,
+                "end": self.end or FAR_FUTURE}
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def _query(client: Client, sql: str, params: ReportParams, **extra: Any) -> Table:
+    result = client.query(sql, parameters={**params.bounds(), **extra})
+    return Table(list(result.column_names), [list(row) for row in result.result_rows])
+
+
+TIME_RANGE = "{c} >= {{start:DateTime64(3, 'UTC')}} AND {c} < {{end:DateTime64(3, 'UTC')}}"
+
+
+def kpis(client: Client, p: ReportParams) -> Table:
+    if p.grain not in GRAINS:
+        raise ValueError(f"grain must be one of {', '.join(GRAINS)}")
+    bucket = GRAINS[p.grain].format(c="k.minute")
+    first_bucket = GRAINS[p.grain].format(c="first_seen")
+    sql = f"""
+    SELECT
+        k.bucket AS bucket, sessions, users,
+        ifNull(n.new_users, 0) AS new_users, users - ifNull(n.new_users, 0) AS returning_users,
+        page_views, product_views, adds, checkouts, orders,
+        revenue, refunds, refund_amount, cancellations, cancel_amount,
+        revenue - refund_amount - cancel_amount AS net_revenue,
+        toDecimal128(if(orders > 0, round(revenue / orders, 2), 0), 2) AS aov,
+        if(sessions > 0, round(orders / sessions, 4), 0) AS conversion_rate
+    FROM (
+        SELECT {bucket} AS bucket,
+               uniqExactMerge(k.sessions) AS sessions, uniqExactMerge(k.users) AS users,
+               sum(k.page_views) AS page_views, sum(k.product_views) AS product_views,
+               sum(k.adds) AS adds, sum(k.checkouts) AS checkouts, sum(k.orders) AS orders,
+               sum(k.revenue) AS revenue, sum(k.refunds) AS refunds,
+               sum(k.refund_amount) AS refund_amount, sum(k.cancellations) AS cancellations,
+               sum(k.cancel_amount) AS cancel_amount
+        FROM kpi_minute AS k
+        WHERE k.tenant = {{tenant:String}} AND {TIME_RANGE.format(c="k.minute")}
+        GROUP BY bucket
+    ) AS k
+    LEFT JOIN (
+        SELECT {first_bucket} AS bucket, count() AS new_users
+        FROM (SELECT user_key, min(first_seen) AS first_seen FROM users_first_seen
+              WHERE tenant = {{tenant:String}} GROUP BY user_key)
+        WHERE {TIME_RANGE.format(c="first_seen")}
+        GROUP BY bucket
+    ) AS n ON n.bucket = k.bucket
+    ORDER BY bucket
+    """
+    return _query(client, sql, p)
+
+
+def funnel(client: Client, p: ReportParams) -> Table:
+    sql = f"""
+    SELECT day, visit, product_view, add_to_cart, checkout, purchase,
+           if(visit > 0, round(product_view / visit, 4), 0) AS view_rate,
+           if(product_view > 0, round(add_to_cart / product_view, 4), 0) AS cart_rate,
+           if(add_to_cart > 0, round(checkout / add_to_cart, 4), 0) AS checkout_rate,
+           if(checkout > 0, round(purchase / checkout, 4), 0) AS purchase_rate,
+           if(visit > 0, round(purchase / visit, 4), 0) AS conversion_rate
+    FROM (
+        SELECT toDate(started) AS day, count() AS visit,
+               countIf(level >= 2) AS product_view, countIf(level >= 3) AS add_to_cart,
+               countIf(level >= 4) AS checkout, countIf(level >= 5) AS purchase
+        FROM (
+            SELECT s.session_id AS session_id, min(s.started_at) AS started,
+                   windowFunnelMerge({FUNNEL_WINDOW_MS})(s.funnel) AS level
+            FROM sessions AS s WHERE s.tenant = {{tenant:String}}
+            GROUP BY session_id
+        )
+        WHERE {TIME_RANGE.format(c="started")}
+        GROUP BY day
+    )
+    ORDER BY day
+    """
+    return _query(client, sql, p)
+
+
+def products(client: Client, p: ReportParams) -> Table:
+    sql = f"""
+    SELECT product_id, views, adds, removes, purchases, units, revenue,
+           refunded_units, refunded_revenue, revenue - refunded_revenue AS net_revenue,
+           if(views > 0, round(adds / views, 4), 0) AS view_to_cart_rate,
+           if(adds > 0, round(purchases / adds, 4), 0) AS cart_to_purchase_rate
+    FROM (
+        SELECT product_id, sum(views) AS views, sum(adds) AS adds, sum(removes) AS removes,
+               sum(purchases) AS purchases, sum(units) AS units, sum(revenue) AS revenue,
+               sum(refunded_units) AS refunded_units, sum(refunded_revenue) AS refunded_revenue
+        FROM product_daily
+        WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="toDateTime64(day, 3, 'UTC')")}
+        GROUP BY product_id
+    )
+    ORDER BY net_revenue DESC, views DESC, product_id
+    LIMIT {{limit:UInt32}}
+    """
+    return _query(client, sql, p, limit=p.limit)
+
+
+def attribution(client: Client, p: ReportParams) -> Table:
+    sql = f"""
+    SELECT
+        if(c.1 = '', '(direct)', c.1) AS source,
+        if(c.2 = '', '(none)', c.2) AS medium,
+        if(c.3 = '', '(none)', c.3) AS campaign,
+        count() AS sessions,
+        countIf(orders > 0) AS conversions,
+        round(conversions / sessions, 4) AS conversion_rate,
+        sum(revenue) AS revenue
+    FROM (
+        SELECT s.session_id AS session_id, min(s.started_at) AS started,
+               argMinMerge(s.campaign) AS c, sum(s.orders) AS orders, sum(s.revenue) AS revenue
+        FROM sessions AS s WHERE s.tenant = {{tenant:String}}
+        GROUP BY session_id
+    )
+    WHERE {TIME_RANGE.format(c="started")}
+    GROUP BY source, medium, campaign
+    ORDER BY revenue DESC, sessions DESC, source, medium, campaign
+    """
+    return _query(client, sql, p)
+
+
+def coupons(client: Client, p: ReportParams) -> Table:
+    sql = f"""
+    SELECT coupon, sum(applied) AS applied, sum(denied) AS denied, sum(removed) AS removed,
+           sum(orders) AS orders, sum(discount) AS discount, sum(revenue) AS revenue
+    FROM coupon_daily
+    WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="toDateTime64(day, 3, 'UTC')")}
+    GROUP BY coupon
+    ORDER BY orders DESC, applied DESC, coupon
+    """
+    return _query(client, sql, p)
+
+
+ORDER_FIGURES = f"""
+    SELECT user_key,
+           uniqExactIf(order_id, event = 'Order Completed') AS completed,
+           uniqExactIf(order_id, event = 'Order Cancelled') AS cancelled,
+           minIf(event_time, event = 'Order Completed') AS first_order,
+           maxIf(event_time, event = 'Order Completed') AS last_order,
+           sumIf(revenue, event = 'Order Completed')
+             - sumIf(revenue, event IN ('Order Refunded', 'Order Cancelled')) AS net_revenue
+    FROM events
+    WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="event_time")}
+      AND event IN ('Order Completed', 'Order Refunded', 'Order Cancelled')
+    GROUP BY user_key
+    HAVING completed > 0
+"""
+
+
+def _as_of(client: Client, p: ReportParams) -> datetime:
+    if p.as_of is not None:
+        return p.as_of
+    latest = client.query("SELECT max(event_time) FROM events WHERE tenant = {tenant:String}",
+                          parameters={"tenant": p.tenant}).result_rows[0][0]
+    if latest is None:
+        return datetime.now(UTC)
+    return latest if latest.tzinfo else latest.replace(tzinfo=UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def rfm(client: Client, p: ReportParams) -> Table:
+    as_of = _as_of(client, p)
+    rows = _query(client, ORDER_FIGURES + " ORDER BY user_key", p).records()
+    recency = [max(0, (as_of - _utc(r["last_order"])) // timedelta(days=1)) for r in rows]
+    frequency = [r["completed"] - r["cancelled"] for r in rows]
+    monetary = [r["net_revenue"] for r in rows]
+    r_scores = quintile_scores(recency, higher_is_better=False)
+    f_scores = quintile_scores(frequency)
+    m_scores = quintile_scores(monetary)
+    out = [
+        [r["user_key"], rec, freq, mon, rs, fs, ms, rfm_segment(rs, fs, ms)]
+        for r, rec, freq, mon, rs, fs, ms in zip(
+            rows, recency, frequency, monetary, r_scores, f_scores, m_scores, strict=True)
+    ]
+    out.sort(key=lambda row: (-row[4] - row[5] - row[6], row[0]))
+    return Table(["user_id", "recency_days", "frequency", "monetary", "r_score", "f_score",
+                  "m_score", "segment"], out)
+
+
+def cohorts(client: Client, p: ReportParams) -> Table:
+    sql = f"""
+    WITH firsts AS (
+        SELECT user_key, toStartOfMonth(min(event_time)) AS cohort FROM events
+        WHERE tenant = {{tenant:String}} AND event = 'Order Completed'
+        GROUP BY user_key
+    ),
+    sizes AS (SELECT cohort, count() AS size FROM firsts GROUP BY cohort),
+    activity AS (
+        SELECT f.cohort AS cohort,
+               dateDiff('month', f.cohort, toStartOfMonth(e.event_time)) AS months_since,
+               uniqExact(e.user_key) AS customers
+        FROM events AS e INNER JOIN firsts AS f ON f.user_key = e.user_key
+        WHERE e.tenant = {{tenant:String}} AND e.event = 'Order Completed'
+        GROUP BY cohort, months_since
+    )
+    SELECT a.cohort AS cohort, a.months_since AS months_since, a.customers AS customers,
+           s.size AS cohort_size, round(a.customers / s.size, 4) AS retention_rate
+    FROM activity AS a INNER JOIN sizes AS s ON s.cohort = a.cohort
+    WHERE {TIME_RANGE.format(c="toDateTime64(a.cohort, 3, 'UTC')")}
+    ORDER BY cohort, months_since
+    """
+    return _query(client, sql, p)
+
+
+def affinity(client: Client, p: ReportParams) -> Table:
+    sql = f"""
+    WITH baskets AS (
+        SELECT order_id, arraySort(groupUniqArray(product_id)) AS products
+        FROM order_items
+        WHERE tenant = {{tenant:String}} AND sign > 0 AND {TIME_RANGE.format(c="event_time")}
+        GROUP BY order_id
+    ),
+    total AS (SELECT count() AS n FROM baskets),
+    single AS (SELECT arrayJoin(products) AS product, count() AS c FROM baskets GROUP BY product),
+    pairs AS (
+        SELECT pair.1 AS a, pair.2 AS b, count() AS ab
+        FROM baskets
+        ARRAY JOIN arrayFilter(x -> x.1 < x.2,
+                   arrayFlatten(arrayMap(x -> arrayMap(y -> (x, y), products), products))) AS pair
+        GROUP BY a, b
+    )
+    SELECT pairs.a AS product_a, pairs.b AS product_b, pairs.ab AS orders_together,
+           round(pairs.ab / total.n, 6) AS support,
+           round(pairs.ab / sa.c, 6) AS confidence_a_to_b,
+           round(pairs.ab / sb.c, 6) AS confidence_b_to_a,
+           round(pairs.ab * total.n / (sa.c * sb.c), 6) AS lift
+    FROM pairs
+    INNER JOIN single AS sa ON sa.product = pairs.a
+    INNER JOIN single AS sb ON sb.product = pairs.b
+    CROSS JOIN total
+    WHERE pairs.ab / total.n >= {{min_support:Float64}}
+    ORDER BY lift DESC, orders_together DESC, product_a, product_b
+    LIMIT {{limit:UInt32}}
+    """
+    return _query(client, sql, p, min_support=p.min_support, limit=p.limit)
+
+
+def customers(client: Client, p: ReportParams) -> Table:
+    figures = _query(client, ORDER_FIGURES, p).records()
+    distinct = dict(client.query(
+        f"""SELECT user_key, uniqExact(product_id) FROM order_items
+        WHERE tenant = {{tenant:String}} AND sign > 0 AND {TIME_RANGE.format(c="event_time")}
+        GROUP BY user_key""", parameters=p.bounds()).result_rows)
+    out = []
+    for r in figures:
+        orders = r["completed"] - r["cancelled"]
+        revenue = r["net_revenue"]
+        first, last = _utc(r["first_order"]), _utc(r["last_order"])
+        gap = ((last - first) / timedelta(days=1) / (r["completed"] - 1)
+               if r["completed"] > 1 else None)
+        aov = (revenue / orders).quantize(Decimal("0.01")) if orders > 0 else Decimal("0.00")
+        out.append([r["user_key"], orders, revenue, aov,
+                    None if gap is None else round(gap, 2), first, last,
+                    distinct.get(r["user_key"], 0),
+                    customer_segment(orders, revenue, gap, p.segment_rules)])
+    out.sort(key=lambda row: (-row[2], row[0]))
+    return Table(["user_id", "orders", "revenue", "aov", "mean_days_between_orders",
+                  "first_order", "last_order", "distinct_products", "segment"], out[: p.limit]
+                 if p.limit else out)
+
+
+REPORTS: dict[str, Callable[[Client, ReportParams], Table]] = {
+    "kpis": kpis,
+    "funnel": funnel,
+    "products": products,
+    "attribution": attribution,
+    "coupons": coupons,
+    "rfm": rfm,
+    "cohorts": cohorts,
+    "affinity": affinity,
+    "customers": customers,
+}
+
+
+def run_report(client: Client, name: str, params: ReportParams) -> Table:
+    if name not in REPORTS:
+        raise KeyError(f"unknown report {name!r}; choose from {', '.join(REPORTS)}")
+    return REPORTS[name](client, params)
+
+
+def day_start(value: date) -> datetime:
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)

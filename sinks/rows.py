@@ -1,0 +1,162 @@
+"""Canonical events -> ClickHouse rows. Pure: a dict in, tuples out.
+
+Definitions that reports rely on (also in the README):
+
+- ``revenue`` of Order Completed is the order ``total``; without a total it is
+  ``revenue``, else the sum of its lines (price x quantity - discount).
+- ``revenue`` of Order Refunded / Cancelled is the amount given back: its
+  ``total``, else the sum of the lines it names, else 0.
+- ``session_id`` is the context session id; without one, the user's 30-minute
+  bucket of event time (``<user>:<bucket>``).
+- ``order_items`` gets one row per product line of Order Completed (sign +1)
+  and Order Refunded (sign -1); a line total absent from the event is
+  quantity x price - discount.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from models.serde import dumps
+
+ZERO = Decimal(0)
+SESSION_BUCKET_S = 30 * 60
+
+EVENT_COLUMNS = (
+    "tenant", "event_id", "type", "event", "event_time", "received_at", "user_id",
+    "anonymous_id", "user_key", "session_id", "product_id", "cart_id", "order_id", "revenue",
+    "value", "discount", "currency", "quantity", "price", "category", "brand", "coupon",
+    "utm_source", "utm_medium", "utm_campaign", "page_url", "page_path", "referrer",
+    "properties", "context",
+)
+ITEM_COLUMNS = (
+    "tenant", "event_id", "line", "event", "sign", "event_time", "order_id", "user_key",
+    "product_id", "category", "brand", "quantity", "price", "discount", "line_total", "currency",
+)
+ORDER_EVENTS = {"Order Completed", "Order Refunded", "Order Cancelled"}
+ITEM_SIGNS = {"Order Completed": 1, "Order Refunded": -1}
+
+
+def money(value: Any) -> Decimal:
+    """An amount from canonical JSON: numbers there are written with exact digits."""
+    if value is None or isinstance(value, bool):
+        return ZERO
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return ZERO
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def line_total(line: dict[str, Any]) -> Decimal:
+    if line.get("line_total") is not None:
+        return money(line["line_total"])
+    quantity = int(line.get("quantity") or 1)
+    return money(line.get("price")) * quantity - money(line.get("discount"))
+
+
+def order_amount(event: str, props: dict[str, Any]) -> Decimal:
+    if props.get("total") is not None:
+        return money(props["total"])
+    if event == "Order Completed" and props.get("revenue") is not None:
+        return money(props["revenue"])
+    return sum((line_total(p) for p in props.get("products") or []), ZERO)
+
+
+def session_id_for(context: dict[str, Any], user_key: str, event_time: datetime) -> str:
+    session = context.get("sessionId")
+    if session:
+        return str(session)
+    return f"{user_key}:{int(event_time.timestamp()) // SESSION_BUCKET_S}"
+
+
+def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
+    props: dict[str, Any] = event.get("properties") or {}
+    context: dict[str, Any] = event.get("context") or {}
+    name = event.get("event") if event["type"] == "track" else event["type"]
+    event_time = parse_time(event["timestamp"])
+    user_key = _text(event.get("userId") or event.get("anonymousId"))
+    campaign = context.get("campaign") or {}
+    page = context.get("page") or {}
+    products = props.get("products") or []
+    if name in ORDER_EVENTS:
+        revenue = order_amount(str(name), props)
+        quantity = sum(int(p.get("quantity") or 1) for p in products)
+    else:
+        revenue = money(props.get("revenue"))
+        quantity = int(props.get("quantity") or 0)
+    coupon = props.get("coupon") or props.get("coupon_id") or props.get("coupon_name")
+    return (
+        event["tenant"],
+        event["messageId"],
+        event["type"],
+        _text(name),
+        event_time,
+        parse_time(event["receivedAt"]) if event.get("receivedAt") else event_time,
+        _text(event.get("userId")),
+        _text(event.get("anonymousId")),
+        user_key,
+        session_id_for(context, user_key, event_time),
+        _text(props.get("product_id")),
+        _text(props.get("cart_id")),
+        _text(props.get("order_id")),
+        revenue,
+        money(props.get("value")),
+        money(props.get("discount")),
+        _text(props.get("currency")),
+        quantity,
+        money(props.get("price")),
+        _text(props.get("category")),
+        _text(props.get("brand")),
+        _text(coupon),
+        _text(campaign.get("source")),
+        _text(campaign.get("medium")),
+        _text(campaign.get("name")),
+        _text(page.get("url") or (props.get("url") if event["type"] == "page" else None)),
+        _text(page.get("path") or (props.get("path") if event["type"] == "page" else None)),
+        _text(page.get("referrer") or (props.get("referrer") if event["type"] == "page" else None)),
+        dumps(props).decode(),
+        dumps(context).decode(),
+    )
+
+
+def item_rows(event: dict[str, Any]) -> list[tuple[Any, ...]]:
+    name = event.get("event")
+    sign = ITEM_SIGNS.get(str(name))
+    if sign is None:
+        return []
+    props = event.get("properties") or {}
+    event_time = parse_time(event["timestamp"])
+    user_key = _text(event.get("userId") or event.get("anonymousId"))
+    currency = _text(props.get("currency"))
+    rows = []
+    for index, line in enumerate(props.get("products") or []):
+        rows.append((
+            event["tenant"], event["messageId"], index, name, sign, event_time,
+            _text(props.get("order_id")), user_key, _text(line.get("product_id")),
+            _text(line.get("category")), _text(line.get("brand")),
+            int(line.get("quantity") or 1), money(line.get("price")),
+            money(line.get("discount")), line_total(line), _text(line.get("currency") or currency),
+        ))
+    return rows
+
+
+def rows_for(payload: bytes | dict[str, Any]) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """Both kinds of rows for one canonical event (bytes from ``shop.events`` or a dict)."""
+    event = orjson.loads(payload) if isinstance(payload, bytes | bytearray) else payload
+    return event_row(event), item_rows(event)

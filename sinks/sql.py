@@ -1,0 +1,41 @@
+"""Ad-hoc, read-only SQL for analysts (``shopstream sql`` and the worker's ``/sql``)."""
+
+from __future__ import annotations
+
+import re
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from sinks.errors import ClickHouseError, ReadOnlyViolation
+from sinks.reports import Table
+
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_READ_ONLY_START = re.compile(r"^\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b", re.I)
+
+
+def check_read_only(sql: str) -> str:
+    """Return the statement to run, or raise ReadOnlyViolation with the reason."""
+    statement = _COMMENTS.sub(" ", sql).strip().rstrip(";").strip()
+    if not statement:
+        raise ReadOnlyViolation("no query given")
+    if ";" in statement:
+        raise ReadOnlyViolation("one statement at a time")
+    if not _READ_ONLY_START.match(statement):
+        first = statement.split()[0].upper()
+        raise ReadOnlyViolation(
+            f"only read-only queries run here (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN), not {first}"
+        )
+    return statement
+
+
+def run_sql(client: Client, sql: str) -> Table:
+    """Run a read-only query; the server enforces it too (``readonly = 2``)."""
+    statement = check_read_only(sql)
+    try:
+        result = client.query(statement, settings={"readonly": 2})
+    except DatabaseError as exc:
+        if "READONLY" in str(exc) or "Code: 164" in str(exc):
+            raise ReadOnlyViolation("ClickHouse refused: the query would write") from exc
+        raise ClickHouseError(str(exc).split("\n")[0]) from exc
+    return Table(list(result.column_names), [list(row) for row in result.result_rows])

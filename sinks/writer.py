@@ -1,0 +1,72 @@
+"""Batched, idempotent inserts of events and order items.
+
+A batch carries a deterministic ``token``; each insert is sent with
+``insert_deduplication_token`` = token + table, so the same batch written twice
+(a replay after a crash, a retry after a timeout) lands once, in the raw tables
+and in every materialized view fed by them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+from sinks.errors import ClickHouseError, ClickHouseUnavailable
+from sinks.rows import EVENT_COLUMNS, ITEM_COLUMNS
+
+log = logging.getLogger(__name__)
+
+INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+# server-side codes that mean "later might work": too many parts, memory, timeouts, network
+RETRYABLE_CODES = ("Code: 252", "Code: 241", "Code: 159", "Code: 209", "Code: 210", "Code: 202",
+                   "Code: 425")
+
+
+@dataclass
+class Batch:
+    token: str
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    items: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+class ClickHouseWriter:
+    """Writes batches through one clickhouse-connect client (thread-safe for chDB)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._contexts: dict[str, Any] = {}
+
+    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]],
+                token: str) -> None:
+        if not rows:
+            return
+        context = self._contexts.get(table)
+        if context is None:  # column types fixed once, not asked for on every insert
+            context = self.client.create_insert_context(table, column_names=list(columns))
+            self._contexts[table] = context
+        context.data = rows
+        context.settings = {**INSERT_SETTINGS, "insert_deduplication_token": f"{token}:{table}"}
+        self.client.insert(context=context)
+
+    def write(self, batch: Batch) -> float:
+        """Insert the batch; returns seconds taken. Raises ClickHouseUnavailable to retry."""
+        started = time.perf_counter()
+        try:
+            self._insert("events", EVENT_COLUMNS, batch.events, batch.token)
+            self._insert("order_items", ITEM_COLUMNS, batch.items, batch.token)
+        except OperationalError as exc:
+            raise ClickHouseUnavailable(f"insert of batch {batch.token} failed: {exc}") from exc
+        except DatabaseError as exc:
+            if any(code in str(exc) for code in RETRYABLE_CODES):
+                raise ClickHouseUnavailable(f"ClickHouse is busy: {exc}") from exc
+            raise ClickHouseError(f"insert of batch {batch.token} refused: {exc}") from exc
+        return time.perf_counter() - started

@@ -1,0 +1,128 @@
+"""Where analyst queries run: in this process, or through the worker that owns chDB.
+
+With embedded ClickHouse (``chdb://``) one process owns the database files. When
+a worker is running on this data directory, ``shopstream report`` and
+``shopstream sql`` ask it over HTTP; otherwise they open the database themselves.
+With a ClickHouse server they always query it directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from models.errors import ShopstreamError
+from models.serde import format_time
+from sinks.connection import is_embedded
+from sinks.reports import ReportParams, Table, run_report
+from sinks.sql import run_sql
+from streams.settings import Settings
+
+
+class QueryBackend(Protocol):
+    where: str
+
+    def report(self, name: str, params: ReportParams) -> Table: ...
+
+    def sql(self, query: str) -> Table: ...
+
+
+class LocalQueries:
+    def __init__(self, settings: Settings) -> None:
+        from sinks.database import open_database
+
+        self.client = open_database(settings)
+        self.where = settings.resolved_clickhouse_url
+
+    def report(self, name: str, params: ReportParams) -> Table:
+        return run_report(self.client, name, params)
+
+    def sql(self, query: str) -> Table:
+        return run_sql(self.client, query)
+
+
+class WorkerQueries:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.where = f"the worker at {self.base_url}"
+
+    def _get(self, path: str, params: dict[str, Any]) -> Table:
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        try:
+            with urllib.request.urlopen(f"{self.base_url}{path}?{query}", timeout=300) as response:
+                body = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = json.loads(exc.read() or b"{}").get("error", str(exc))
+            raise ShopstreamError(detail) from exc
+        except urllib.error.URLError as exc:
+            raise ShopstreamError(f"cannot reach {self.where}: {exc.reason}") from exc
+        return Table(body["columns"], body["rows"])
+
+    def report(self, name: str, params: ReportParams) -> Table:
+        return self._get(f"/report/{name}", report_query(params))
+
+    def sql(self, query: str) -> Table:
+        return self._get("/sql", {"q": query})
+
+
+def report_query(params: ReportParams) -> dict[str, Any]:
+    """ReportParams as URL query parameters (read back by :func:`params_from_query`)."""
+    out: dict[str, Any] = {}
+    for key, value in asdict(params).items():
+        if key == "segment_rules" or value is None:
+            continue
+        out[key] = format_time(value) if isinstance(value, datetime) else value
+    return out
+
+
+def params_from_query(query: dict[str, str], settings: Settings) -> ReportParams:
+    def time(name: str) -> datetime | None:
+        return parse_time(query[name]) if query.get(name) else None
+
+    from models.segments import SegmentRules
+
+    return ReportParams(
+        tenant=query.get("tenant") or settings.default_tenant,
+        start=time("start"), end=time("end"), as_of=time("as_of"),
+        grain=query.get("grain", "day"), limit=int(query.get("limit", 50)),
+        min_support=float(query.get("min_support", 0.0)),
+        segment_rules=SegmentRules(settings.high_value_revenue, settings.frequent_buyer_orders,
+                                   settings.frequent_buyer_gap_days),
+    )
+
+
+def parse_time(text: str) -> datetime:
+    from datetime import UTC
+
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def worker_state_file(settings: Settings) -> Path:
+    return settings.data_dir / "worker.json"
+
+
+def running_worker(settings: Settings) -> str | None:
+    """The web address of a worker running on this data directory, if any."""
+    path = worker_state_file(settings)
+    try:
+        state = json.loads(path.read_text())
+        os.kill(int(state["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return str(state["web"])
+
+
+def query_backend(settings: Settings) -> QueryBackend:
+    if is_embedded(settings.resolved_clickhouse_url):
+        web = running_worker(settings)
+        if web is not None:
+            return WorkerQueries(web)
+    return LocalQueries(settings)
