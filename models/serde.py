@@ -6,7 +6,7 @@ Decimals are written as JSON numbers with exactly their digits (``19.90`` stays
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,8 @@ def _default(value: Any) -> Any:
         return orjson.Fragment(str(value).encode())
     if isinstance(value, datetime):
         return format_time(value)
+    if isinstance(value, date):
+        return value.isoformat()
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 

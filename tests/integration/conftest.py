@@ -56,3 +56,21 @@ def worker_factory(kafka: str, prefix: str, tmp_path) -> Iterator:
     yield make
     for worker in workers:
         worker.kill()
+
+
+@pytest.fixture(scope="session")
+def chdb_url(tmp_path_factory) -> str:
+    """One embedded ClickHouse per test process (chDB allows one path per process)."""
+    return f"chdb://{tmp_path_factory.mktemp('chdb')}"
+
+
+@pytest.fixture
+def clickhouse(chdb_url):
+    """A fresh, migrated database on the real ClickHouse engine."""
+    from sinks.connection import connect
+    from sinks.migrations import migrate
+
+    client = connect(chdb_url, f"test_{uuid.uuid4().hex[:10]}")
+    migrate(client)
+    yield client
+    client.command(f"DROP DATABASE IF EXISTS `{client.database}`")
