@@ -85,7 +85,7 @@ def test_output_formats():
     write_table(TABLE, "table", out)
     lines = out.getvalue().splitlines()
     assert lines[0].split() == ["day", "n", "amount", "name"]
-    assert lines[2] == "2026-01-02   3    10.50  a"
+    assert lines[2] == "2026-01-02   3   10.50  a"
     assert lines[-1] == "(2 rows)"
     out = io.StringIO()
     write_table(Table(["t"], [[datetime(2026, 1, 1, 5)]]), "csv", out)
