@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -132,6 +133,19 @@ class WorkerProcess:
 
     def metric(self, name: str, **labels: str) -> float:
         return total(fetch_metrics(f"{self.base_url}/metrics"), name, **labels)
+
+    def sql(self, query: str) -> list[dict[str, Any]]:
+        """Rows of a read-only query, through the worker that owns the embedded ClickHouse."""
+        url = f"{self.base_url}/sql?" + urllib.parse.urlencode({"q": query})
+        with urllib.request.urlopen(url, timeout=60) as response:
+            body = json.loads(response.read())
+        return [dict(zip(body["columns"], row, strict=True)) for row in body["rows"]]
+
+    def sql_or_none(self, query: str) -> list[dict[str, Any]] | None:
+        try:
+            return self.sql(query)
+        except (urllib.error.URLError, OSError):
+            return None
 
     def log_tail(self, lines: int = 40) -> str:
         try:
