@@ -204,7 +204,7 @@ ORDER BY (tenant, day, product_id)
 SETTINGS {DEDUP}
 """
 
-PRODUCT_DAILY_EVENTS_MV = f"""
+PRODUCT_DAILY_EVENTS_MV = """
 CREATE MATERIALIZED VIEW IF NOT EXISTS product_daily_events_mv TO product_daily AS
 SELECT
     tenant, toDate(event_time) AS day, product_id,

@@ -24,7 +24,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         consumer_auto_offset_reset="earliest",
-        processing_guarantee="at_least_once",
+        processing_guarantee=settings.processing_guarantee,
         producer_acks=-1,
         producer_compression_type="lz4",
         producer_linger_ms=5,

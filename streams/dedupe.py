@@ -1,59 +1,74 @@
-"""Which messageIds to forget: the expiry bookkeeping of the dedupe window.
+"""The dedupe memory of the validation stage: which messageIds a partition has seen.
 
-The validation agent keeps ``messageId -> [event time ms, partition]`` in a Faust
-table (changelogged, so it survives restarts). This module decides, per
-partition, which ids have fallen out of the window. Time is event time: the
-window is measured back from the latest event time seen on that partition, so
-a replay of old traffic dedupes exactly as the live run did.
+Pure bookkeeping; the agent persists every change to a compacted Kafka topic
+(``<prefix>shop.dedupe``) inside the same transaction as the event's output,
+and rebuilds a partition's memory from that topic when it takes the partition
+over. Time is event time: the window is measured back from the latest event
+time seen on the partition, so a replay of old traffic dedupes exactly as the
+live run did.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
 @dataclass
-class ExpiryQueue:
-    """Per-partition min-heaps of (event time ms, messageId) with a watermark each."""
+class PartitionMemory:
+    ids: dict[str, int] = field(default_factory=dict)  # messageId -> event time (ms)
+    heap: list[tuple[int, str]] = field(default_factory=list)
+    watermark: int | None = None
 
+
+@dataclass
+class DedupeMemory:
     window_ms: int
-    _heaps: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
-    _watermarks: dict[int, int] = field(default_factory=dict)
+    _partitions: dict[int, PartitionMemory] = field(default_factory=dict)
 
     def knows(self, partition: int) -> bool:
-        return partition in self._heaps
+        return partition in self._partitions
 
-    def load(self, partition: int, entries: Iterable[tuple[str, int]]) -> None:
-        """Adopt ids recovered from the changelog for a newly assigned partition."""
-        heap = [(ts, message_id) for message_id, ts in entries]
-        heapq.heapify(heap)
-        self._heaps[partition] = heap
-        if heap:
-            self._watermarks[partition] = max(
-                self._watermarks.get(partition, 0), max(ts for ts, _ in heap)
-            )
+    def load(self, partition: int, entries: Mapping[str, int]) -> None:
+        """Adopt what the dedupe topic holds for a newly assigned partition."""
+        memory = PartitionMemory(ids=dict(entries))
+        memory.heap = [(ts, message_id) for message_id, ts in entries.items()]
+        heapq.heapify(memory.heap)
+        memory.watermark = max(entries.values(), default=None)
+        self._partitions[partition] = memory
 
-    def add(self, partition: int, message_id: str, ts_ms: int) -> None:
-        heapq.heappush(self._heaps.setdefault(partition, []), (ts_ms, message_id))
-        if ts_ms > self._watermarks.get(partition, ts_ms - 1):
-            self._watermarks[partition] = ts_ms
+    def drop(self, partition: int) -> None:
+        """Forget a partition this worker no longer owns."""
+        self._partitions.pop(partition, None)
 
-    def is_fresh(self, partition: int, ts_ms: int) -> bool:
-        """True when an event of this time is still inside the window."""
-        return ts_ms >= self._watermarks.get(partition, ts_ms) - self.window_ms
+    def seen(self, partition: int, message_id: str) -> bool:
+        memory = self._partitions.get(partition)
+        return memory is not None and message_id in memory.ids
 
-    def pop_expired(self, partition: int) -> list[str]:
+    def remember(self, partition: int, message_id: str, ts_ms: int) -> bool:
+        """Record an id; False when the event is already older than the window."""
+        memory = self._partitions.setdefault(partition, PartitionMemory())
+        if memory.watermark is not None and ts_ms < memory.watermark - self.window_ms:
+            return False
+        memory.ids[message_id] = ts_ms
+        heapq.heappush(memory.heap, (ts_ms, message_id))
+        if memory.watermark is None or ts_ms > memory.watermark:
+            memory.watermark = ts_ms
+        return True
+
+    def expire(self, partition: int) -> list[str]:
         """Remove and return the ids older than (watermark - window) on ``partition``."""
-        heap = self._heaps.get(partition)
-        if not heap:
+        memory = self._partitions.get(partition)
+        if memory is None or memory.watermark is None:
             return []
-        cutoff = self._watermarks[partition] - self.window_ms
+        cutoff = memory.watermark - self.window_ms
         expired = []
-        while heap and heap[0][0] < cutoff:
-            expired.append(heapq.heappop(heap)[1])
+        while memory.heap and memory.heap[0][0] < cutoff:
+            _ts, message_id = heapq.heappop(memory.heap)
+            if memory.ids.pop(message_id, None) is not None:
+                expired.append(message_id)
         return expired
 
     def __len__(self) -> int:
-        return sum(len(heap) for heap in self._heaps.values())
+        return sum(len(m.ids) for m in self._partitions.values())

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(default=86_400, ge=0, description="reject timestamps further ahead")
     max_event_bytes: int = Field(default=256 * 1024, gt=0, description="larger events are rejected")
 
+    processing_guarantee: str = Field(
+        default="exactly_once", pattern="^(exactly_once|at_least_once)$",
+        description="exactly_once: outputs, table changelogs and offsets commit atomically "
+        "(Kafka transactions)")
     session_timeout_s: float = Field(
         default=30.0, gt=0, description="consumer group session timeout: how soon a crashed "
         "worker's partitions move to another")

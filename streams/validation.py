@@ -7,6 +7,7 @@ dead letter with its original bytes. Nothing here raises on bad input.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -14,13 +15,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
+import orjson
 
 from models.serde import event_to_json
 from models.validation import Rules, validate_bytes
 from streams import metrics
 from streams.deadletter import dead_letter
-from streams.dedupe import ExpiryQueue
+from streams.dedupe import DedupeMemory
 from streams.settings import Settings
+from streams.topic_reader import read_partition
+from streams.transactions import EffectWriter, Record
 
 log = logging.getLogger(__name__)
 
@@ -39,34 +43,36 @@ def rules_from(settings: Settings) -> Rules:
     )
 
 
-def register_validation(app: faust.App, settings: Settings, clock: Clock = wall_clock) -> Any:
+def register_validation(app: faust.App, settings: Settings, bootstrap: str,
+                        clock: Clock = wall_clock) -> Any:
     """Declare the topics, the dedupe table and the validation agent on ``app``."""
     topics = settings.topics
     raw_topic = app.topic(topics.raw, key_serializer="raw", value_serializer="raw")
-    events_topic = app.topic(topics.events, key_serializer="raw", value_serializer="raw")
-    dlq_topic = app.topic(topics.dlq, key_serializer="raw", value_serializer="raw")
-    seen = app.Table(
-        "dedupe-message-ids",
-        key_type=str,
-        partitions=settings.topic_partitions,
-        help="messageId -> [event time ms, partition], for the dedupe window",
-    )
+    # The dedupe memory is persisted in this table's changelog (Faust's exactly-once
+    # machinery also needs the app to have a table). Entries are written by the agent
+    # in the source partition's transaction, in Faust's JSON format.
+    seen = app.Table("dedupe-message-ids", key_type=str, partitions=settings.topic_partitions,
+                     help="messageId -> event time (ms): the validation stage's dedupe memory")
     rules = rules_from(settings)
-    expiry = ExpiryQueue(window_ms=int(settings.dedupe_window_s * 1000))
+    memory = DedupeMemory(window_ms=int(settings.dedupe_window_s * 1000))
+    effects = EffectWriter(app)
+    events_name, dlq_name = topics.events, topics.dlq
+    dedupe_name = seen.changelog_topic.get_topic_name()
 
-    def adopt_partition(partition: int) -> None:
-        """After a (re)assignment, learn the ids recovered for this partition."""
-        entries = [
-            (message_id, value[0])
-            for message_id, value in seen.items()
-            if isinstance(value, list) and value[1] == partition
-        ]
-        expiry.load(partition, entries)
+    async def adopt_partition(partition: int) -> None:
+        """On taking over a partition, rebuild its dedupe memory from what was committed
+        to the changelog (read_committed): exactly the entries whose outputs committed."""
+        committed = await asyncio.to_thread(read_partition, bootstrap, dedupe_name, partition)
+        entries = {orjson.loads(key): int(orjson.loads(value))
+                   for key, value in committed.items() if value is not None}
+        memory.load(partition, entries)
+        log.info("partition %d: %d messageIds in the dedupe window", partition, len(entries))
 
-    def forget_expired(partition: int) -> None:
-        for message_id in expiry.pop_expired(partition):
-            seen.data.pop(message_id, None)
-            seen.send_changelog(partition, message_id, None, value_serializer="raw")
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(sender: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        for tp in revoked:
+            if tp.topic == topics.raw:
+                memory.drop(tp.partition)
 
     in_counter = metrics.EVENTS_IN.labels(topics.raw)
     out_counter = metrics.EVENTS_OUT.labels(topics.events)
@@ -76,7 +82,7 @@ def register_validation(app: faust.App, settings: Settings, clock: Clock = wall_
     async def validate(stream: faust.StreamT) -> None:
         async for event in stream.events():
             message = event.message
-            raw: bytes = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
+            raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
             in_counter.inc()
             now = clock()
             started = time.perf_counter()
@@ -84,41 +90,35 @@ def register_validation(app: faust.App, settings: Settings, clock: Clock = wall_
             metrics.VALIDATION_SECONDS.observe(time.perf_counter() - started)
             if result.event is None:
                 metrics.EVENTS_REJECTED.labels(result.issues[0].code).inc()
-                await dlq_topic.send(
-                    key=message.key,
-                    value=dead_letter(
-                        raw,
-                        result.issues,
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        key=message.key,
-                        failed_at=now,
-                    ),
-                )
+                letter = dead_letter(raw, result.issues, topic=message.topic,
+                                     partition=message.partition, offset=message.offset,
+                                     key=message.key, failed_at=now)
+                await effects.write(event, [Record(dlq_name, message.key, letter)])
                 dlq_counter.inc()
                 continue
 
             canonical = result.event
             partition = message.partition
-            if not expiry.knows(partition):
-                adopt_partition(partition)
+            if not memory.knows(partition):
+                await adopt_partition(partition)
             message_id = canonical.messageId
-            if seen.get(message_id) is not None:
+            if memory.seen(partition, message_id):
                 metrics.EVENTS_DUPLICATE.inc()
                 continue
+            # the output and every change to the dedupe memory travel in one transaction
+            records = [Record(events_name, canonical.key.encode(), event_to_json(canonical))]
             ts_ms = int(canonical.timestamp.timestamp() * 1000)
-            if expiry.is_fresh(partition, ts_ms):
-                seen[message_id] = [ts_ms, partition]
-                expiry.add(partition, message_id, ts_ms)
-                forget_expired(partition)
-            await events_topic.send(key=canonical.key.encode(), value=event_to_json(canonical))
+            if memory.remember(partition, message_id, ts_ms):
+                records.append(Record(dedupe_name, orjson.dumps(message_id),
+                                      orjson.dumps(ts_ms), partition))
+            records.extend(Record(dedupe_name, orjson.dumps(old), None, partition)
+                           for old in memory.expire(partition))
+            await effects.write(event, records)
             out_counter.inc()
-        metrics.DEDUPE_IDS.set(len(expiry))
 
     @app.timer(5.0)
     async def report_lag() -> None:
-        metrics.DEDUPE_IDS.set(len(expiry))
+        metrics.DEDUPE_IDS.set(len(memory))
         consumer = app.consumer
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)

@@ -39,7 +39,7 @@ class DatabaseHandle:
 def build_worker_app(settings: Settings, bootstrap: str,
                      database: DatabaseHandle | None = None) -> faust.App:
     app = create_app(settings, bootstrap)
-    register_validation(app, settings)
+    register_validation(app, settings, bootstrap)
     register_web(app, settings, database)
     return app
 

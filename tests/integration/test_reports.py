@@ -11,10 +11,10 @@ from decimal import Decimal as D
 import orjson
 import pytest
 
+from models.validation import Rules
 from sinks.ingest import ingest
 from sinks.reports import ReportParams, run_report
 from sinks.writer import ClickHouseWriter
-from models.validation import Rules
 from tests.integration.handbuilt_shop import events
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)

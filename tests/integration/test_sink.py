@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ from models.serde import event_to_json
 from models.validation import Rules, validate_bytes
 from sinks.rows import rows_for
 from streams.simulator import SimConfig, simulate
+from streams.sources import jsonl_records
 from streams.tracker import Tracker
 from tests.support import REPO, count, wait_for
 
@@ -52,13 +54,10 @@ def expected(lines: list[bytes]) -> tuple[int, int]:
 
 
 def produce(kafka: str, topic: str, lines: list[bytes]) -> None:
+    """As ``shopstream produce`` does: keyed by userId, anonymousId or a flat user_id."""
     with Tracker(kafka, topic) as tracker:
-        for line in lines:
-            try:
-                key = json.loads(line).get("userId")
-            except (ValueError, AttributeError):
-                key = None
-            tracker.send_raw(line, key.encode() if isinstance(key, str) else None)
+        for _number, key, value in jsonl_records(io.BytesIO(b"\n".join(lines)), 1 << 20):
+            tracker.send_raw(value, key)
         tracker.flush()
 
 
