@@ -401,7 +401,6 @@ MIGRATIONS: tuple[Migration, ...] = (
         3,
         "ready-made views",
         (
-            KPI_VIEW.format(grain="minute", bucket="k.minute"),
             KPI_VIEW.format(grain="hourly", bucket="toStartOfHour(k.minute)"),
             KPI_VIEW.format(grain="daily", bucket="toDate(k.minute)"),
             FUNNEL_VIEW,

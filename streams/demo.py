@@ -67,6 +67,8 @@ def _view(metrics_url: str) -> Table:
     table.add_row("duplicates dropped", f"{total(m, 'shopstream_events_duplicate_total'):,.0f}")
     for labels, value in sorted(m.get("shopstream_events_rejected_total", {}).items()):
         table.add_row(f"  rejected: {dict(labels).get('code')}", f"{value:,.0f}")
+    table.add_row("rows in ClickHouse (events)",
+                  f"{total(m, 'shopstream_sink_rows_total', table='events'):,.0f}")
     table.add_row("consumer lag", f"{total(m, 'shopstream_consumer_lag'):,.0f}")
     return table
 
@@ -83,7 +85,8 @@ def _summary(console: Console, metrics_url: str, settings: Settings) -> None:
         f"{total(m, 'shopstream_events_in_total'):.0f} raw events in, "
         f"{total(m, 'shopstream_events_out_total', topic=t.events):.0f} canonical, "
         f"{total(m, 'shopstream_events_out_total', topic=t.dlq):.0f} dead letters, "
-        f"{total(m, 'shopstream_events_duplicate_total'):.0f} duplicates dropped"
+        f"{total(m, 'shopstream_events_duplicate_total'):.0f} duplicates dropped, "
+        f"{total(m, 'shopstream_sink_rows_total', table='events'):.0f} rows in ClickHouse"
     )
 
 
@@ -110,6 +113,8 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
                           f"(log: {settings.data_dir / 'worker.log'})")
             console.print(f"[bold]topics[/] {t.raw} -> {t.events} | {t.dlq}")
             console.print(f"[bold]traffic[/] {rate:g} events/s from the simulator (seed {seed})")
+            console.print(f"[bold]ClickHouse[/] {settings.resolved_clickhouse_url}; in another "
+                          "terminal: shopstream report kpis --grain minute")
             producer = threading.Thread(target=_traffic, daemon=True,
                                         args=(broker.bootstrap, settings, rate, seed, stop))
             producer.start()

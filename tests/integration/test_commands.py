@@ -100,9 +100,10 @@ def test_demo_runs_and_reports_flow(kafka, prefix, tmp_path):
            "SHOPSTREAM_DATA_DIR": str(tmp_path / "demo"), "SHOPSTREAM_WEB_PORT": str(free_port())}
     done = shopstream("demo", "--duration", "20", "--rate", "60", env=env)
     assert done.returncode == 0, done.stderr[-3000:]
-    line = re.search(rb"demo summary: (\d+) raw events in, (\d+) canonical, (\d+) dead letters",
-                     done.stderr)
+    line = re.search(rb"demo summary: (\d+) raw events in, (\d+) canonical, (\d+) dead letters, "
+                     rb"(\d+) duplicates dropped, (\d+) rows in ClickHouse", done.stderr)
     assert line, done.stderr[-3000:]
-    raw, canonical, dead = map(int, line.groups())
+    raw, canonical, dead, _dups, stored = map(int, line.groups())
     assert raw > 300 and canonical > 250 and dead > 0
+    assert 0 < stored <= canonical
     assert Path(tmp_path / "demo" / "worker.log").exists()

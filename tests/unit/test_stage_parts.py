@@ -6,35 +6,38 @@ import orjson
 
 from models.errors import Issue
 from streams.deadletter import dead_letter, original_payload
-from streams.dedupe import ExpiryQueue
+from streams.dedupe import DedupeMemory
 from tests.unit.conftest import NOW
 
 
-def test_expiry_is_per_partition_event_time():
-    q = ExpiryQueue(window_ms=1000)
-    q.add(0, "a", 0)
-    q.add(0, "b", 500)
-    q.add(1, "c", 0)
-    assert q.pop_expired(0) == []
-    q.add(0, "d", 1600)  # watermark 1600, cutoff 600
-    assert q.pop_expired(0) == ["a", "b"]
-    assert q.pop_expired(1) == []  # partition 1 has not moved on
-    assert len(q) == 2
+def test_memory_is_per_partition_and_expires_in_event_time():
+    m = DedupeMemory(window_ms=1000)
+    assert m.remember(0, "a", 0) and m.remember(0, "b", 500) and m.remember(1, "c", 0)
+    assert m.seen(0, "a") and not m.seen(1, "a")  # per partition
+    assert m.expire(0) == []
+    m.remember(0, "d", 1600)  # watermark 1600, cutoff 600
+    assert m.expire(0) == ["a", "b"]
+    assert not m.seen(0, "a") and m.seen(0, "d")
+    assert m.expire(1) == []  # partition 1 has not moved on
+    assert len(m) == 2
 
 
-def test_late_events_outside_window_are_not_remembered():
-    q = ExpiryQueue(window_ms=1000)
-    q.add(0, "x", 5000)
-    assert q.is_fresh(0, 4000) and not q.is_fresh(0, 3999)
-    assert q.is_fresh(3, 0)  # unknown partition: everything is fresh
+def test_events_older_than_the_window_are_not_remembered():
+    m = DedupeMemory(window_ms=1000)
+    m.remember(0, "x", 5000)
+    assert m.remember(0, "late-but-inside", 4000)
+    assert not m.remember(0, "too-late", 3999) and not m.seen(0, "too-late")
+    assert m.remember(3, "anything", 0)  # a new partition has no watermark yet
 
 
-def test_recovered_entries_are_adopted():
-    q = ExpiryQueue(window_ms=10)
-    assert not q.knows(2)
-    q.load(2, [("m1", 100), ("m2", 50)])
-    assert q.knows(2)
-    assert q.pop_expired(2) == ["m2"]
+def test_recovered_entries_are_adopted_and_partitions_dropped():
+    m = DedupeMemory(window_ms=10)
+    assert not m.knows(2)
+    m.load(2, {"m1": 100, "m2": 50})
+    assert m.knows(2) and m.seen(2, "m2")
+    assert m.expire(2) == ["m2"]
+    m.drop(2)
+    assert not m.knows(2) and not m.seen(2, "m1")
 
 
 def test_dead_letter_keeps_original_bytes_and_context():
