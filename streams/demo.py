@@ -73,20 +73,21 @@ def _view(metrics_url: str) -> Table:
     return table
 
 
-def _summary(console: Console, metrics_url: str, settings: Settings) -> None:
+def _summary(metrics_url: str, settings: Settings) -> None:
     """One plain line at the end, for logs and scripts."""
     try:
         m = fetch_metrics(metrics_url)
     except (urllib.error.URLError, OSError):
         return
     t = settings.topics
-    console.print(
+    print(
         "demo summary: "
         f"{total(m, 'shopstream_events_in_total'):.0f} raw events in, "
         f"{total(m, 'shopstream_events_out_total', topic=t.events):.0f} canonical, "
         f"{total(m, 'shopstream_events_out_total', topic=t.dlq):.0f} dead letters, "
         f"{total(m, 'shopstream_events_duplicate_total'):.0f} duplicates dropped, "
-        f"{total(m, 'shopstream_sink_rows_total', table='events'):.0f} rows in ClickHouse"
+        f"{total(m, 'shopstream_sink_rows_total', table='events'):.0f} rows in ClickHouse",
+        file=sys.stderr, flush=True,
     )
 
 
@@ -127,7 +128,7 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
             console.print("stopping...")
         finally:
             stop.set()
-            _summary(console, f"{base}/metrics", settings)
+            _summary(f"{base}/metrics", settings)
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
                 try:
