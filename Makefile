@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test unit lint bench-validation clean
+.PHONY: demo test unit lint bench-validation bench-sink clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench-validation: $(STAMP)
-	$(BIN)/python tests/benchmarks/bench_validation.py
+	$(BIN)/python tests/benchmarks/bench_validation.py --events 100000
+
+bench-sink: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_sink.py --events 200000
 
 clean:
 	rm -rf $(VENV) build *.egg-info

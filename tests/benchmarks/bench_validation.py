@@ -8,8 +8,9 @@
    every message: the physical limit for any Python stage on this machine;
 3. contract only: ``validate_bytes`` over the same payloads, in-process, no Kafka;
 4. the Faust floor: a Faust agent that only iterates the topic (framework ceiling);
-5. the validation stage: ``shopstream worker`` consumes the topic from the start;
-   its rate is timed from its first event read to its last, via ``/metrics``.
+5. the validation stage: ``shopstream worker`` (sink off) consumes the topic from the
+   start, once with Kafka transactions (the default) and once at least once; its rate
+   is timed from its first event read to its last, via ``/metrics``.
 
 Prints events/s for each and the ratios to the baseline. Figures, not asserts.
 """
@@ -96,8 +97,11 @@ def faust_floor_rate(bootstrap: str, prefix: str, n: int) -> float:
     return float(rates[0])
 
 
-def stage_rate(bootstrap: str, prefix: str, n: int) -> float:
-    worker = WorkerProcess(bootstrap, prefix, Path(tempfile.mkdtemp(prefix="bench-")))
+def stage_rate(bootstrap: str, prefix: str, n: int, guarantee: str) -> float:
+    worker = WorkerProcess(bootstrap, prefix, Path(tempfile.mkdtemp(prefix="bench-")),
+                           env={"SHOPSTREAM_PROCESSING_GUARANTEE": guarantee,
+                                "SHOPSTREAM_APP_ID": f"bench-{guarantee}",
+                                "SHOPSTREAM_SINK_ENABLED": "false"})
     worker.start()
     try:
         first = wait_for(lambda: worker.metric("shopstream_events_in_total") > 0 and
@@ -125,14 +129,17 @@ def main() -> None:
         baseline = raw_consume_rate(broker.bootstrap, raw, n)
         contract = contract_rate(payloads)
         floor = faust_floor_rate(broker.bootstrap, prefix, n)
-        stage = stage_rate(broker.bootstrap, prefix, n)
+        stage = stage_rate(broker.bootstrap, prefix, n, "exactly_once")
+        stage_alo = stage_rate(broker.bootstrap, prefix, n, "at_least_once")
     print(f"events                                   {n:>10,}")
     print(f"raw confluent-kafka consume + orjson      {baseline:>10,.0f} ev/s   1.00 (limit)")
     print(f"contract validation only (no Kafka)       {contract:>10,.0f} ev/s   "
           f"{contract / baseline:.2f}")
     print(f"Faust agent that only iterates            {floor:>10,.0f} ev/s   "
           f"{floor / baseline:.2f}")
-    print(f"validation stage (shopstream worker)      {stage:>10,.0f} ev/s   "
+    print(f"validation stage, at least once           {stage_alo:>10,.0f} ev/s   "
+          f"{stage_alo / baseline:.2f}   ({stage_alo / floor:.2f} of the Faust floor)")
+    print(f"validation stage, exactly once (default)  {stage:>10,.0f} ev/s   "
           f"{stage / baseline:.2f}   ({stage / floor:.2f} of the Faust floor)")
 
 

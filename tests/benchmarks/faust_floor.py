@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     args = parser.parse_args()
     settings = load_settings(app_id=f"floor-{uuid.uuid4().hex[:6]}", web_port=free_port(),
-                             data_dir=Path(args.data_dir))
+                             data_dir=Path(args.data_dir), processing_guarantee="at_least_once")
     app = create_app(settings, os.environ["KAFKA_BOOTSTRAP"])
     raw = app.topic(settings.topics.raw, key_serializer="raw", value_serializer="raw")
     seen = {"n": 0, "t0": 0.0}
