@@ -81,7 +81,7 @@ def start_background_broker(settings: Settings) -> dict[str, object]:
     """``shopstream broker start``: a broker that outlives this command."""
     if (bootstrap := running_local_broker(settings)) is not None:
         return {"bootstrap": bootstrap, "already_running": True}
-    broker = LocalBroker().start()
+    broker = LocalBroker(die_with_parent=False).start()
     assert broker.process is not None and broker.workdir is not None
     state = {
         "bootstrap": broker.bootstrap,

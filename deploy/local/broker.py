@@ -126,6 +126,7 @@ class LocalBroker:
     workdir: Path | None = None
     version: str = KAFKA_VERSION
     heap: str = "768m"
+    die_with_parent: bool = True  # False for a broker meant to outlive this process
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -179,6 +180,7 @@ class LocalBroker:
             stdout=stdout,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_terminate_with_parent if self.die_with_parent else None,
         )
         self._wait_ready(timeout)
         return self
@@ -228,6 +230,17 @@ class LocalBroker:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the parent dies (Linux), so a crashed
+    test run or demo never leaves a broker behind."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def _cluster_id() -> str:
