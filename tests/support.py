@@ -38,6 +38,20 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, every: float
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
+def wait_until_equal(get: Callable[[], Any], expected: Any, timeout: float, what: str,
+                     every: float = 0.2) -> None:
+    """Poll ``get()`` until it equals ``expected``; the failure names the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = get()
+        if last == expected:
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}: "
+                         f"expected {expected!r}, last saw {last!r}")
+
+
 @dataclass(frozen=True)
 class Record:
     topic: str

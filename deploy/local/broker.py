@@ -168,7 +168,7 @@ class LocalBroker:
         ]
         cluster_id = _cluster_id()
         fmt = subprocess.run(
-            [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            [*jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)],
             capture_output=True,
             text=True,
         )

@@ -10,7 +10,7 @@ import pytest
 from models.serde import dumps
 from streams.deadletter import original_payload
 from streams.tracker import Tracker
-from tests.support import count, read_topic, wait_for
+from tests.support import count, read_topic, wait_for, wait_until_equal
 
 pytestmark = pytest.mark.integration
 
@@ -54,10 +54,13 @@ def test_mixed_traffic_lands_exactly_where_it_belongs(settings, worker_factory, 
         assert tracker.delivered == sent and tracker.failed == 0
 
     expected_valid, expected_dead = len(valid_ids), 5
-    wait_for(lambda: worker.metric("shopstream_events_in_total") == sent, 60,
-             f"the worker to read all {sent} raw events")
-    wait_for(lambda: count(kafka, topics.events) == expected_valid
-             and count(kafka, topics.dlq) == expected_dead, 60, "outputs to land")
+    wait_until_equal(lambda: worker.metric("shopstream_events_in_total"), sent, 60,
+                     "the worker to read all raw events")
+    try:
+        wait_until_equal(lambda: (count(kafka, topics.events), count(kafka, topics.dlq)),
+                         (expected_valid, expected_dead), 90, "(canonical, dead letters)")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nworker log:\n{worker.log_tail(60)}") from None
 
     events = read_topic(kafka, topics.events)
     canonical = [orjson.loads(r.value) for r in events]
