@@ -27,6 +27,8 @@ def test_mixed_traffic_lands_exactly_where_it_belongs(settings, worker_factory, 
         # valid, through the typed helpers and the generic calls
         for i in range(20):
             valid_ids.add(tracker.product_viewed(f"user-{i % 5}", product(f"p{i}")))
+        resent = tracker.product_viewed("user-0", product("p0"))
+        valid_ids.add(resent)
         order = {"order_id": "o-1", "currency": "EUR", "subtotal": "39.98", "tax": "0.01",
                  "total": "39.99", "products": [{"product_id": "p1", "price": "19.99",
                                                  "quantity": 2, "line_total": "39.98"}]}
@@ -38,10 +40,9 @@ def test_mixed_traffic_lands_exactly_where_it_belongs(settings, worker_factory, 
                 "product_id": "p3", "quantity": 1, "price": "5.00", "message_id": "flat-1"}
         tracker.send_raw(dumps(flat), b"user-3")
         valid_ids.add("flat-1")
-        # duplicates: the same messageId sent again, twice
+        # duplicates: the same event (same messageId, same user key) sent again, twice
         for _ in range(2):
-            tracker.track("Product Viewed", product("p0"), user_id="user-0",
-                          message_id=sorted(valid_ids)[0])
+            tracker.track("Product Viewed", product("p0"), user_id="user-0", message_id=resent)
         # invalid by the contract
         bad_price = tracker.track("Product Viewed", product("p9", price="-1"), user_id="user-9")
         tracker.track("Order Completed", {**order, "currency": "eur"}, user_id="user-9")
