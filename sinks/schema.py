@@ -24,7 +24,8 @@ SUM_MONEY = "Decimal(38, 4)"
 TIME = "DateTime64(3, 'UTC')"
 FUNNEL_STAGES = ("visit", "product_view", "add_to_cart", "checkout", "purchase")
 FUNNEL_WINDOW_MS = 86_400_000
-FUNNEL_TYPE = f"AggregateFunction(windowFunnel({FUNNEL_WINDOW_MS}), UInt64, UInt8, UInt8, UInt8, UInt8, UInt8)"
+FUNNEL_TYPE = (f"AggregateFunction(windowFunnel({FUNNEL_WINDOW_MS}), "
+               "UInt64, UInt8, UInt8, UInt8, UInt8, UInt8)")
 FUNNEL_STATE = (
     f"windowFunnelState({FUNNEL_WINDOW_MS})(toUInt64(toUnixTimestamp64Milli(event_time)), "
     "1, event = 'Product Viewed', event = 'Product Added', event = 'Checkout Started', "

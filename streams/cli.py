@@ -208,7 +208,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"shopstream ingest: cannot read {path}", file=sys.stderr)
         return 2
     _refuse_if_worker_owns_chdb(settings, "ingest")
-    dead = Path(args.dead_letters or f"{path}.dead-letters.jsonl")
+    dead = Path(args.dead_letters) if args.dead_letters else (
+        settings.data_dir / "dead-letters" / f"{path.stem}.jsonl")
+    dead.parent.mkdir(parents=True, exist_ok=True)
     client = open_database(settings)
     writer = ClickHouseWriter(client)
     before = client.query("SELECT count() FROM events").result_rows[0][0]
@@ -302,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ingest", "validate a file and write it to ClickHouse, without Kafka")
     p.add_argument("file")
     p.add_argument("--format", choices=["jsonl", "csv", "rees46"], default="jsonl")
-    p.add_argument("--dead-letters", help="where invalid lines go (default: FILE.dead-letters.jsonl)")
+    p.add_argument("--dead-letters",
+                   help="where invalid lines go (default: DATA_DIR/dead-letters/FILE.jsonl)")
     p.set_defaults(func=cmd_ingest)
 
     p = add("broker", "start, stop or check a local single-node Kafka broker")

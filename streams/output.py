@@ -42,6 +42,8 @@ def write_table(table: Table, fmt: str, out: TextIO = sys.stdout) -> None:
 
 def plain_table(table: Table) -> str:
     """Aligned columns, numbers to the right, never wrapped (pipes and terminals alike)."""
+    if not table.columns:
+        return "(0 rows)\n"
     cells = [[_text(v) for v in row] for row in table.rows]
     numeric = [all(isinstance(row[i], int | float | Decimal) and not isinstance(row[i], bool)
                    for row in table.rows if row[i] is not None) and bool(table.rows)

@@ -98,6 +98,10 @@ def test_kafka_and_ingest_give_identical_tables(settings, worker_factory, kafka,
     done = cli("ingest", str(source), data_dir=other)
     assert done.returncode == 1  # the traffic has malformed lines: they are dead letters
     assert f"ingested {n_events} events ({n_items} order items)".encode() in done.stderr
+    dead = [json.loads(line) for line in (other / "dead-letters" / "traffic.jsonl").read_bytes()
+            .splitlines()]
+    malformed = sum(1 for line in lines if not validate_bytes(line, Rules(), datetime.now(UTC)).ok)
+    assert len(dead) == malformed and all(d["reasons"] for d in dead)
     for name, query in DUMPS.items():
         dumped = cli("sql", query, "--format", "json", data_dir=other)
         assert dumped.returncode == 0, dumped.stderr

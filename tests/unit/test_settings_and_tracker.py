@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from streams.settings import load_settings
 from streams.tracker import InvalidEvent, Tracker
@@ -18,8 +19,8 @@ def test_settings_read_environment(monkeypatch, tmp_path):
     assert s.resolved_clickhouse_url == "http://u:p@ch:8123/db"
     assert s.topics.raw == "acme.shop.events.raw" and s.topics.dlq == "acme.shop.events.dlq"
     assert s.dedupe_window_s == 60
-    with pytest.raises(Exception):
-        s.topic_prefix = "other"  # frozen
+    with pytest.raises(ValidationError, match="frozen"):
+        s.topic_prefix = "other"
 
 
 def test_default_clickhouse_is_embedded(monkeypatch, tmp_path):
