@@ -40,6 +40,7 @@ from streams.kafka_admin import ensure_topics  # noqa: E402
 from streams.settings import load_settings  # noqa: E402
 from streams.simulator import SimConfig, simulate  # noqa: E402
 from streams.tracker import Tracker  # noqa: E402
+from tests.support import wait_for  # noqa: E402
 
 
 def canonical_events(n: int) -> list[tuple[bytes, bytes]]:
@@ -102,8 +103,8 @@ def main() -> None:
                          connect=lambda: target)
         started = time.perf_counter()
         thread = start_sink_thread(sink)
-        while target.query("SELECT count() FROM events").result_rows[0][0] < n:
-            time.sleep(0.05)
+        wait_for(lambda: target.query("SELECT count() FROM events").result_rows[0][0] >= n,
+                 600, f"the sink to write {n} rows", every=0.05)
         sink_rate = n / (time.perf_counter() - started)
 
         # latency at a steady rate, sink caught up
