@@ -157,6 +157,15 @@ def validate_bytes(raw: bytes, rules: Rules, now: datetime) -> ValidationResult:
     return validate_obj(obj, rules, now)
 
 
+def validate_line(line: bytes, too_long: bool, rules: Rules, now: datetime) -> ValidationResult:
+    """Validate one input line (see ``streams.lines.read_lines``); a line cut off for being
+    over the size limit is ``too_large`` without being looked at."""
+    if too_long:
+        return ValidationResult(None, (Issue(
+            Code.TOO_LARGE, "", f"line is over the {rules.max_event_bytes}-byte limit"),))
+    return validate_bytes(line, rules, now)
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the contract: the envelope plus each event's properties."""
     defs: dict[str, Any] = {}

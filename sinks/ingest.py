@@ -9,22 +9,20 @@ ingesting the same file twice writes nothing the second time.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from models.serde import event_to_json
-from models.validation import Rules, ValidationResult, validate_bytes, validate_obj
+from models.serde import dumps, event_to_json
+from models.validation import Rules, ValidationResult, validate_line, validate_obj
 from sinks.rows import rows_for
 from sinks.writer import Batch, ClickHouseWriter
 from streams.deadletter import dead_letter
 from streams.lines import read_lines
-from streams.sources import rees46_event
+from streams.sources import csv_rows, rees46_objects
 
 FORMATS = ("jsonl", "csv", "rees46")
 
@@ -51,20 +49,14 @@ def _records(stream: BinaryIO, fmt: str, rules: Rules,
              now: Callable[[], datetime]) -> Iterator[tuple[int, bytes, ValidationResult]]:
     if fmt == "jsonl":
         for number, line, too_long in read_lines(stream, rules.max_event_bytes):
-            oversized = b"x" * (rules.max_event_bytes + 1)
-            yield number, line, validate_bytes(oversized if too_long else line, rules, now())
-        return
-    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
-    for number, row in enumerate(csv.DictReader(text), start=2):
-        raw = ",".join(row.get(k) or "" for k in row).encode()
-        if fmt == "rees46":
-            try:
-                obj: Any = rees46_event(row)
-            except (KeyError, ValueError) as exc:
-                obj = {"rees46_row": row, "error": str(exc)}
-        else:
+            yield number, line, validate_line(line, too_long, rules, now())
+    elif fmt == "rees46":
+        for number, obj in rees46_objects(stream):
+            yield number, dumps(obj), validate_obj(obj, rules, now())
+    else:  # a CSV of the flat envelope's columns
+        for number, row in csv_rows(stream):
             obj = {k: v for k, v in row.items() if v not in (None, "")}
-        yield number, raw, validate_obj(obj, rules, now())
+            yield number, dumps(obj), validate_obj(obj, rules, now())
 
 
 def ingest(

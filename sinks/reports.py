@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -324,6 +324,3 @@ def run_report(client: Client, name: str, params: ReportParams) -> Table:
         raise KeyError(f"unknown report {name!r}; choose from {', '.join(REPORTS)}")
     return REPORTS[name](client, params)
 
-
-def day_start(value: date) -> datetime:
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)

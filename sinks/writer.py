@@ -23,9 +23,6 @@ from sinks.rows import EVENT_COLUMNS, ITEM_COLUMNS
 log = logging.getLogger(__name__)
 
 INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
-# server-side codes that mean "later might work": too many parts, memory, timeouts, network
-RETRYABLE_CODES = ("Code: 252", "Code: 241", "Code: 159", "Code: 209", "Code: 210", "Code: 202",
-                   "Code: 425")
 
 
 @dataclass
@@ -58,7 +55,8 @@ class ClickHouseWriter:
         self.client.insert(context=context)
 
     def write(self, batch: Batch) -> float:
-        """Insert the batch; returns seconds taken. Raises ClickHouseUnavailable to retry."""
+        """Insert the batch; returns seconds taken. A failure raises ClickHouseUnavailable
+        (not reached) or ClickHouseError (refused); the sink retries both, ``ingest`` stops."""
         started = time.perf_counter()
         try:
             self._insert("events", EVENT_COLUMNS, batch.events, batch.token)
@@ -66,7 +64,5 @@ class ClickHouseWriter:
         except OperationalError as exc:
             raise ClickHouseUnavailable(f"insert of batch {batch.token} failed: {exc}") from exc
         except DatabaseError as exc:
-            if any(code in str(exc) for code in RETRYABLE_CODES):
-                raise ClickHouseUnavailable(f"ClickHouse is busy: {exc}") from exc
             raise ClickHouseError(f"insert of batch {batch.token} refused: {exc}") from exc
         return time.perf_counter() - started

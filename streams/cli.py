@@ -168,18 +168,14 @@ def _time_arg(text: str | None) -> datetime | None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from models.segments import SegmentRules
-    from sinks.reports import ReportParams
     from streams.output import write_table
-    from streams.queries import query_backend
+    from streams.queries import query_backend, report_params
 
     settings = _settings(args)
-    params = ReportParams(
-        tenant=args.tenant or settings.default_tenant,
-        start=_time_arg(args.start), end=_time_arg(args.end), as_of=_time_arg(args.as_of),
-        grain=args.grain, limit=args.limit, min_support=args.min_support,
-        segment_rules=SegmentRules(settings.high_value_revenue, settings.frequent_buyer_orders,
-                                   settings.frequent_buyer_gap_days),
+    params = report_params(
+        settings, tenant=args.tenant, start=_time_arg(args.start), end=_time_arg(args.end),
+        as_of=_time_arg(args.as_of), grain=args.grain, limit=args.limit,
+        min_support=args.min_support,
     )
     write_table(query_backend(settings).report(args.name, params), args.format)
     return 0

@@ -21,7 +21,7 @@ from streams.broker import broker_for
 from streams.kafka_admin import ensure_topics
 from streams.metrics_client import fetch_metrics, total
 from streams.settings import Settings
-from streams.simulate_cli import wait_until
+from streams.simulate_cli import send_events
 from streams.simulator import SimConfig, simulate
 
 
@@ -43,13 +43,10 @@ def _traffic(bootstrap: str, settings: Settings, rate: float, seed: int,
     from streams.tracker import Tracker
 
     config = SimConfig(seed=seed, rate=rate, start=datetime.now(UTC))
-    started = time.monotonic()
     with Tracker(bootstrap, settings.topics.raw) as tracker:
-        for i, event in enumerate(simulate(config)):
+        for _event in send_events(tracker, simulate(config), rate):
             if stop.is_set():
                 break
-            wait_until(started + i / rate, tracker)
-            tracker.send_raw(event.to_bytes(), event.key.encode() if event.key else None)
 
 
 def _view(metrics_url: str) -> Table:

@@ -14,11 +14,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from models.errors import ShopstreamError
+from models.segments import SegmentRules
 from models.serde import format_time
 from sinks.connection import is_embedded
 from sinks.reports import ReportParams, Table, run_report
@@ -82,25 +83,32 @@ def report_query(params: ReportParams) -> dict[str, Any]:
     return out
 
 
-def params_from_query(query: dict[str, str], settings: Settings) -> ReportParams:
-    def time(name: str) -> datetime | None:
-        return parse_time(query[name]) if query.get(name) else None
-
-    from models.segments import SegmentRules
-
+def report_params(settings: Settings, *, tenant: str | None = None,
+                  start: datetime | None = None, end: datetime | None = None,
+                  as_of: datetime | None = None, grain: str = "day", limit: int = 50,
+                  min_support: float = 0.0) -> ReportParams:
+    """Report parameters with the settings' defaults (tenant, segment thresholds)."""
     return ReportParams(
-        tenant=query.get("tenant") or settings.default_tenant,
-        start=time("start"), end=time("end"), as_of=time("as_of"),
-        grain=query.get("grain", "day"), limit=int(query.get("limit", 50)),
-        min_support=float(query.get("min_support", 0.0)),
+        tenant=tenant or settings.default_tenant, start=start, end=end, as_of=as_of,
+        grain=grain, limit=limit, min_support=min_support,
         segment_rules=SegmentRules(settings.high_value_revenue, settings.frequent_buyer_orders,
                                    settings.frequent_buyer_gap_days),
     )
 
 
-def parse_time(text: str) -> datetime:
-    from datetime import UTC
+def params_from_query(query: dict[str, str], settings: Settings) -> ReportParams:
+    """Report parameters from the worker's URL query (as written by :func:`report_query`)."""
+    def time(name: str) -> datetime | None:
+        return parse_time(query[name]) if query.get(name) else None
 
+    return report_params(
+        settings, tenant=query.get("tenant"), start=time("start"), end=time("end"),
+        as_of=time("as_of"), grain=query.get("grain", "day"), limit=int(query.get("limit", 50)),
+        min_support=float(query.get("min_support", 0.0)),
+    )
+
+
+def parse_time(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 

@@ -6,11 +6,13 @@ import argparse
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from streams.progress import progress
 from streams.settings import Settings
-from streams.simulator import SimConfig, simulate
+from streams.simulator import SimConfig, SimEvent, simulate
 
 
 def config_from(args: argparse.Namespace, settings: Settings) -> SimConfig:
@@ -30,6 +32,18 @@ def wait_until(deadline: float, tracker: object | None = None) -> None:
         if tracker is not None:
             tracker.flush(0)  # type: ignore[attr-defined]
         time.sleep(min(ahead, 0.2))
+
+
+def send_events(tracker: Any, events: Iterable[SimEvent],
+                rate: float | None = None) -> Iterator[SimEvent]:
+    """Send each event keyed by its shopper, paced to ``rate`` per second of wall clock
+    when one is given; yields each event once it is sent."""
+    started = time.monotonic()
+    for i, event in enumerate(events):
+        if rate:
+            wait_until(started + i / rate, tracker)
+        tracker.send_raw(event.to_bytes(), event.key.encode() if event.key else None)
+        yield event
 
 
 def run_simulation(args: argparse.Namespace, settings: Settings) -> int:
@@ -52,12 +66,9 @@ def run_simulation(args: argparse.Namespace, settings: Settings) -> int:
         from streams.tracker import Tracker
 
         bootstrap = _require_bootstrap(settings)
-        started = time.monotonic()
         with Tracker(bootstrap, settings.topics.raw) as tracker, progress("simulating") as bar:
-            for i, event in enumerate(simulate(config, count)):
-                if pace:
-                    wait_until(started + i / config.rate, tracker)
-                tracker.send_raw(event.to_bytes(), event.key.encode() if event.key else None)
+            rate = config.rate if pace else None
+            for event in send_events(tracker, simulate(config, count), rate):
                 kinds[event.kind] += 1
                 bar.advance()
         if tracker.failed:

@@ -83,12 +83,25 @@ def rees46_event(row: dict[str, str], tenant: str | None = None) -> dict[str, An
     return event
 
 
-def rees46_records(stream: BinaryIO, tenant: str | None = None) -> Iterator[tuple[int, bytes | None, bytes]]:
+def csv_rows(stream: BinaryIO) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(line number, row)`` of a CSV file with a header line."""
     reader = csv.DictReader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
-    for number, row in enumerate(reader, start=2):
+    return enumerate(reader, start=2)
+
+
+def rees46_objects(stream: BinaryIO, tenant: str | None = None,
+                   ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, event)`` per REES46 row; a row that cannot be mapped still travels,
+    as ``{"rees46_row": ..., "error": ...}``, so validation turns it into a dead letter."""
+    for number, row in csv_rows(stream):
         try:
-            event = rees46_event(row, tenant)
-        except (KeyError, ValueError) as exc:  # a broken row still travels, as is
-            yield number, None, orjson.dumps({"rees46_row": row, "error": str(exc)})
-            continue
-        yield number, str(event["userId"]).encode(), dumps(event)
+            yield number, rees46_event(row, tenant)
+        except (KeyError, ValueError) as exc:
+            yield number, {"rees46_row": row, "error": str(exc)}
+
+
+def rees46_records(stream: BinaryIO, tenant: str | None = None,
+                   ) -> Iterator[tuple[int, bytes | None, bytes]]:
+    for number, obj in rees46_objects(stream, tenant):
+        user = obj.get("userId")
+        yield number, None if user is None else str(user).encode(), dumps(obj)

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import BinaryIO
 
-from models.errors import Code, Issue
 from models.serde import dumps, event_to_dict
-from models.validation import Rules, validate_bytes
+from models.validation import Rules, validate_line
 from streams.lines import read_lines
 
 
@@ -25,14 +24,8 @@ def validate_stream(
     valid = invalid = 0
     codes: Counter[str] = Counter()
     for number, line, too_long in read_lines(source, rules.max_event_bytes):
-        if too_long:
-            issues: tuple[Issue, ...] = (
-                Issue(Code.TOO_LARGE, "", f"line is over the {rules.max_event_bytes}-byte limit"),
-            )
-            event = None
-        else:
-            result = validate_bytes(line, rules, clock())
-            issues, event = result.issues, result.event
+        result = validate_line(line, too_long, rules, clock())
+        issues, event = result.issues, result.event
         if event is not None:
             valid += 1
             sink.write(dumps({"line": number, "ok": True, "event": event_to_dict(event)}) + b"\n")

@@ -113,7 +113,12 @@ def main() -> None:
         stop = threading.Event()
 
         def poll() -> None:
+            drain_deadline: float | None = None
             while not stop.is_set() or len(seen) < len(sent):
+                if stop.is_set():  # traffic is over: drain what is left, with a deadline
+                    drain_deadline = drain_deadline or time.perf_counter() + 30
+                    if time.perf_counter() > drain_deadline:
+                        return
                 pending = [k for k in sent if k not in seen]
                 if pending:
                     found = target.query(
