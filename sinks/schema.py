@@ -387,6 +387,39 @@ FROM sessions AS s
 GROUP BY tenant, session_id
 """
 
+# -- recommender ----------------------------------------------------------------------
+
+MODELS = f"""
+CREATE TABLE IF NOT EXISTS models (
+    tenant       LowCardinality(String),
+    version      UInt32,
+    trained_at   {TIME},
+    data_start   {TIME},
+    data_end     {TIME},
+    params       String,
+    metrics      String,
+    status       LowCardinality(String),
+    note         String,
+    path         String,
+    updated_at   {TIME} DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY (tenant, version)
+"""
+
+RECOMMENDATIONS = f"""
+CREATE TABLE IF NOT EXISTS recommendations (
+    tenant        LowCardinality(String),
+    user_key      String,
+    version       UInt32,
+    generated_at  {TIME},
+    product_ids   Array(String),
+    scores        Array(Float32)
+)
+ENGINE = ReplacingMergeTree(generated_at)
+ORDER BY (tenant, user_key)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw events, order items, sink batch log", (EVENTS, ORDER_ITEMS, SINK_BATCHES)),
     Migration(
@@ -408,4 +441,5 @@ MIGRATIONS: tuple[Migration, ...] = (
             SESSIONS_VIEW,
         ),
     ),
+    Migration(4, "recommender models and published recommendations", (MODELS, RECOMMENDATIONS)),
 )

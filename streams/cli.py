@@ -221,6 +221,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0 if summary.invalid == 0 else 1
 
 
+def cmd_recommender(args: argparse.Namespace) -> int:
+    from recommender.cli import run
+
+    settings = _settings(args)
+    return run(settings, args.action, tenant=args.tenant, holdout=args.holdout or settings.reco_holdout,
+               leave_last=args.leave_last, version=args.version, fmt=args.format)
+
+
 # -- parser -----------------------------------------------------------------
 
 
@@ -303,6 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dead-letters",
                    help="where invalid lines go (default: DATA_DIR/dead-letters/FILE.jsonl)")
     p.set_defaults(func=cmd_ingest)
+
+    p = add("recommender", "train, evaluate, list or activate recommender models")
+    p.add_argument("action", choices=["train", "evaluate", "list", "activate"])
+    p.add_argument("version", nargs="?", type=int, help="activate: the model version")
+    p.add_argument("--tenant", help="tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
+    p.add_argument("--holdout", default=None,
+                   help="evaluation: held-out span at the end, e.g. 7d, 12h, 30m "
+                        "(default: $SHOPSTREAM_RECO_HOLDOUT, auto = min(7d, 20%% of the data))")
+    p.add_argument("--leave-last", type=int, help="evaluation: hold out each user's last K "
+                   "products instead of a time span")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_recommender)
 
     p = add("broker", "start, stop or check a local single-node Kafka broker")
     p.add_argument("action", choices=["start", "stop", "status"])

@@ -16,8 +16,10 @@ def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 30.0) -> 
     """Create shopstream's topics that do not exist yet; return the ones created."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=timeout).topics)
+    compacted = settings.topics.compacted()
     wanted = [
-        NewTopic(name, settings.topic_partitions, settings.topic_replication)
+        NewTopic(name, settings.topic_partitions, settings.topic_replication,
+                 config={"cleanup.policy": "compact"} if name in compacted else {})
         for name in settings.topics.all()
         if name not in existing
     ]

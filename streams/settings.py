@@ -23,9 +23,14 @@ class Topics:
         self.raw = f"{prefix}shop.events.raw"
         self.events = f"{prefix}shop.events"
         self.dlq = f"{prefix}shop.events.dlq"
+        self.recommendations = f"{prefix}shop.recommendations"
 
     def all(self) -> list[str]:
-        return [self.raw, self.events, self.dlq]
+        return [self.raw, self.events, self.dlq, self.recommendations]
+
+    def compacted(self) -> set[str]:
+        """Topics that hold the latest value per key (cleanup.policy=compact)."""
+        return {self.recommendations}
 
 
 class Settings(BaseSettings):
@@ -77,6 +82,39 @@ class Settings(BaseSettings):
     frequent_buyer_orders: int = Field(default=5, gt=0)
     frequent_buyer_gap_days: float = Field(default=30.0, gt=0)
 
+    trending_half_life_h: float = Field(default=6.0, gt=0, description="trending products: a "
+                                        "view or add counts half as much after this many hours")
+
+    reco_days: float = Field(default=90.0, gt=0, description="recommender: days of interactions "
+                             "read, counted back from the latest event")
+    reco_weight_view: float = Field(default=1.0, ge=0)
+    reco_weight_add: float = Field(default=3.0, ge=0)
+    reco_weight_purchase: float = Field(default=5.0, ge=0)
+    reco_weight_refund: float = Field(default=5.0, ge=0, description="subtracted per refunded line")
+    reco_half_life_days: float = Field(default=30.0, gt=0, description="interaction weight halves "
+                                       "every this many days of age")
+    reco_factors: int = Field(default=64, gt=0)
+    reco_regularization: float = Field(default=0.05, ge=0)
+    reco_alpha: float = Field(default=10.0, gt=0, description="confidence = 1 + alpha * weight")
+    reco_iterations: int = Field(default=15, gt=0)
+    reco_seed: int = Field(default=7, description="ALS random state (same data, same model)")
+    reco_holdout: str = Field(default="auto", description="evaluation: held-out span, e.g. 7d, "
+                              "12h; auto = min(7d, 20% of the data window)")
+    reco_gate_metric: str = Field(default="precision@10", pattern=r"^(precision|recall|map|ndcg)@10$")
+    reco_gate_tolerance: float = Field(default=0.05, ge=0, le=1, description="a candidate may be "
+                                       "this fraction worse than the active model and still win")
+    reco_publish_n: int = Field(default=10, gt=0, description="top-N published per active user")
+    reco_publish_active_days: float = Field(default=7.0, gt=0, description="publish for users "
+                                            "active within this many days of the latest event")
+    reco_retrain_interval_s: float = Field(default=86_400.0, gt=0, description="embedded mode: "
+                                           "the worker retrains this often")
+    reco_retrain_after_orders: int = Field(default=1_000, gt=0, description="... or after this "
+                                           "many new orders")
+    reco_schedule_check_s: float = Field(default=60.0, gt=0, description="how often the worker "
+                                         "checks whether a retrain is due")
+    reco_schedule_enabled: bool = Field(default=True, description="embedded mode: retrain in the "
+                                        "worker on the schedule above")
+
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)
     log_level: str = "INFO"
@@ -90,6 +128,11 @@ class Settings(BaseSettings):
         if self.clickhouse_url:
             return self.clickhouse_url
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def model_registry(self) -> Path:
+        """Where trained recommender models' artefacts are kept."""
+        return self.data_dir / "models"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -6,9 +6,10 @@ included) yields the same events, byte for byte. Event ``i`` happens at
 the caller's business (``shopstream simulate``).
 
 What it produces: landing pages with UTM campaigns, searches, product views
-(power-law popularity), carts (adds, removes, coupons), checkouts, orders with
-consistent totals, refunds and cancellations, abandoned carts of which some are
-recovered in a later session, returning customers, identify calls, a share of
+(power-law popularity, mostly in each shopper's two favourite categories: the
+structure a recommender can learn), carts (adds, removes, coupons), checkouts,
+orders with consistent totals, refunds and cancellations, abandoned carts of
+which some are recovered in a later session, returning customers, identify calls, a share of
 flat-envelope events, duplicates (same messageId re-sent) and malformed events.
 """
 
@@ -40,6 +41,7 @@ CAMPAIGNS = [
 ]
 COUPONS = {"WELCOME10": Decimal("0.10"), "AUTUMN15": Decimal("0.15")}
 CENT = Decimal("0.01")
+TASTE = 0.8  # share of product views from a shopper's two favourite categories
 
 
 def money(value: Decimal) -> Decimal:
@@ -113,6 +115,14 @@ class Shop:
         self.rng = random.Random(config.seed)
         self.catalog, self.weights = build_catalog(self.rng, config.products)
         self.user_weights = [1.0 / (rank + 1) ** 0.8 for rank in range(config.users)]
+        # tastes: each shopper mostly browses two favourite categories
+        self.tastes = [self.rng.sample(range(len(CATEGORIES)), 2) for _ in range(config.users)]
+        self.by_category: dict[int, tuple[list[Product], list[float]]] = {}
+        for index, product in enumerate(self.catalog):
+            products, weights = self.by_category.setdefault(CATEGORIES.index(product.category),
+                                                            ([], []))
+            products.append(product)
+            weights.append(self.weights[index])
         self.abandoned: dict[str, dict[str, Any]] = {}  # user -> cart left behind
         self.orders: dict[str, list[dict[str, Any]]] = {}  # user -> orders (for refunds)
         self.known: set[str] = set()
@@ -124,8 +134,18 @@ class Shop:
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
-    def _products(self, k: int) -> list[Product]:
-        return self.rng.choices(self.catalog, weights=self.weights, k=k)
+    def _products(self, k: int, user: str) -> list[Product]:
+        """``k`` products: from the shopper's favourite categories with probability TASTE,
+        else from the whole catalogue, by popularity either way."""
+        out = []
+        for _ in range(k):
+            if self.rng.random() < TASTE:
+                category = self.rng.choice(self.tastes[int(user[1:]) - 1])
+                products, weights = self.by_category[category]
+                out.append(self.rng.choices(products, weights=weights)[0])
+            else:
+                out.append(self.rng.choices(self.catalog, weights=self.weights)[0])
+        return out
 
     # -- sessions ------------------------------------------------------------
     def _new_session(self) -> list[dict[str, Any]]:
@@ -169,7 +189,7 @@ class Shop:
 
         if rng.random() < 0.35:
             track("Products Searched", {"query": rng.choice(CATEGORIES).split(".")[-1]})
-        viewed = self._products(rng.randint(1, 6))
+        viewed = self._products(rng.randint(1, 6), user)
         for product in viewed:
             track("Product Viewed", {**product.props(), "currency": self.config.currency})
         if rng.random() > 0.30:

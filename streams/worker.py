@@ -41,7 +41,33 @@ def build_worker_app(settings: Settings, bootstrap: str,
     app = create_app(settings, bootstrap)
     register_validation(app, settings, bootstrap)
     register_web(app, settings, database)
+    if database is not None:
+        register_recommender(app, settings, bootstrap, database)
     return app
+
+
+def register_recommender(app: faust.App, settings: Settings, bootstrap: str,
+                         database: DatabaseHandle) -> None:
+    """Serving endpoints always; in embedded mode also the retraining schedule (with a
+    ClickHouse server, training is a job of its own: cron or a Kubernetes CronJob)."""
+    import asyncio
+
+    from recommender.runner import JobRunner
+    from recommender.serving import RecommendationService
+    from sinks.connection import is_embedded
+    from streams.recommender_web import register_recommender_web
+
+    runner = JobRunner(database, settings, bootstrap)
+    register_recommender_web(app, RecommendationService(database, settings), runner)
+    if not (settings.reco_schedule_enabled and is_embedded(settings.resolved_clickhouse_url)):
+        return
+
+    @app.timer(interval=settings.reco_schedule_check_s, on_leader=False)
+    async def retrain_schedule() -> None:
+        try:
+            await asyncio.to_thread(runner.retrain_if_due)
+        except Exception:  # the schedule must never take the worker down
+            log.exception("recommender: the retraining schedule failed")
 
 
 def run_worker(settings: Settings, bootstrap: str) -> None:

@@ -1,0 +1,128 @@
+"""Shopper-product interactions: read from ClickHouse, held as plain numpy arrays.
+
+Everything downstream (matrix, training, evaluation, baselines) works on an
+:class:`Interactions` value and never talks to ClickHouse itself. Users and
+products are coded 0..n-1 in sorted order of their ids, and a subset keeps the
+same codes, so a train/test split shares one index space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from clickhouse_connect.driver.client import Client
+
+VIEW, ADD, PURCHASE, REFUND = 0, 1, 2, 3
+KINDS = ("view", "add", "purchase", "refund")
+DAY_MS = 86_400_000
+
+INTERACTIONS_SQL = """
+SELECT user_key, product_id, kind, toInt64(toUnixTimestamp64Milli(event_time)) AS ts
+FROM (
+    SELECT user_key, product_id, toUInt8(if(event = 'Product Viewed', 0, 1)) AS kind, event_time
+    FROM events
+    WHERE tenant = {tenant:String} AND event IN ('Product Viewed', 'Product Added')
+      AND user_key != '' AND product_id != ''
+      AND event_time >= {start:DateTime64(3, 'UTC')} AND event_time <= {end:DateTime64(3, 'UTC')}
+    UNION ALL
+    SELECT user_key, product_id, toUInt8(if(sign > 0, 2, 3)) AS kind, event_time
+    FROM order_items
+    WHERE tenant = {tenant:String} AND user_key != '' AND product_id != ''
+      AND event_time >= {start:DateTime64(3, 'UTC')} AND event_time <= {end:DateTime64(3, 'UTC')}
+)
+"""
+
+CATEGORIES_SQL = """
+SELECT product_id, argMax(category, event_time)
+FROM events
+WHERE tenant = {tenant:String} AND product_id != '' AND category != ''
+GROUP BY product_id
+"""
+
+LATEST_SQL = """
+SELECT max(event_time) FROM events
+WHERE tenant = {tenant:String} AND event IN ('Product Viewed', 'Product Added', 'Order Completed')
+"""
+
+
+@dataclass(frozen=True)
+class Interactions:
+    user_ids: np.ndarray       # str, sorted; the code of a user is its index
+    item_ids: np.ndarray       # str, sorted
+    users: np.ndarray          # int32 user code per interaction
+    items: np.ndarray          # int32 item code per interaction
+    kinds: np.ndarray          # uint8: VIEW, ADD, PURCHASE, REFUND
+    times: np.ndarray          # int64 event time, ms since the epoch
+    item_categories: np.ndarray  # str per item code ('' when unknown)
+
+    @classmethod
+    def from_rows(cls, users: list[str] | np.ndarray, items: list[str] | np.ndarray,
+                  kinds: list[int] | np.ndarray, times: list[int] | np.ndarray,
+                  categories: dict[str, str] | None = None) -> Interactions:
+        user_ids, user_codes = np.unique(np.asarray(users, dtype=object).astype(str),
+                                         return_inverse=True)
+        item_ids, item_codes = np.unique(np.asarray(items, dtype=object).astype(str),
+                                         return_inverse=True)
+        categories = categories or {}
+        return cls(
+            user_ids=user_ids, item_ids=item_ids,
+            users=user_codes.astype(np.int32), items=item_codes.astype(np.int32),
+            kinds=np.asarray(kinds, dtype=np.uint8), times=np.asarray(times, dtype=np.int64),
+            item_categories=np.array([categories.get(i, "") for i in item_ids], dtype=object),
+        )
+
+    def __len__(self) -> int:
+        return int(self.users.shape[0])
+
+    @property
+    def n_users(self) -> int:
+        return int(self.user_ids.shape[0])
+
+    @property
+    def n_items(self) -> int:
+        return int(self.item_ids.shape[0])
+
+    @property
+    def start_ms(self) -> int:
+        return int(self.times.min()) if len(self) else 0
+
+    @property
+    def end_ms(self) -> int:
+        return int(self.times.max()) if len(self) else 0
+
+    def subset(self, mask: np.ndarray) -> Interactions:
+        """The interactions where ``mask`` holds, in the same index space."""
+        return Interactions(self.user_ids, self.item_ids, self.users[mask], self.items[mask],
+                            self.kinds[mask], self.times[mask], self.item_categories)
+
+    def counts(self) -> dict[str, int]:
+        return {KINDS[k]: int((self.kinds == k).sum()) for k in range(len(KINDS))}
+
+
+def ms_to_time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def latest_event_time(client: Client, tenant: str) -> datetime | None:
+    value = client.query(LATEST_SQL, parameters={"tenant": tenant}).result_rows[0][0]
+    if value is None or value.year < 1971:  # max() of no rows is the epoch
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def load_interactions(client: Client, tenant: str, days: float,
+                      end: datetime | None = None) -> Interactions:
+    """The tenant's interactions in the ``days`` before ``end`` (default: its latest event)."""
+    end = end or latest_event_time(client, tenant)
+    if end is None:
+        return Interactions.from_rows([], [], [], [])
+    start = ms_to_time(int(end.timestamp() * 1000) - int(days * DAY_MS))
+    params = {"tenant": tenant, "start": start, "end": end}
+    columns = client.query(INTERACTIONS_SQL, parameters=params).result_columns
+    categories = dict(client.query(CATEGORIES_SQL, parameters={"tenant": tenant}).result_rows)
+    if not columns:
+        return Interactions.from_rows([], [], [], [])
+    users, items, kinds, times = columns
+    return Interactions.from_rows(users, items, kinds, times, categories)

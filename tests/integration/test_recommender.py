@@ -1,0 +1,202 @@
+"""The recommender against the real ClickHouse engine: train from the tables, the
+promotion gate, rollback, serving edge cases; and through a running worker with a
+real broker: the CLI routed to the worker, the HTTP endpoints, and the compacted
+``shop.recommendations`` topic."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pytest
+
+from models.serde import dumps
+from recommender.job import SplitChoice
+from recommender.registry import Registry
+from recommender.runner import JobRunner
+from recommender.serving import NotFound, RecommendationService
+from sinks.ingest import ingest
+from sinks.writer import ClickHouseWriter
+from streams.settings import load_settings
+from streams.validation import rules_from
+from tests.planted import planted, planted_events
+from tests.support import REPO, read_topic, wait_for
+
+
+def write_planted(path: Path, **shape: int) -> list[dict]:
+    inter, _ = planted(**shape)
+    events = planted_events(inter)
+    path.write_bytes(b"".join(dumps(e) + b"\n" for e in events))
+    return events
+
+
+@pytest.fixture
+def shop(clickhouse, chdb_url, tmp_path):
+    """Planted groups ingested into ClickHouse; a runner and a service on that database."""
+    settings = load_settings(clickhouse_url=chdb_url, clickhouse_database=clickhouse.database,
+                             data_dir=tmp_path / "data", reco_factors=16, reco_iterations=10)
+    source = tmp_path / "planted.jsonl"
+    write_planted(source, groups=6, users_per_group=30, items_per_group=15, in_group=0.9)
+    summary = ingest(source, "jsonl", ClickHouseWriter(clickhouse), rules_from(settings),
+                     tmp_path / "dead.jsonl")
+    assert summary.invalid == 0
+    runner = JobRunner(lambda: clickhouse, settings, bootstrap=None)
+    return settings, runner, RecommendationService(lambda: clickhouse, settings), clickhouse
+
+
+def test_train_gate_rollback_and_serving(shop):
+    settings, runner, service, client = shop
+    lines: list[str] = []
+    first = runner.train(None, SplitChoice("6d"), lines.append)
+    assert first["status"] == "active" and first["version"] == 1
+    evaluation = first["evaluation"]
+    assert set(evaluation) >= {"model", "baselines", "n_users", "n_items", "n_test_users"}
+    assert evaluation["n_users"] == 180 and evaluation["n_items"] == 90
+    assert evaluation["model"]["precision@10"] > evaluation["baselines"]["popularity"]["precision@10"]
+    assert any("ALS iteration" in line for line in lines)  # progress while it trains
+    assert Path(settings.model_registry / "default" / "v1" / "als.npz").is_file()
+    published = client.query("SELECT count(), uniqExact(user_key), max(version) "
+                             "FROM recommendations FINAL").result_rows[0]
+    assert published[0] == published[1] > 0 and published[2] == 1
+
+    # a crippled model cannot beat the active one: the gate rejects it, v1 stays active
+    crippled = JobRunner(runner.database, settings.model_copy(
+        update={"reco_factors": 1, "reco_iterations": 1, "reco_gate_tolerance": 0.0}), None)
+    second = crippled.train(None, SplitChoice("6d"), lambda _: None)
+    assert second["version"] == 2 and second["status"] == "rejected", second
+    statuses = {m["version"]: m["status"] for m in runner.models(None)}
+    assert statuses == {1: "active", 2: "rejected"}
+
+    # forcing v2 by hand, then rolling back to v1
+    runner.activate(None, 2, lambda _: None)
+    assert {m["version"]: m["status"] for m in runner.models(None)} == {1: "retired", 2: "active"}
+    runner.activate(None, 1, lambda _: None)
+    assert Registry(client, settings.model_registry, "default").active().version == 1
+    with pytest.raises(Exception, match="no model version 9"):
+        runner.activate(None, 9, lambda _: None)
+
+    # serving: a known user gets products of their group, none they bought
+    user = "u000000"  # group 0: products p00000..p00014
+    answer = service.recommend(user, 10)
+    assert answer["source"] == "model" and answer["version"] == 1
+    bought = {r[0] for r in client.query(
+        "SELECT product_id FROM order_items WHERE user_key = {u:String}",
+        parameters={"u": user}).result_rows}
+    got = [item["product_id"] for item in answer["items"]]
+    assert len(got) == 10 and not set(got) & bought
+    in_group = sum(1 for p in got if int(p[1:]) < 15)
+    assert in_group >= 7, got
+    # an unknown user gets trending products overall; a new shopper who looked at a
+    # category gets that category's trending products
+    cold = service.recommend("stranger", 5)
+    assert cold["source"] == "trending" and len(cold["items"]) == 5
+    latest = client.query("SELECT max(event_time) FROM events").result_rows[0][0]
+    client.insert("events", [["default", "x1", "track", "Product Viewed", latest, "newbie",
+                              "p00050", "cat3"]],
+                  column_names=["tenant", "event_id", "type", "event", "event_time", "user_key",
+                                "product_id", "category"])
+    newbie = service.recommend("newbie", 5)
+    assert newbie["source"] == "trending in cat3"
+    assert all(45 <= int(i["product_id"][1:]) < 60 for i in newbie["items"]), newbie
+    # similar products: the same group; unknown products are a clear 404-style error
+    similar = [i["product_id"] for i in service.similar("p00007", 5)["items"]]
+    assert "p00007" not in similar and len(similar) == 5
+    assert sum(1 for p in similar if int(p[1:]) < 15) >= 4, similar
+    with pytest.raises(NotFound, match="unknown product"):
+        service.similar("no-such-product")
+
+
+def test_evaluate_leave_last_k_has_the_documented_shape(shop):
+    _settings, runner, _service, _client = shop
+    result = runner.evaluate(None, SplitChoice(leave_last=2), lambda _: None)
+    assert result["split"].startswith("leave-last-2")
+    encoded = json.loads(dumps(result))
+    assert set(encoded["baselines"]) == {"popularity", "recent_popularity"}
+    for scores in (encoded["model"], *encoded["baselines"].values()):
+        assert set(scores) == {"precision@10", "recall@10", "map@10", "ndcg@10", "coverage"}
+    # every planted shopper has more than 2 products; a few held out only what they had bought
+    assert 150 <= encoded["n_test_users"] <= 180
+    assert encoded["model"]["ndcg@10"] > encoded["baselines"]["popularity"]["ndcg@10"]
+
+
+def shopstream(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True,
+                          env={**os.environ, **env}, timeout=timeout, cwd=REPO)
+
+
+def get_json(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.mark.integration
+def test_worker_schedule_cli_endpoints_and_topic(settings, worker_factory, kafka, tmp_path):
+    source = tmp_path / "planted.jsonl"
+    events = write_planted(source, groups=4, users_per_group=20, items_per_group=12, per_user=20,
+                           in_group=0.9)
+    orders = sum(1 for e in events if e["event"] == "Order Completed")
+    # the schedule trains once every order is in ClickHouse (the order threshold), not before
+    worker = worker_factory(SHOPSTREAM_RECO_RETRAIN_AFTER_ORDERS=str(orders),
+                            SHOPSTREAM_RECO_SCHEDULE_CHECK_S="1", SHOPSTREAM_RECO_FACTORS="16",
+                            SHOPSTREAM_RECO_ITERATIONS="10").start()
+    env = {"KAFKA_BOOTSTRAP": kafka, "SHOPSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+           "SHOPSTREAM_DATA_DIR": str(settings.data_dir)}
+    produced = shopstream("produce", str(source), env=env)
+    assert produced.returncode == 0, produced.stderr
+
+    def models() -> list[dict]:
+        return get_json(f"{worker.base_url}/recommender/models")[1]
+
+    wait_for(lambda: models() and models()[0]["status"] == "active", 120,
+             f"the schedule to train a model once {orders} orders are in ({worker.log_path})")
+    assert [m["version"] for m in models()] == [1]
+
+    # the CLI runs the job on the worker (it owns embedded ClickHouse) and prints its progress
+    trained = shopstream("recommender", "train", "--holdout", "6d", "--format", "json", env=env)
+    assert trained.returncode == 0, trained.stderr
+    assert b"running on the worker" in trained.stderr and b"ALS iteration" in trained.stderr
+    result = orjson.loads(trained.stdout)
+    assert result["version"] == 2 and result["status"] in {"active", "rejected"}
+    evaluated = shopstream("recommender", "evaluate", "--leave-last", "2", "--format", "json",
+                           env=env)
+    assert evaluated.returncode == 0, evaluated.stderr
+    evaluation = orjson.loads(evaluated.stdout)
+    assert evaluation["n_users"] == 80 and evaluation["n_items"] == 48
+    assert set(evaluation["baselines"]) == {"popularity", "recent_popularity"}
+    listed = shopstream("recommender", "list", env=env)
+    assert listed.returncode == 0 and b"(2 rows)" in listed.stdout, listed.stdout
+
+    # endpoints
+    status, answer = get_json(f"{worker.base_url}/recommendations/u000001?n=5")
+    assert status == 200 and answer["source"] == "model" and len(answer["items"]) == 5
+    status, answer = get_json(f"{worker.base_url}/recommendations/nobody?n=3")
+    assert status == 200 and answer["source"] == "trending" and len(answer["items"]) == 3
+    status, answer = get_json(f"{worker.base_url}/similar/p00003?n=4")
+    assert status == 200 and len(answer["items"]) == 4
+    status, answer = get_json(f"{worker.base_url}/similar/nothing-like-it")
+    assert status == 404 and "unknown product" in answer["error"]
+
+    # published: one message per recently active user, keyed by user, on the compacted topic
+    records = read_topic(kafka, settings.topics.recommendations)
+    latest = {}
+    for record in records:
+        latest[record.key.decode()] = orjson.loads(record.value)
+    assert latest, "nothing published to shop.recommendations"
+    some_user, message = next(iter(latest.items()))
+    assert message["user"] == some_user and message["tenant"] == "default"
+    assert 0 < len(message["items"]) <= settings.reco_publish_n
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    admin = AdminClient({"bootstrap.servers": kafka})
+    resource = ConfigResource("topic", settings.topics.recommendations)
+    config = admin.describe_configs([resource])[resource].result(30)
+    assert config["cleanup.policy"].value == "compact"
