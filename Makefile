@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test unit lint bench-validation bench-sink clean
+.PHONY: demo test unit lint bench-validation bench-sink bench-recommender clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench-validation: $(STAMP)
 
 bench-sink: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_sink.py --events 200000
+
+bench-recommender: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_recommender.py --interactions 1000000
 
 clean:
 	rm -rf $(VENV) build *.egg-info

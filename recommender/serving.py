@@ -52,6 +52,12 @@ LIMIT {n:UInt32}
 """
 
 
+PRODUCT_SQL = """
+SELECT count() > 0, argMax(toString(category), event_time)
+FROM events WHERE tenant = {tenant:String} AND product_id = {product:String}
+"""
+
+
 class NotFound(ShopstreamError):
     """The user or product asked about is not known."""
 
@@ -109,15 +115,23 @@ class RecommendationService:
         return {**answer, "source": source, "category": category or None, "items": _items(items)}
 
     def similar(self, product: str, n: int = 10, tenant: str | None = None) -> dict[str, Any]:
+        """The model's neighbours; a product the model does not know (or no model yet) gets
+        what is trending in its category; a product never seen at all is NotFound."""
         tenant = self.tenant(tenant)
+        n = max(1, min(n, 500))
         record, model = self.model(tenant)
-        if model is None or record is None:
-            raise NotFound("no active recommender model yet: run `shopstream recommender train`")
-        code = model.item_code(product)
-        if code is None:
-            raise NotFound(f"unknown product {product!r} (not in model v{record.version})")
-        return {"product": product, "tenant": tenant, "version": record.version,
-                "items": _items(model.similar(code, max(1, min(n, 500))))}
+        code = model.item_code(product) if model is not None else None
+        answer: dict[str, Any] = {"product": product, "tenant": tenant,
+                                  "version": record.version if record else None}
+        if model is not None and code is not None:
+            return {**answer, "source": "model", "items": _items(model.similar(code, n))}
+        known, category = self.database().query(
+            PRODUCT_SQL, parameters={"tenant": tenant, "product": product}).result_rows[0]
+        if not known:
+            raise NotFound(f"unknown product {product!r}: no events name it")
+        items = self.trending(tenant, n, category, [product]) if category else []
+        return {**answer, "source": f"trending in {category}" if category else "trending",
+                "items": _items(items or self.trending(tenant, n, "", [product]))}
 
 
 def _items(pairs: list[tuple[str, float]]) -> list[dict[str, Any]]:

@@ -105,11 +105,21 @@ def test_train_gate_rollback_and_serving(shop):
     assert newbie["source"] == "trending in cat3"
     assert all(45 <= int(i["product_id"][1:]) < 60 for i in newbie["items"]), newbie
     # similar products: the same group; unknown products are a clear 404-style error
-    similar = [i["product_id"] for i in service.similar("p00007", 5)["items"]]
+    answer = service.similar("p00007", 5)
+    assert answer["source"] == "model"
+    similar = [i["product_id"] for i in answer["items"]]
     assert "p00007" not in similar and len(similar) == 5
     assert sum(1 for p in similar if int(p[1:]) < 15) >= 4, similar
     with pytest.raises(NotFound, match="unknown product"):
         service.similar("no-such-product")
+    # a product newer than the model: what is trending in its category
+    client.insert("events", [["default", "x2", "track", "Product Viewed", latest, "newbie",
+                              "p-new", "cat3"]],
+                  column_names=["tenant", "event_id", "type", "event", "event_time", "user_key",
+                                "product_id", "category"])
+    fresh = service.similar("p-new", 3)
+    assert fresh["source"] == "trending in cat3" and len(fresh["items"]) == 3
+    assert all(45 <= int(i["product_id"][1:]) < 60 for i in fresh["items"]), fresh
 
 
 def test_evaluate_leave_last_k_has_the_documented_shape(shop):
