@@ -7,12 +7,16 @@ read without a prefix (they are what operators set first); everything else is
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+TRIGGER_KINDS = ("cart_abandoned", "cart_recovered", "post_purchase", "winback", "segment_changed")
 
 
 class Topics:
@@ -24,13 +28,16 @@ class Topics:
         self.events = f"{prefix}shop.events"
         self.dlq = f"{prefix}shop.events.dlq"
         self.recommendations = f"{prefix}shop.recommendations"
+        self.trending = f"{prefix}shop.trending"
+        self.triggers = {kind: f"{prefix}shop.triggers.{kind}" for kind in TRIGGER_KINDS}
 
     def all(self) -> list[str]:
-        return [self.raw, self.events, self.dlq, self.recommendations]
+        return [self.raw, self.events, self.dlq, self.recommendations, self.trending,
+                *self.triggers.values()]
 
     def compacted(self) -> set[str]:
         """Topics that hold the latest value per key (cleanup.policy=compact)."""
-        return {self.recommendations}
+        return {self.recommendations, self.trending}
 
 
 class Settings(BaseSettings):
@@ -82,8 +89,32 @@ class Settings(BaseSettings):
     frequent_buyer_orders: int = Field(default=5, gt=0)
     frequent_buyer_gap_days: float = Field(default=30.0, gt=0)
 
+    cart_abandon_after_s: float = Field(
+        default=1800.0, gt=0, validation_alias=AliasChoices(
+            "CART_ABANDON_AFTER", "SHOPSTREAM_CART_ABANDON_AFTER_S"),
+        description="a cart with no checkout or order this long after its last activity is "
+        "abandoned (seconds, event time)")
+    cart_recovery_window_s: float = Field(
+        default=7 * 86_400.0, gt=0, validation_alias=AliasChoices(
+            "CART_RECOVERY_WINDOW", "SHOPSTREAM_CART_RECOVERY_WINDOW_S"),
+        description="an order this soon after an abandonment recovers the cart (seconds)")
+    allowed_lateness_s: float = Field(default=300.0, ge=0, description="cart activity older "
+                                      "than the watermark less this is late: counted, not merged")
     trending_half_life_h: float = Field(default=6.0, gt=0, description="trending products: a "
                                         "view or add counts half as much after this many hours")
+    trending_weight_view: float = Field(default=1.0, ge=0)
+    trending_weight_add: float = Field(default=3.0, ge=0)
+    trending_weight_purchase: float = Field(default=5.0, ge=0)
+    trending_floor: float = Field(default=0.01, ge=0, description="products whose score decays "
+                                  "below this are dropped")
+    trending_publish_s: float = Field(default=10.0, gt=0, description="shop.trending is "
+                                      "published this often")
+    trending_top_n: int = Field(default=20, gt=0, description="products per published scope")
+    post_purchase_after_days: float = Field(default=3.0, gt=0)
+    winback_after_days: float = Field(default=30.0, gt=0)
+    live_enabled: bool = Field(default=True, description="run the live-state agent in the worker")
+    funnel_snapshot_s: float = Field(default=60.0, gt=0, description="live funnel windows are "
+                                     "written to ClickHouse this often")
 
     reco_days: float = Field(default=90.0, gt=0, description="recommender: days of interactions "
                              "read, counted back from the latest event")
@@ -118,6 +149,18 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)
     log_level: str = "INFO"
+
+    @field_validator("cart_abandon_after_s", "cart_recovery_window_s", "allowed_lateness_s",
+                     mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        """Seconds, or a duration with a unit: ``90s``, ``30m``, ``12h``, ``7d``."""
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
+            if match:
+                unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}[match.group(2)]
+                return float(match.group(1)) * unit
+        return value
 
     @cached_property
     def topics(self) -> Topics:

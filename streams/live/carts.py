@@ -1,0 +1,233 @@
+"""Carts and their abandonment (pure).
+
+Per cart: items, quantities, value, currency, shopper, session, first and last
+activity. A cart with no checkout or order within ``abandon_after`` of its last
+activity is abandoned: one ``Cart Abandoned`` trigger, the cart is closed, and
+an abandonment record waits ``recovery_window`` for an order from that cart or
+that shopper, which gives one ``Cart Recovered``. A cart that is emptied, or
+reaches checkout or an order, is closed without a trigger. Cart activity older
+than the allowed lateness is counted as late and not merged.
+
+State keys: ``c|<tenant>|<cart id>`` (open carts), ``a|<tenant>|<cart id>``
+(abandonments awaiting recovery).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from models.triggers import CartAbandoned, CartItem, CartRecovered, trigger_id
+from sinks.rows import order_amount
+from streams.live.events import Effects, LiveEvent, money, to_time
+
+ACTIVITY = {"Product Added", "Product Removed", "Cart Viewed"}
+CLOSING = {"Checkout Started", "Order Completed"}
+MINUTE_MS = 60_000
+
+
+@dataclass
+class Line:
+    product_id: str
+    name: str | None
+    category: str | None
+    quantity: int
+    unit_price: str  # Decimal as text (JSON state)
+
+
+@dataclass
+class Cart:
+    tenant: str
+    cart_id: str
+    user_key: str
+    user_id: str | None
+    anonymous_id: str | None
+    session_id: str | None
+    currency: str
+    first_ms: int
+    last_ms: int
+    lines: dict[str, Line] = field(default_factory=dict)
+
+    def value(self) -> Decimal:
+        return sum((Decimal(line.unit_price) * line.quantity for line in self.lines.values()),
+                   Decimal(0))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Cart:
+        lines = {pid: Line(**line) for pid, line in data.pop("lines").items()}
+        return cls(**data, lines=lines)
+
+
+@dataclass
+class Abandonment:
+    tenant: str
+    cart_id: str
+    user_key: str
+    user_id: str | None
+    anonymous_id: str | None
+    trigger_id: str
+    abandoned_ms: int
+    currency: str
+
+
+@dataclass
+class CartBook:
+    """The carts of one partition."""
+
+    abandon_after_ms: int = 30 * MINUTE_MS
+    recovery_window_ms: int = 7 * 86_400_000
+    carts: dict[str, Cart] = field(default_factory=dict)
+    abandoned: dict[str, Abandonment] = field(default_factory=dict)
+    late_events: int = 0
+    _deadlines: list[tuple[int, str]] = field(default_factory=list)
+
+    # -- state ---------------------------------------------------------------------------
+    def restore(self, key: str, value: dict[str, Any]) -> None:
+        kind = key[0]
+        if kind == "c":
+            cart = Cart.from_json(dict(value))
+            self.carts[key] = cart
+            heapq.heappush(self._deadlines, (cart.last_ms + self.abandon_after_ms, key))
+        elif kind == "a":
+            self.abandoned[key] = Abandonment(**value)
+            heapq.heappush(self._deadlines, (value["abandoned_ms"] + self.recovery_window_ms, key))
+
+    def _save(self, effects: Effects, key: str, cart: Cart | None) -> None:
+        if cart is None:
+            self.carts.pop(key, None)
+            effects.writes[key] = None
+        else:
+            self.carts[key] = cart
+            effects.writes[key] = cart.to_json()
+            heapq.heappush(self._deadlines, (cart.last_ms + self.abandon_after_ms, key))
+
+    # -- events --------------------------------------------------------------------------
+    def apply(self, ev: LiveEvent, late: bool, wall_ms: int) -> Effects:
+        effects = Effects()
+        if ev.name in ACTIVITY:
+            if late:
+                self.late_events += 1
+                return effects
+            self._activity(ev, effects)
+        elif ev.name in CLOSING:
+            self._close(ev, effects)
+            if ev.name == "Order Completed":
+                self._recover(ev, effects, wall_ms)
+        return effects
+
+    def _activity(self, ev: LiveEvent, effects: Effects) -> None:
+        props = ev.props
+        cart_id = str(props.get("cart_id") or f"user:{ev.user_key}")
+        key = f"c|{ev.tenant}|{cart_id}"
+        cart = self.carts.get(key)
+        if ev.name == "Cart Viewed" and cart is None:
+            return
+        if cart is None:
+            cart = Cart(ev.tenant, cart_id, ev.user_key, ev.user_id, ev.anonymous_id, ev.session_id,
+                        str(props.get("currency") or "USD"), ev.ts, ev.ts)
+        cart.first_ms, cart.last_ms = min(cart.first_ms, ev.ts), max(cart.last_ms, ev.ts)
+        cart.session_id = ev.session_id or cart.session_id
+        pid = props.get("product_id")
+        if ev.name == "Product Added" and pid:
+            line = cart.lines.get(pid) or Line(str(pid), props.get("name"), props.get("category"),
+                                               0, str(money(props.get("price"))))
+            line.quantity += int(props.get("quantity") or 1)
+            line.unit_price = str(money(props.get("price"))) if props.get("price") else line.unit_price
+            cart.lines[str(pid)] = line
+            cart.currency = str(props.get("currency") or cart.currency)
+        elif ev.name == "Product Removed" and pid in cart.lines:
+            line = cart.lines[pid]
+            line.quantity -= int(props.get("quantity") or line.quantity)
+            if line.quantity <= 0:
+                del cart.lines[pid]
+            if not cart.lines:  # emptied: closed, never abandoned
+                self._save(effects, key, None)
+                return
+        self._save(effects, key, cart)
+
+    def _close(self, ev: LiveEvent, effects: Effects) -> None:
+        cart_id = ev.props.get("cart_id")
+        if cart_id:
+            keys = [f"c|{ev.tenant}|{cart_id}"]
+        else:  # no cart named: every open cart of this shopper
+            keys = [k for k, c in self.carts.items()
+                    if c.tenant == ev.tenant and c.user_key == ev.user_key]
+        for key in keys:
+            if key in self.carts:
+                self._save(effects, key, None)
+
+    def _recover(self, ev: LiveEvent, effects: Effects, wall_ms: int) -> None:
+        cart_id = ev.props.get("cart_id")
+        exact = f"a|{ev.tenant}|{cart_id}" if cart_id else None
+        candidates = [k for k, a in self.abandoned.items()
+                      if a.tenant == ev.tenant and a.abandoned_ms <= ev.ts
+                      and ev.ts - a.abandoned_ms <= self.recovery_window_ms
+                      and (k == exact or a.user_key == ev.user_key)]
+        if not candidates:
+            return
+        key = exact if exact in candidates else max(candidates,
+                                                    key=lambda k: self.abandoned[k].abandoned_ms)
+        record = self.abandoned.pop(key)
+        effects.writes[key] = None
+        order_id = str(ev.props.get("order_id") or "")
+        revenue = order_amount(ev.name, ev.props)
+        effects.triggers.append(CartRecovered(
+            trigger_id=trigger_id("cart_recovered", record.trigger_id, order_id),
+            tenant=ev.tenant, time=to_time(ev.ts), emitted_at=to_time(wall_ms),
+            user_id=record.user_id, anonymous_id=record.anonymous_id, cart_id=record.cart_id,
+            order_id=order_id, recovered_revenue=revenue,
+            currency=str(ev.props.get("currency") or record.currency),
+            minutes_since_abandonment=round((ev.ts - record.abandoned_ms) / MINUTE_MS, 2),
+            abandoned_trigger_id=record.trigger_id, abandoned_at=to_time(record.abandoned_ms)))
+
+    # -- time ----------------------------------------------------------------------------
+    def due(self, now_ms: int, wall_ms: int) -> Effects:
+        """Abandon carts whose deadline passed; forget abandonments past recovery."""
+        effects = Effects()
+        while self._deadlines and self._deadlines[0][0] <= now_ms:
+            deadline, key = heapq.heappop(self._deadlines)
+            if key in self.carts:
+                cart = self.carts[key]
+                if cart.last_ms + self.abandon_after_ms != deadline:
+                    continue  # activity moved this cart's deadline; a later entry holds it
+                self._abandon(key, cart, effects, wall_ms)
+            elif key in self.abandoned:
+                record = self.abandoned[key]
+                if record.abandoned_ms + self.recovery_window_ms == deadline:
+                    del self.abandoned[key]
+                    effects.writes[key] = None
+        return effects
+
+    def _abandon(self, key: str, cart: Cart, effects: Effects, wall_ms: int) -> None:
+        abandoned_ms = cart.last_ms + self.abandon_after_ms
+        tid = trigger_id("cart_abandoned", cart.tenant, cart.cart_id, cart.last_ms)
+        items = [CartItem(product_id=line.product_id, name=line.name, category=line.category,
+                          quantity=line.quantity, unit_price=Decimal(line.unit_price),
+                          line_total=Decimal(line.unit_price) * line.quantity)
+                 for line in cart.lines.values()]
+        effects.triggers.append(CartAbandoned(
+            trigger_id=tid, tenant=cart.tenant, time=to_time(abandoned_ms),
+            emitted_at=to_time(wall_ms), user_id=cart.user_id, anonymous_id=cart.anonymous_id,
+            cart_id=cart.cart_id, session_id=cart.session_id,
+            total_items=sum(line.quantity for line in cart.lines.values()),
+            total_value=cart.value(), currency=cart.currency,
+            cart_duration_minutes=round((cart.last_ms - cart.first_ms) / MINUTE_MS, 2),
+            items=items, categories=sorted({line.category for line in cart.lines.values()
+                                             if line.category}),
+            reason=f"no checkout or order within {self.abandon_after_ms / MINUTE_MS:g} minutes "
+                   "of the last cart activity",
+            first_activity_at=to_time(cart.first_ms), last_activity_at=to_time(cart.last_ms),
+            abandoned_at=to_time(abandoned_ms)))
+        del self.carts[key]
+        effects.writes[key] = None
+        record = Abandonment(cart.tenant, cart.cart_id, cart.user_key, cart.user_id,
+                             cart.anonymous_id, tid, abandoned_ms, cart.currency)
+        akey = f"a|{cart.tenant}|{cart.cart_id}"
+        self.abandoned[akey] = record
+        effects.writes[akey] = asdict(record)
+        heapq.heappush(self._deadlines, (abandoned_ms + self.recovery_window_ms, akey))

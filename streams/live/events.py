@@ -1,0 +1,73 @@
+"""The view of a canonical event that the live modules need, and what they return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from models.triggers import Trigger
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    name: str            # the track event name, or the call type ("page", "identify")
+    tenant: str
+    ts: int              # event time, ms since the epoch
+    user_key: str        # userId, else anonymousId
+    user_id: str | None
+    anonymous_id: str | None
+    session_id: str | None
+    source: str          # utm source ("" when none)
+    props: dict[str, Any]
+
+
+def parse_time_ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def live_event(obj: dict[str, Any]) -> LiveEvent:
+    """From a canonical event as published on ``shop.events`` (already validated)."""
+    context = obj.get("context") or {}
+    campaign = context.get("campaign") or {}
+    user_id, anonymous_id = obj.get("userId"), obj.get("anonymousId")
+    return LiveEvent(
+        name=str(obj.get("event") or obj.get("type") or ""),
+        tenant=str(obj.get("tenant") or "default"),
+        ts=parse_time_ms(obj["timestamp"]),
+        user_key=str(user_id or anonymous_id or ""),
+        user_id=user_id, anonymous_id=anonymous_id,
+        session_id=context.get("sessionId"),
+        source=str(campaign.get("source") or ""),
+        props=obj.get("properties") or {},
+    )
+
+
+def money(value: Any) -> Decimal:
+    """Exact money from a JSON number (orjson gives floats; their repr is the written digits)."""
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(str(value))
+
+
+def to_time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass
+class Effects:
+    """State to persist (key -> JSON-able value, None deletes) and triggers to emit."""
+
+    writes: dict[str, Any] = field(default_factory=dict)
+    triggers: list[Trigger] = field(default_factory=list)
+
+    def merge(self, other: Effects) -> Effects:
+        self.writes.update(other.writes)
+        self.triggers.extend(other.triggers)
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.writes or self.triggers)

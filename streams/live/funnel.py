@@ -1,0 +1,135 @@
+"""The live session funnel (pure): visit -> product view -> add to cart -> checkout ->
+purchase, in that order, counted per one-minute window of the session's start, per
+tenant and UTM source.
+
+A session is the context ``sessionId``, or, when none is sent, a shopper's run of
+events with gaps under 30 minutes. A session reaches a stage only after the one
+before it (the same rule as ClickHouse's ``windowFunnel`` in the ``sessions``
+rollup): an add to cart before any product view does not count. Windows are kept
+for a day of event time; a session's state until it has been quiet 30 minutes.
+
+State keys: ``s|<tenant>|<session>`` -> ``{"level", "window", "source", "last"}``;
+``f|<tenant>|<source>|<window ms>`` -> five counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.live.events import Effects, LiveEvent
+
+STAGES = ("visit", "product_view", "add_to_cart", "checkout", "purchase")
+STAGE_OF = {"Product Viewed": 2, "Product Added": 3, "Checkout Started": 4, "Order Completed": 5}
+MINUTE_MS = 60_000
+SESSION_GAP_MS = 30 * MINUTE_MS
+KEEP_MS = 86_400_000
+
+
+@dataclass
+class Session:
+    level: int
+    window: int
+    source: str
+    last: int
+
+
+@dataclass
+class Funnel:
+    sessions: dict[tuple[str, str], Session] = field(default_factory=dict)
+    gap_sessions: dict[tuple[str, str], str] = field(default_factory=dict)  # user -> session id
+    windows: dict[tuple[str, str, int], list[int]] = field(default_factory=dict)
+    dirty: set[tuple[str, str, int]] = field(default_factory=set)  # for the ClickHouse snapshot
+
+    def restore(self, key: str, value: Any) -> None:
+        kind, rest = key[0], key[2:]
+        if kind == "s":
+            tenant, session = rest.split("|", 1)
+            self.sessions[(tenant, session)] = Session(**value)
+            if session.startswith("gap:"):
+                self.gap_sessions[(tenant, session[4:].rsplit("@", 1)[0])] = session
+        else:
+            tenant, source_window = rest.split("|", 1)
+            source, window = source_window.rsplit("|", 1)
+            self.windows[(tenant, source, int(window))] = list(value)
+
+    def _session_id(self, ev: LiveEvent) -> str:
+        if ev.session_id:
+            return str(ev.session_id)
+        current = self.gap_sessions.get((ev.tenant, ev.user_key))
+        if current is not None:
+            state = self.sessions.get((ev.tenant, current))
+            if state is not None and ev.ts - state.last < SESSION_GAP_MS:
+                return current
+        session = f"gap:{ev.user_key}@{ev.ts}"
+        self.gap_sessions[(ev.tenant, ev.user_key)] = session
+        return session
+
+    def apply(self, ev: LiveEvent) -> Effects:
+        effects = Effects()
+        if ev.name == "identify" or not ev.user_key:
+            return effects
+        session_id = self._session_id(ev)
+        skey = (ev.tenant, session_id)
+        state = self.sessions.get(skey)
+        if state is None:
+            state = Session(level=1, window=ev.ts - ev.ts % MINUTE_MS, source=ev.source, last=ev.ts)
+            self._count(effects, ev.tenant, state, 1)
+        stage = STAGE_OF.get(ev.name)
+        if stage == state.level + 1:
+            state.level = stage
+            self._count(effects, ev.tenant, state, stage)
+        state.last = max(state.last, ev.ts)
+        self.sessions[skey] = state
+        effects.writes[f"s|{ev.tenant}|{session_id}"] = state.__dict__.copy()
+        return effects
+
+    def _count(self, effects: Effects, tenant: str, state: Session, stage: int) -> None:
+        wkey = (tenant, state.source, state.window)
+        counts = self.windows.setdefault(wkey, [0] * len(STAGES))
+        counts[stage - 1] += 1
+        self.dirty.add(wkey)
+        effects.writes[f"f|{tenant}|{state.source}|{state.window}"] = list(counts)
+
+    def expire(self, now_ms: int) -> Effects:
+        effects = Effects()
+        for (tenant, session), state in list(self.sessions.items()):
+            if now_ms - state.last >= SESSION_GAP_MS:
+                del self.sessions[(tenant, session)]
+                effects.writes[f"s|{tenant}|{session}"] = None
+                if session.startswith("gap:"):
+                    user = session[4:].rsplit("@", 1)[0]
+                    if self.gap_sessions.get((tenant, user)) == session:
+                        del self.gap_sessions[(tenant, user)]
+        for (tenant, source, window) in list(self.windows):
+            if now_ms - window >= KEEP_MS:
+                del self.windows[(tenant, source, window)]
+                effects.writes[f"f|{tenant}|{source}|{window}"] = None
+        return effects
+
+
+def funnel_view(books: list[Funnel], tenant: str, since_ms: int, until_ms: int) -> dict[str, Any]:
+    """Sessions reaching each stage for windows starting in [since, until), overall and by
+    UTM source, with stage-to-stage and overall conversion."""
+    overall = [0] * len(STAGES)
+    by_source: dict[str, list[int]] = {}
+    for book in books:
+        for (t, source, window), counts in book.windows.items():
+            if t != tenant or not since_ms <= window < until_ms:
+                continue
+            target = by_source.setdefault(source or "(direct)", [0] * len(STAGES))
+            for i, n in enumerate(counts):
+                overall[i] += n
+                target[i] += n
+    return {"stages": describe(overall),
+            "by_source": {source: describe(counts) for source, counts in sorted(by_source.items())}}
+
+
+def describe(counts: list[int]) -> list[dict[str, Any]]:
+    out = []
+    for i, (stage, n) in enumerate(zip(STAGES, counts, strict=True)):
+        previous = counts[i - 1] if i else None
+        out.append({"stage": stage, "sessions": n,
+                    "conversion": round(n / previous, 4) if previous else None,
+                    "of_visits": round(n / counts[0], 4) if counts[0] else None})
+    return out

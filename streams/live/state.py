@@ -1,0 +1,110 @@
+"""One partition's live state: every module behind one event clock (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from models.segments import SegmentRules
+from streams.live.carts import CartBook
+from streams.live.clock import EventClock
+from streams.live.customers import Customers
+from streams.live.events import Effects, LiveEvent
+from streams.live.funnel import Funnel
+from streams.live.pulse import Pulse
+from streams.live.trending import Trending, TrendWeights
+from streams.settings import Settings
+
+WATERMARK_KEY = "w"
+WATERMARK_STEP_MS = 1_000  # the persisted watermark may lag this much (it only gates lateness)
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    abandon_after_ms: int = 30 * 60_000
+    recovery_window_ms: int = 7 * 86_400_000
+    lateness_ms: int = 5 * 60_000
+    trending_half_life_ms: float = 6 * 3_600_000
+    trending_weights: TrendWeights = TrendWeights()
+    trending_floor: float = 0.01
+    post_purchase_after_ms: int = 3 * 86_400_000
+    winback_after_ms: int = 30 * 86_400_000
+    segment_rules: SegmentRules = SegmentRules()
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> LiveConfig:
+        return cls(
+            abandon_after_ms=int(s.cart_abandon_after_s * 1000),
+            recovery_window_ms=int(s.cart_recovery_window_s * 1000),
+            lateness_ms=int(s.allowed_lateness_s * 1000),
+            trending_half_life_ms=s.trending_half_life_h * 3_600_000,
+            trending_weights=TrendWeights(s.trending_weight_view, s.trending_weight_add,
+                                          s.trending_weight_purchase),
+            trending_floor=s.trending_floor,
+            post_purchase_after_ms=int(s.post_purchase_after_days * 86_400_000),
+            winback_after_ms=int(s.winback_after_days * 86_400_000),
+            segment_rules=SegmentRules(s.high_value_revenue, s.frequent_buyer_orders,
+                                       s.frequent_buyer_gap_days),
+        )
+
+
+class PartitionState:
+    def __init__(self, config: LiveConfig) -> None:
+        self.config = config
+        self.clock = EventClock()
+        self.carts = CartBook(config.abandon_after_ms, config.recovery_window_ms)
+        self.trending = Trending(config.trending_half_life_ms, config.trending_weights,
+                                 config.trending_floor)
+        self.funnel = Funnel()
+        self.customers = Customers(config.post_purchase_after_ms, config.winback_after_ms,
+                                   config.segment_rules)
+        self.pulse = Pulse()
+        self._persisted_watermark = 0
+
+    def restore(self, key: str, value: Any) -> None:
+        kind = key[0]
+        if key == WATERMARK_KEY:
+            self.clock.event_ms = self._persisted_watermark = int(value)
+        elif kind in "ca":
+            self.carts.restore(key, value)
+        elif kind == "t":
+            self.trending.restore(key, value)
+        elif kind in "sf":
+            self.funnel.restore(key, value)
+        elif kind == "u":
+            self.customers.restore(key, value)
+        elif kind == "m":
+            self.pulse.restore(key, value)
+
+    def restored(self, wall_ms: int) -> None:
+        """After restoring: idle time counts from now, not from before the restart."""
+        self.clock.arrived_wall_ms = wall_ms
+
+    def apply(self, ev: LiveEvent, wall_ms: int) -> Effects:
+        late = self.clock.is_late(ev.ts, wall_ms, self.config.lateness_ms)
+        self.clock.observe(ev.ts, wall_ms)
+        effects = self.carts.apply(ev, late, wall_ms)
+        effects.merge(self.trending.apply(ev))
+        effects.merge(self.funnel.apply(ev))
+        effects.merge(self.customers.apply(ev, wall_ms))
+        effects.merge(self.pulse.apply(ev))
+        if self.clock.event_ms - self._persisted_watermark >= WATERMARK_STEP_MS:
+            self._persisted_watermark = self.clock.event_ms
+            effects.writes[WATERMARK_KEY] = self.clock.event_ms
+        return effects.merge(self.due(wall_ms))
+
+    def now(self, wall_ms: int) -> int:
+        return self.clock.now(wall_ms)
+
+    def due(self, wall_ms: int) -> Effects:
+        now = self.now(wall_ms)
+        if now == 0:
+            return Effects()
+        return self.carts.due(now, wall_ms).merge(self.customers.due(now, wall_ms))
+
+    def housekeeping(self, wall_ms: int) -> Effects:
+        now = self.now(wall_ms)
+        if now == 0:
+            return Effects()
+        return (self.trending.prune(now).merge(self.funnel.expire(now))
+                .merge(self.pulse.expire(now)))
