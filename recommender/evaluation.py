@@ -14,13 +14,13 @@ never counted as relevant either).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from models.durations import parse_seconds
 from models.errors import ShopstreamError
 from recommender.als import AlsParams, train_als
 from recommender.baselines import popularity, recent_popularity, top_items
@@ -29,7 +29,6 @@ from recommender.matrix import Weights, purchased_matrix, user_item_matrix
 from recommender.ranking import K, summarize
 
 Progress = Callable[[str], None]
-UNITS_MS = {"d": DAY_MS, "h": 3_600_000, "m": 60_000, "s": 1_000}
 AUTO_MAX_MS = 7 * DAY_MS
 AUTO_SHARE = 0.2
 RECENT_SHARE = 0.1  # recency-weighted popularity: half-life = 10% of the window, at most a day
@@ -45,10 +44,7 @@ class Split:
 
 def parse_duration(text: str) -> int:
     """``7d``, ``12h``, ``30m``, ``90s`` or a bare number of days, in milliseconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([dhms]?)\s*", text)
-    if not match:
-        raise ValueError(f"bad duration {text!r}: use e.g. 7d, 12h, 30m")
-    return int(float(match.group(1)) * UNITS_MS[match.group(2) or "d"])
+    return int(parse_seconds(text, default_unit="d") * 1000)
 
 
 def resolve_holdout(text: str, span_ms: int) -> int:

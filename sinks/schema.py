@@ -420,6 +420,35 @@ ENGINE = ReplacingMergeTree(generated_at)
 ORDER BY (tenant, user_key)
 """
 
+# -- live funnel snapshots (written by the worker every minute) -----------------------------
+
+FUNNEL_LIVE_MINUTE = """
+CREATE TABLE IF NOT EXISTS funnel_live_minute (
+    tenant        LowCardinality(String),
+    minute        DateTime('UTC'),
+    utm_source    LowCardinality(String),
+    partition     UInt16,
+    visit         UInt64,
+    product_view  UInt64,
+    add_to_cart   UInt64,
+    checkout      UInt64,
+    purchase      UInt64,
+    snapshot_at   DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(snapshot_at)
+PARTITION BY toYYYYMM(minute)
+ORDER BY (tenant, minute, utm_source, partition)
+"""
+
+FUNNEL_LIVE_VIEW = """
+CREATE VIEW IF NOT EXISTS funnel_live AS
+SELECT tenant, minute, utm_source,
+       sum(visit) AS visit, sum(product_view) AS product_view, sum(add_to_cart) AS add_to_cart,
+       sum(checkout) AS checkout, sum(purchase) AS purchase
+FROM funnel_live_minute FINAL
+GROUP BY tenant, minute, utm_source
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw events, order items, sink batch log", (EVENTS, ORDER_ITEMS, SINK_BATCHES)),
     Migration(
@@ -442,4 +471,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(4, "recommender models and published recommendations", (MODELS, RECOMMENDATIONS)),
+    Migration(5, "live funnel snapshots", (FUNNEL_LIVE_MINUTE, FUNNEL_LIVE_VIEW)),
 )

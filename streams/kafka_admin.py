@@ -17,9 +17,11 @@ def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 30.0) -> 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=timeout).topics)
     compacted = settings.topics.compacted()
+    configs = {name: {"cleanup.policy": "compact"} for name in compacted}
+    configs[settings.topics.ticks] = {"retention.ms": str(3_600_000)}  # ticks matter for seconds
     wanted = [
         NewTopic(name, settings.topic_partitions, settings.topic_replication,
-                 config={"cleanup.policy": "compact"} if name in compacted else {})
+                 config=configs.get(name, {}))
         for name in settings.topics.all()
         if name not in existing
     ]

@@ -67,3 +67,36 @@ SINK_LAG = Gauge(
     "shopstream_sink_lag", "Canonical events not yet in ClickHouse, per partition",
     ["partition"], registry=REGISTRY,
 )
+
+# -- live state (streams/live_agent.py) ---------------------------------------------------
+TRIGGERS = Counter(
+    "shopstream_triggers_total", "Triggers emitted, by type", ["type"], registry=REGISTRY,
+)
+LATE_EVENTS = Counter(
+    "shopstream_late_events_total", "Cart activity older than the allowed lateness (not merged)",
+    registry=REGISTRY,
+)
+LIVE_REVENUE = Gauge(
+    "shopstream_live_revenue", "Order revenue in the last minute or hour (event time)",
+    ["tenant", "window"], registry=REGISTRY,
+)
+LIVE_ORDERS = Gauge(
+    "shopstream_live_orders", "Orders in the last minute or hour (event time)",
+    ["tenant", "window"], registry=REGISTRY,
+)
+LIVE_ACTIVE_USERS = Gauge(
+    "shopstream_live_active_users", "Shoppers seen in the last 5 minutes (event time)",
+    ["tenant"], registry=REGISTRY,
+)
+LIVE_OPEN_CARTS = Gauge(
+    "shopstream_live_open_carts", "Carts with items and no checkout yet", ["tenant"],
+    registry=REGISTRY,
+)
+LIVE_EVENT_LAG = Gauge(
+    "shopstream_live_event_seconds", "Produce-to-live-update: wall clock minus the event's "
+    "receivedAt, at the live agent", registry=REGISTRY,
+)
+LIVE_TICKS = Counter(
+    "shopstream_live_ticks_total", "Ticks processed by the live agent (time passing)",
+    registry=REGISTRY,
+)

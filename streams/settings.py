@@ -7,7 +7,6 @@ read without a prefix (they are what operators set first); everything else is
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.durations import parse_seconds
 
 TRIGGER_KINDS = ("cart_abandoned", "cart_recovered", "post_purchase", "winback", "segment_changed")
 
@@ -29,11 +29,12 @@ class Topics:
         self.dlq = f"{prefix}shop.events.dlq"
         self.recommendations = f"{prefix}shop.recommendations"
         self.trending = f"{prefix}shop.trending"
+        self.ticks = f"{prefix}shop.live.ticks"  # internal: time passing, per partition
         self.triggers = {kind: f"{prefix}shop.triggers.{kind}" for kind in TRIGGER_KINDS}
 
     def all(self) -> list[str]:
         return [self.raw, self.events, self.dlq, self.recommendations, self.trending,
-                *self.triggers.values()]
+                *self.triggers.values(), self.ticks]
 
     def compacted(self) -> set[str]:
         """Topics that hold the latest value per key (cleanup.policy=compact)."""
@@ -113,6 +114,8 @@ class Settings(BaseSettings):
     post_purchase_after_days: float = Field(default=3.0, gt=0)
     winback_after_days: float = Field(default=30.0, gt=0)
     live_enabled: bool = Field(default=True, description="run the live-state agent in the worker")
+    live_tick_s: float = Field(default=1.0, gt=0, description="how often idle partitions' "
+                               "deadlines are checked")
     funnel_snapshot_s: float = Field(default=60.0, gt=0, description="live funnel windows are "
                                      "written to ClickHouse this often")
 
@@ -156,10 +159,10 @@ class Settings(BaseSettings):
     def _duration(cls, value: object) -> object:
         """Seconds, or a duration with a unit: ``90s``, ``30m``, ``12h``, ``7d``."""
         if isinstance(value, str):
-            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
-            if match:
-                unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}[match.group(2)]
-                return float(match.group(1)) * unit
+            try:
+                return parse_seconds(value)
+            except ValueError:
+                return value  # pydantic reports it
         return value
 
     @cached_property

@@ -12,6 +12,8 @@ from clickhouse_connect.driver.client import Client
 
 from streams.app import create_app, faust_app_id
 from streams.kafka_admin import ensure_topics
+from streams.live_agent import LiveStage, register_live
+from streams.live_web import register_live_web
 from streams.settings import Settings
 from streams.validation import register_validation
 from streams.web import register_web
@@ -40,10 +42,38 @@ def build_worker_app(settings: Settings, bootstrap: str,
                      database: DatabaseHandle | None = None) -> faust.App:
     app = create_app(settings, bootstrap)
     register_validation(app, settings, bootstrap)
+    live = register_live(app, settings, bootstrap) if settings.live_enabled else None
     register_web(app, settings, database)
+    if live is not None:
+        register_live_web(app, settings, live, database)
+        if database is not None:
+            register_funnel_snapshot(app, settings, live, database)
     if database is not None:
         register_recommender(app, settings, bootstrap, database)
     return app
+
+
+def register_funnel_snapshot(app: faust.App, settings: Settings, live: LiveStage,
+                             database: DatabaseHandle) -> None:
+    """Every minute, the live funnel's changed windows go to ClickHouse (kept for the next
+    try when ClickHouse refuses)."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sinks.live_funnel import snapshot_rows, take_dirty, write_snapshot
+
+    @app.timer(interval=settings.funnel_snapshot_s)
+    async def funnel_snapshot() -> None:
+        funnels = {p: s.funnel for p, s in live.states.items()}
+        keys = take_dirty(funnels)
+        rows = snapshot_rows(funnels, keys, datetime.now(UTC))
+        try:
+            await asyncio.to_thread(lambda: write_snapshot(database(), rows))
+        except Exception as exc:  # ClickHouse away: try these windows again next time
+            for partition, key in keys:
+                if partition in funnels:
+                    funnels[partition].dirty.add(key)
+            log.warning("live funnel snapshot not written (%d windows kept): %s", len(keys), exc)
 
 
 def register_recommender(app: faust.App, settings: Settings, bootstrap: str,

@@ -28,6 +28,16 @@ CLOSING = {"Checkout Started", "Order Completed"}
 MINUTE_MS = 60_000
 
 
+def spell(ms: int) -> str:
+    """``1800000`` -> ``30 minutes``."""
+    for unit, size in (("day", 86_400_000), ("hour", 3_600_000), ("minute", MINUTE_MS),
+                       ("second", 1000)):
+        if ms >= size and ms % size == 0:
+            n = ms // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{ms / 1000:g} seconds"
+
+
 @dataclass
 class Line:
     product_id: str
@@ -219,8 +229,8 @@ class CartBook:
             cart_duration_minutes=round((cart.last_ms - cart.first_ms) / MINUTE_MS, 2),
             items=items, categories=sorted({line.category for line in cart.lines.values()
                                              if line.category}),
-            reason=f"no checkout or order within {self.abandon_after_ms / MINUTE_MS:g} minutes "
-                   "of the last cart activity",
+            reason=f"no checkout or order within {spell(self.abandon_after_ms)} of the last "
+                   "cart activity",
             first_activity_at=to_time(cart.first_ms), last_activity_at=to_time(cart.last_ms),
             abandoned_at=to_time(abandoned_ms)))
         del self.carts[key]

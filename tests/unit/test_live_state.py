@@ -22,8 +22,8 @@ DAY = 86_400_000
 
 
 def at(ms: int) -> str:
-    from streams.live.events import to_time
     from models.serde import format_time
+    from streams.live.events import to_time
 
     return format_time(to_time(ms))
 

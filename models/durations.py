@@ -1,0 +1,17 @@
+"""Durations as people write them: ``90s``, ``30m``, ``12h``, ``7d``, or a bare number."""
+
+from __future__ import annotations
+
+import re
+
+UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
+
+
+def parse_seconds(text: str | float, default_unit: str = "s") -> float:
+    """Seconds in ``text``; a bare number is in ``default_unit``."""
+    if isinstance(text, int | float):
+        return float(text) * UNIT_SECONDS[default_unit]
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise ValueError(f"bad duration {text!r}: use e.g. 90s, 30m, 12h, 7d")
+    return float(match.group(1)) * UNIT_SECONDS[match.group(2) or default_unit]

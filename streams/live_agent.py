@@ -1,0 +1,235 @@
+"""The live-state agent: ``shop.events`` -> carts, trending, funnel, customers, live
+figures -> ``shop.triggers.*``, ``shop.trending``, ``/funnel``, ``/trending``, ``/live``.
+
+Exactly once, across restarts and rebalances. Each partition of ``shop.events``
+has its own :class:`~streams.live.state.PartitionState`. Everything an event
+changes (state entries in the ``live-state`` table's changelog, and the triggers
+it fires) is written in that partition's Kafka transaction, together with its
+offset (:class:`streams.transactions.EffectWriter`). On taking over a partition
+the state is rebuilt from the changelog as committed (``read_committed``).
+
+Deadlines need time to pass even when no events come. The worker sends a tick
+every second to each partition it owns of ``shop.live.ticks``, an internal topic
+co-partitioned with ``shop.events``. The agent consumes both, so a tick is
+processed like an event: the deadlines it fires go out in the transaction that
+commits the tick's offset. A crash before that commit aborts the triggers and
+the state change together, and the restarted worker fires them again, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import orjson
+
+from models.serde import dumps
+from models.triggers import Trigger
+from streams import metrics
+from streams.live.events import live_event
+from streams.live.funnel import Funnel, funnel_view
+from streams.live.pulse import live_figures
+from streams.live.state import LiveConfig, PartitionState
+from streams.live.trending import top
+from streams.settings import Settings
+from streams.topic_reader import read_partition
+from streams.transactions import EffectWriter, Record
+
+log = logging.getLogger(__name__)
+HOUSEKEEPING_EVERY_S = 30.0
+RECENT_TRIGGERS = 50
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class LiveStage:
+    """The worker's live state, for the web views, the dashboard and the snapshots."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.config = LiveConfig.from_settings(settings)
+        self.states: dict[int, PartitionState] = {}
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_TRIGGERS)
+        self.trigger_counts: dict[str, int] = {}
+        self.updated_at = 0.0  # wall clock of the last state change (for the dashboard)
+
+    def emitted(self, triggers: list[Trigger]) -> None:
+        for trigger in triggers:
+            self.recent.appendleft(orjson.loads(trigger_bytes(trigger)))
+            self.trigger_counts[trigger.type] = self.trigger_counts.get(trigger.type, 0) + 1
+            metrics.TRIGGERS.labels(trigger.type).inc()
+
+    def now(self) -> int:
+        """Event time: the furthest any owned partition has got."""
+        wall = wall_ms()
+        return max((s.now(wall) for s in self.states.values()), default=0)
+
+    def tenants(self) -> set[str]:
+        out = {self.settings.default_tenant}
+        for state in self.states.values():
+            out.update(t for t, _ in state.trending.scores)
+            out.update(t for t, _, _ in state.funnel.windows)
+        return out
+
+    def funnel(self, tenant: str, window_ms: int) -> dict[str, Any]:
+        now = self.now()
+        view = funnel_view([s.funnel for s in self.states.values()], tenant, now - window_ms,
+                           now + 1)
+        return {"tenant": tenant, "window_s": window_ms / 1000, "as_of": _iso(now), **view}
+
+    def trending(self, tenant: str, n: int, category: str | None) -> dict[str, Any]:
+        now = self.now()
+        items = top([s.trending for s in self.states.values()], tenant, now, n, category)
+        return {"tenant": tenant, "category": category, "as_of": _iso(now),
+                "half_life_hours": self.settings.trending_half_life_h, "items": items}
+
+    def live(self, tenant: str) -> dict[str, Any]:
+        now = self.now()
+        figures = live_figures([s.pulse for s in self.states.values()], tenant, now)
+        open_carts = sum(1 for s in self.states.values() for c in s.carts.carts.values()
+                         if c.tenant == tenant)
+        by_minute: dict[int, float] = {}
+        for state in self.states.values():
+            for (t, bucket), (_, amount) in state.pulse.buckets.items():
+                if t == tenant and bucket > now - 30 * 60_000:
+                    minute = bucket - bucket % 60_000
+                    by_minute[minute] = by_minute.get(minute, 0.0) + float(amount)
+        first = now - now % 60_000 - 29 * 60_000
+        revenue_by_minute = [round(by_minute.get(first + i * 60_000, 0.0), 2) for i in range(30)]
+        return {"tenant": tenant, "as_of": _iso(now), **figures, "open_carts": open_carts,
+                "revenue_by_minute": revenue_by_minute,
+                "triggers": dict(self.trigger_counts),
+                "late_events": sum(s.carts.late_events for s in self.states.values())}
+
+    def funnels(self) -> list[Funnel]:
+        return [s.funnel for s in self.states.values()]
+
+
+def _iso(ms: int) -> str | None:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat() if ms else None
+
+
+def trigger_bytes(trigger: Trigger) -> bytes:
+    return dumps(trigger.model_dump())
+
+
+def trigger_key(trigger: Trigger) -> bytes:
+    return str(trigger.user_id or trigger.anonymous_id or trigger.tenant).encode()
+
+
+def register_live(app: faust.App, settings: Settings, bootstrap: str,
+                  clock: Callable[[], int] = wall_ms) -> LiveStage:
+    topics = settings.topics
+    source = app.topic(topics.events, topics.ticks, key_serializer="raw", value_serializer="raw")
+    table = app.Table("live-state", key_type=str, partitions=settings.topic_partitions,
+                      help="carts, deadlines, scores, sessions, customers (written by the agent)")
+    changelog = table.changelog_topic.get_topic_name()
+    live = LiveStage(settings)
+    locks: dict[int, asyncio.Lock] = {}
+    effects_writer = EffectWriter(app)
+    last_housekeeping: dict[int, float] = {}
+
+    async def adopt(partition: int) -> PartitionState:
+        committed = await asyncio.to_thread(read_partition, bootstrap, changelog, partition)
+        state = PartitionState(live.config)
+        for key, value in committed.items():
+            if value is not None:
+                state.restore(orjson.loads(key), orjson.loads(value))
+        state.restored(clock())
+        live.states[partition] = state
+        log.info("partition %d: live state restored (%d carts, %d abandonments, %d customers, "
+                 "%d products)", partition, len(state.carts.carts), len(state.carts.abandoned),
+                 len(state.customers.customers), len(state.trending.scores))
+        return state
+
+    def records(partition: int, triggers: list[Trigger], writes: dict[str, Any]) -> list[Record]:
+        out = [Record(topics.triggers[t.type], trigger_key(t), trigger_bytes(t)) for t in triggers]
+        out.extend(Record(changelog, orjson.dumps(key), None if value is None else dumps(value),
+                          partition) for key, value in writes.items())
+        return out
+
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(sender: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        for tp in revoked:
+            if tp.topic == topics.events:
+                live.states.pop(tp.partition, None)
+
+    @app.agent(source, name="live")
+    async def live_agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            partition = message.partition
+            lock = locks.setdefault(partition, asyncio.Lock())
+            async with lock:
+                state = live.states.get(partition) or await adopt(partition)
+                now = clock()
+                if message.topic == topics.ticks:
+                    if app.should_stop:  # shutting down: the final commit may be done already
+                        continue
+                    effects = state.due(now)
+                    metrics.LIVE_TICKS.inc()
+                    if time.monotonic() - last_housekeeping.get(partition, 0) > HOUSEKEEPING_EVERY_S:
+                        last_housekeeping[partition] = time.monotonic()
+                        effects.merge(state.housekeeping(now))
+                else:
+                    obj = orjson.loads(event.value)
+                    late_before = state.carts.late_events
+                    effects = state.apply(live_event(obj), now)
+                    if state.carts.late_events > late_before:
+                        metrics.LATE_EVENTS.inc()
+                    received = obj.get("receivedAt")
+                    if received:
+                        metrics.LIVE_EVENT_LAG.set(max(0.0, (now - _ms(received)) / 1000))
+                    live.updated_at = time.time()
+                if effects:
+                    await effects_writer.write(event, records(partition, effects.triggers,
+                                                              effects.writes))
+                    live.emitted(effects.triggers)
+
+    @app.timer(settings.live_tick_s)
+    async def send_ticks() -> None:
+        """One tick per owned partition of the ticks topic: time passes in idle partitions."""
+        if app.should_stop:
+            return
+        for tp in app.consumer.assignment():
+            if tp.topic == topics.ticks:
+                await app.producer.send(topics.ticks, None, b"", tp.partition, None, None)
+
+    @app.timer(5.0)
+    async def export_gauges() -> None:
+        for tenant in live.tenants():
+            figures = live.live(tenant)
+            metrics.LIVE_REVENUE.labels(tenant, "1m").set(float(figures["revenue_last_minute"]))
+            metrics.LIVE_REVENUE.labels(tenant, "1h").set(float(figures["revenue_last_hour"]))
+            metrics.LIVE_ORDERS.labels(tenant, "1m").set(figures["orders_last_minute"])
+            metrics.LIVE_ORDERS.labels(tenant, "1h").set(figures["orders_last_hour"])
+            metrics.LIVE_ACTIVE_USERS.labels(tenant).set(figures["active_users_5m"])
+            metrics.LIVE_OPEN_CARTS.labels(tenant).set(figures["open_carts"])
+
+    @app.timer(settings.trending_publish_s)
+    async def publish_trending() -> None:
+        """Top-N overall and per category to the compacted ``shop.trending``, keyed by scope."""
+        n = settings.trending_top_n
+        for tenant in live.tenants():
+            categories = {s.category.split(".")[0] for state in live.states.values()
+                          for (t, _), s in state.trending.scores.items() if t == tenant and s.category}
+            for category in [None, *sorted(categories)]:
+                snapshot = live.trending(tenant, n, category)
+                scope = f"category:{category}" if category else "all"
+                value = dumps({"type": "trending", "scope": scope, **snapshot})
+                await app.producer.send(topics.trending, f"{tenant}|{scope}".encode(), value,
+                                        None, None, None)
+
+    return live
+
+
+def _ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
