@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/shopstream demo
 
 test: $(STAMP)
+	sh deploy/local/ensure-chromium.sh
 	$(BIN)/python -m pytest -ra
 
 unit: $(STAMP)

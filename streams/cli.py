@@ -73,9 +73,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from models.serde import dumps
-    from models.validation import json_schema
 
-    sys.stdout.buffer.write(dumps(json_schema()) + b"\n")
+    if args.what == "triggers":
+        from models.triggers import trigger_schemas
+
+        schema = trigger_schemas()
+    else:
+        from models.validation import json_schema
+
+        schema = json_schema()
+    sys.stdout.buffer.write(dumps(schema) + b"\n")
+    return 0
+
+
+def cmd_triggers(args: argparse.Namespace) -> int:
+    from streams.triggers_cli import resolve_topic, tail
+
+    settings = _settings(args)
+    topic = resolve_topic(settings, args.topic)
+    print(f"tailing {topic} (read_committed); Ctrl-C stops", file=sys.stderr, flush=True)
+    printed = tail(_require_bootstrap(settings), topic, group=args.group,
+                   from_beginning=args.from_beginning, max_messages=args.max,
+                   idle_timeout=args.idle_timeout)
+    print(f"{printed} trigger(s)", file=sys.stderr)
     return 0
 
 
@@ -251,8 +271,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
     p.set_defaults(func=cmd_validate)
 
-    p = add("schema", "print the JSON Schema of the event contract")
+    p = add("schema", "print the JSON Schema of the event contract, or of the triggers")
+    p.add_argument("what", nargs="?", choices=["events", "triggers"], default="events")
     p.set_defaults(func=cmd_schema)
+
+    p = add("triggers", "read trigger topics (an example automation consumer)")
+    p.add_argument("action", choices=["tail"])
+    p.add_argument("topic", help="cart_abandoned, cart_recovered, post_purchase, winback, "
+                   "segment_changed, or a full topic name")
+    p.add_argument("--from-beginning", action="store_true", help="start at the oldest trigger")
+    p.add_argument("--group", help="consumer group (commits offsets: a restart carries on)")
+    p.add_argument("--max", type=int, help="stop after this many triggers")
+    p.add_argument("--idle-timeout", type=float, help="stop after this many quiet seconds")
+    p.set_defaults(func=cmd_triggers)
 
     p = add("produce", "send a file of events to the raw topic")
     p.add_argument("file", help="input file, or - for stdin")

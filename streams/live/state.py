@@ -81,9 +81,12 @@ class PartitionState:
         self.clock.arrived_wall_ms = wall_ms
 
     def apply(self, ev: LiveEvent, wall_ms: int) -> Effects:
+        """Move event time to the event, fire what fell due before it, then apply it: a
+        replay fires the same deadlines, in the same order, as living through it."""
         late = self.clock.is_late(ev.ts, wall_ms, self.config.lateness_ms)
         self.clock.observe(ev.ts, wall_ms)
-        effects = self.carts.apply(ev, late, wall_ms)
+        effects = self.due(wall_ms)
+        effects.merge(self.carts.apply(ev, late, wall_ms))
         effects.merge(self.trending.apply(ev))
         effects.merge(self.funnel.apply(ev))
         effects.merge(self.customers.apply(ev, wall_ms))
@@ -91,7 +94,7 @@ class PartitionState:
         if self.clock.event_ms - self._persisted_watermark >= WATERMARK_STEP_MS:
             self._persisted_watermark = self.clock.event_ms
             effects.writes[WATERMARK_KEY] = self.clock.event_ms
-        return effects.merge(self.due(wall_ms))
+        return effects
 
     def now(self, wall_ms: int) -> int:
         return self.clock.now(wall_ms)

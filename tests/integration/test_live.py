@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +16,7 @@ import orjson
 import pytest
 
 from streams.tracker import Tracker
+from tests.browser import Chromium, require_chromium
 from tests.support import REPO, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
@@ -138,3 +137,115 @@ def test_restart_between_activity_and_deadline_gives_one_trigger(settings, worke
              f"{ticks} ticks processed by the restarted worker")
     assert get_json(f"{worker.base_url}/live")["open_carts"] == 0
     assert [f["cart_id"] for f in triggers(kafka, t.triggers["cart_abandoned"])] == ["c-erin"]
+
+
+def test_funnel_trending_customers_views_snapshot_tail_and_dashboard(settings, worker_factory,
+                                                                     kafka):
+    worker = worker_factory(SHOPSTREAM_FUNNEL_SNAPSHOT_S="1",
+                            SHOPSTREAM_TRENDING_PUBLISH_S="1").start()
+    t = settings.topics
+    google = {"sessionId": "s1", "campaign": {"source": "google", "medium": "cpc"}}
+    order = {"order_id": "o1", "currency": "USD", "total": "20.00", "cart_id": "c1",
+             "products": [{**product("p1", qty=2), "line_total": "20.00"}]}
+    second = {**order, "order_id": "o2", "cart_id": "c9"}
+    with Tracker(kafka, t.raw) as tracker:
+        at = lambda seconds: T + timedelta(seconds=seconds)  # noqa: E731
+        # the funnel, by hand: s1 every stage; s2 adds before viewing (visit, view);
+        # carol sends no session id: 10 and 45 minutes apart make two sessions (visit, view)
+        tracker.page("Home", {"path": "/"}, user_id="alice", context=google, timestamp=at(0))
+        tracker.product_viewed("alice", product("p1"), context=google, timestamp=at(1))
+        tracker.product_added("alice", product("p1", qty=2), "c1", context=google, timestamp=at(2))
+        tracker.checkout_started("alice", {"cart_id": "c1", "currency": "USD"}, context=google,
+                                 timestamp=at(3))
+        tracker.order_completed("alice", order, context=google, timestamp=at(4))
+        tracker.page("Home", {"path": "/"}, user_id="bob", context={"sessionId": "s2"},
+                     timestamp=at(5))
+        tracker.product_added("bob", product("p2", qty=1), "c2", context={"sessionId": "s2"},
+                              timestamp=at(6))
+        tracker.product_viewed("bob", product("p2"), context={"sessionId": "s2"}, timestamp=at(7))
+        tracker.page("Home", {"path": "/"}, user_id="carol", timestamp=at(10))
+        tracker.product_viewed("carol", product("p3"), timestamp=at(600))
+        tracker.product_viewed("carol", product("p3"), timestamp=at(3300))
+        tracker.flush()
+
+    def funnel() -> dict:
+        return {s["stage"]: s["sessions"]
+                for s in get_json(f"{worker.base_url}/funnel?window=2h")["stages"]}
+
+    expected = {"visit": 4, "product_view": 4, "add_to_cart": 1, "checkout": 1, "purchase": 1}
+    wait_for(lambda: funnel() == expected, 60, f"/funnel to show {expected}")
+    by_source = get_json(f"{worker.base_url}/funnel?window=2h")["by_source"]
+    assert [s["sessions"] for s in by_source["google"]] == [1, 1, 1, 1, 1]
+    assert [s["sessions"] for s in by_source["(direct)"]] == [3, 3, 0, 0, 0]
+    # ... and the same counts in ClickHouse, from the minute snapshots
+    sql = ("SELECT sum(visit) AS v, sum(product_view) AS pv, sum(add_to_cart) AS a, "
+           "sum(checkout) AS c, sum(purchase) AS p FROM funnel_live WHERE tenant = 'default'")
+    wait_for(lambda: (worker.sql_or_none(sql) or [{}])[0] == {"v": 4, "pv": 4, "a": 1, "c": 1,
+                                                                  "p": 1}, 60,
+             "the funnel snapshot in ClickHouse")
+
+    # trending: alice's purchase (5) + add (3) + view (1) of p1 outrank carol's two views
+    trending = get_json(f"{worker.base_url}/trending?n=3")
+    assert [i["product_id"] for i in trending["items"]][:1] == ["p1"]
+    assert get_json(f"{worker.base_url}/trending?category=shoes&n=2")["items"]
+    assert get_json(f"{worker.base_url}/trending?category=hats")["items"] == []
+
+    def published() -> dict:
+        return {r.key.decode(): orjson.loads(r.value) for r in read_topic(kafka, t.trending)}
+
+    wait_for(lambda: "default|all" in published(), 60, "shop.trending to be published")
+    assert published()["default|all"]["items"][0]["product_id"] == "p1"
+    assert "default|category:shoes" in published()
+
+    # customers: 3 days on, alice's order o1 gets its follow-up; her second order makes
+    # her a returning customer; 30 quiet days later, a win-back
+    with Tracker(kafka, t.raw) as tracker:
+        tracker.page("Home", {"path": "/"}, user_id="alice",
+                     timestamp=T + timedelta(days=3, minutes=1))
+        tracker.order_completed("alice", second, timestamp=T + timedelta(days=3, minutes=2))
+        tracker.page("Home", {"path": "/"}, user_id="alice",
+                     timestamp=T + timedelta(days=33, minutes=3))
+        tracker.flush()
+    wait_for(lambda: triggers(kafka, t.triggers["winback"]), 60, "the win-back")
+    follow_ups = triggers(kafka, t.triggers["post_purchase"])
+    assert [f["order_id"] for f in follow_ups] == ["o1", "o2"]  # o2's came due on day 6
+    follow_up = follow_ups[0]
+    assert follow_up["user_id"] == "alice" and follow_up["time"] == "2026-03-04T10:00:04.000Z"
+    [changed] = triggers(kafka, t.triggers["segment_changed"])
+    assert (changed["old_segment"], changed["new_segment"], changed["orders"]) == (
+        "new", "returning", 2)
+    [winback] = triggers(kafka, t.triggers["winback"])
+    assert winback["last_seen_at"] == "2026-03-04T10:02:00.000Z" and winback["orders"] == 2
+
+    # the example consumer prints what an automation tool would receive
+    tail = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "triggers", "tail", "post_purchase",
+         "--from-beginning", "--max", "1", "--idle-timeout", "30"], cwd=REPO, timeout=120,
+        capture_output=True, env={**os.environ, "KAFKA_BOOTSTRAP": kafka,
+                                  "SHOPSTREAM_TOPIC_PREFIX": settings.topic_prefix})
+    assert tail.returncode == 0, tail.stderr
+    [line] = tail.stdout.decode().splitlines()
+    assert json.loads(line)["trigger_id"] == follow_up["trigger_id"]
+
+    # the dashboard: live data arrives over server-sent events and is drawn, again and again
+    require_chromium()
+    with Chromium(f"{worker.base_url}/") as page:
+        def js(expression: str):
+            return page.evaluate(expression)
+
+        updates = "Number((document.getElementById('updates') || {}).textContent || 0)"
+        wait_for(lambda: js(updates) >= 3, 60, "three server-sent updates drawn")
+        text = lambda element: js(f"document.getElementById('{element}').textContent")  # noqa: E731
+        assert text("as-of").startswith("2026-04-03") and text("tenant") == "default"
+        # the same figures as the JSON views (nothing moves any more: all events are in)
+        assert text("open-carts") == str(get_json(f"{worker.base_url}/live")["open_carts"])
+        funnel_bars = js("[...document.querySelectorAll('#funnel rect')]"
+                         ".map(r => Number(r.dataset.value))")
+        hour = get_json(f"{worker.base_url}/funnel?window=1h")["stages"]
+        assert funnel_bars == [stage["sessions"] for stage in hour]
+        assert js("document.querySelectorAll('#trending rect').length") >= 1
+        rows = js("[...document.querySelectorAll('#triggers tr')].map(r => r.textContent)")
+        assert any("winback" in row for row in rows)
+        assert any("new -> returning" in row for row in rows)
+        counts = text("trigger-counts")
+        assert "post_purchase 2" in counts and "segment_changed 1" in counts
