@@ -8,6 +8,11 @@ it fires) is written in that partition's Kafka transaction, together with its
 offset (:class:`streams.transactions.EffectWriter`). On taking over a partition
 the state is rebuilt from the changelog as committed (``read_committed``).
 
+The state also records the offset of the last event it applied, in the same
+transaction. Should an event's effects ever be committed without its offset (Faust
+acknowledges an event only when the agent asks for the next one), the event comes
+back after a restart and is recognised and skipped, not applied twice.
+
 Deadlines need time to pass even when no events come. The worker sends a tick
 every second to each partition it owns of ``shop.live.ticks``, an internal topic
 co-partitioned with ``shop.events``. The agent consumes both, so a tick is
@@ -182,7 +187,12 @@ def register_live(app: faust.App, settings: Settings, bootstrap: str,
                 else:
                     obj = orjson.loads(event.value)
                     late_before = state.carts.late_events
-                    effects = state.apply(live_event(obj), now)
+                    applied = state.apply_at(message.offset, live_event(obj), now)
+                    if applied is None:
+                        metrics.LIVE_REPLAYED.inc()
+                        continue
+                    effects = applied
+                    metrics.LIVE_EVENTS.inc()
                     if state.carts.late_events > late_before:
                         metrics.LATE_EVENTS.inc()
                     received = obj.get("receivedAt")

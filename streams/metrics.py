@@ -100,3 +100,11 @@ LIVE_TICKS = Counter(
     "shopstream_live_ticks_total", "Ticks processed by the live agent (time passing)",
     registry=REGISTRY,
 )
+LIVE_EVENTS = Counter(
+    "shopstream_live_events_total", "Canonical events processed by the live agent",
+    registry=REGISTRY,
+)
+LIVE_REPLAYED = Counter(
+    "shopstream_live_replayed_total", "Events redelivered after a restart whose effects were "
+    "already in the live state (skipped)", registry=REGISTRY,
+)

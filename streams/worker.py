@@ -123,10 +123,28 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
         "pid": os.getpid(), "web": f"http://{settings.web_host}:{settings.web_port}",
     }))
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    code = 0
     try:
         worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
         if sink is not None and thread is not None:
             sink.stop()
             thread.join(120)
         state.unlink(missing_ok=True)
+    exit_even_if_threads_linger(code)
+
+
+def exit_even_if_threads_linger(code: int) -> None:
+    """Faust can leave its consumer thread running when a step of its shutdown fails (seen:
+    a second end-of-transaction commit at stop). Everything that matters is flushed and
+    committed or aborted by now, and Kafka transactions make an aborted tail safe to
+    replay, so do not hang on it."""
+    stuck = [t.name for t in threading.enumerate()
+             if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    if stuck:
+        log.warning("threads still running after the worker stopped (%s); exiting", stuck)
+        logging.shutdown()
+        os._exit(code)
+    raise SystemExit(code)

@@ -16,6 +16,7 @@ from streams.live.trending import Trending, TrendWeights
 from streams.settings import Settings
 
 WATERMARK_KEY = "w"
+OFFSET_KEY = "o"  # the last shop.events offset whose effects are in this state
 WATERMARK_STEP_MS = 1_000  # the persisted watermark may lag this much (it only gates lateness)
 
 
@@ -60,11 +61,14 @@ class PartitionState:
                                    config.segment_rules)
         self.pulse = Pulse()
         self._persisted_watermark = 0
+        self.applied_offset = -1
 
     def restore(self, key: str, value: Any) -> None:
         kind = key[0]
         if key == WATERMARK_KEY:
             self.clock.event_ms = self._persisted_watermark = int(value)
+        elif key == OFFSET_KEY:
+            self.applied_offset = int(value)
         elif kind in "ca":
             self.carts.restore(key, value)
         elif kind == "t":
@@ -79,6 +83,17 @@ class PartitionState:
     def restored(self, wall_ms: int) -> None:
         """After restoring: idle time counts from now, not from before the restart."""
         self.clock.arrived_wall_ms = wall_ms
+
+    def apply_at(self, offset: int, ev: LiveEvent, wall_ms: int) -> Effects | None:
+        """Apply the event at ``offset`` of the source partition, once: an offset at or
+        below the last applied one is already in this state (its effects committed even
+        if its offset was not) and is skipped (None)."""
+        if offset <= self.applied_offset:
+            return None
+        effects = self.apply(ev, wall_ms)
+        self.applied_offset = offset
+        effects.writes[OFFSET_KEY] = offset
+        return effects
 
     def apply(self, ev: LiveEvent, wall_ms: int) -> Effects:
         """Move event time to the event, fire what fell due before it, then apply it: a

@@ -281,3 +281,16 @@ def test_live_figures():
     assert figures["orders_last_minute"] == 1 and figures["revenue_last_minute"] == Decimal("1.0")
     assert figures["orders_last_hour"] == 2 and figures["revenue_last_hour"] == Decimal("6.5")
     assert figures["active_users_5m"] == 1
+
+
+def test_an_event_whose_effects_are_already_in_the_state_is_not_applied_twice():
+    state = PartitionState(LiveConfig())
+    first = state.apply_at(7, live_event(add(T0, qty=2)), 0)
+    assert first.writes["o"] == 7
+    restored = PartitionState(LiveConfig())
+    for key, value in first.writes.items():
+        restored.restore(key, json.loads(dumps(value)))
+    assert restored.apply_at(7, live_event(add(T0, qty=2)), 0) is None  # redelivered
+    assert restored.carts.carts["c|t1|c1"].lines["p1"].quantity == 2
+    assert restored.apply_at(8, live_event(add(T0 + 1, qty=1)), 0) is not None
+    assert restored.carts.carts["c|t1|c1"].lines["p1"].quantity == 3
