@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test unit lint bench-validation bench-sink bench-recommender clean
+.PHONY: demo test unit lint bench-validation bench-sink bench-recommender bench-live clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ bench-sink: $(STAMP)
 
 bench-recommender: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_recommender.py --interactions 1000000
+
+bench-live: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_live.py --events 30000 --rate 100 --seconds 30
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -24,6 +24,13 @@ from streams.settings import Settings
 from streams.simulate_cli import send_events
 from streams.simulator import SimConfig, simulate
 
+DEMO_ABANDON_AFTER = "2m"
+
+
+def _abandon_after_set() -> bool:
+    return any(name in os.environ for name in ("CART_ABANDON_AFTER",
+                                               "SHOPSTREAM_CART_ABANDON_AFTER_S"))
+
 
 def _wait_healthy(url: str, worker: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
@@ -67,6 +74,11 @@ def _view(metrics_url: str) -> Table:
     table.add_row("rows in ClickHouse (events)",
                   f"{total(m, 'shopstream_sink_rows_total', table='events'):,.0f}")
     table.add_row("consumer lag", f"{total(m, 'shopstream_consumer_lag'):,.0f}")
+    table.add_row("live: revenue, last hour", f"{total(m, 'shopstream_live_revenue', window='1h'):,.2f}")
+    table.add_row("live: active shoppers (5 min)", f"{total(m, 'shopstream_live_active_users'):,.0f}")
+    table.add_row("live: open carts", f"{total(m, 'shopstream_live_open_carts'):,.0f}")
+    for labels, value in sorted(m.get("shopstream_triggers_total", {}).items()):
+        table.add_row(f"  trigger: {dict(labels).get('type')}", f"{value:,.0f}")
     return table
 
 
@@ -83,7 +95,8 @@ def _summary(metrics_url: str, settings: Settings) -> None:
         f"{total(m, 'shopstream_events_out_total', topic=t.events):.0f} canonical, "
         f"{total(m, 'shopstream_events_out_total', topic=t.dlq):.0f} dead letters, "
         f"{total(m, 'shopstream_events_duplicate_total'):.0f} duplicates dropped, "
-        f"{total(m, 'shopstream_sink_rows_total', table='events'):.0f} rows in ClickHouse",
+        f"{total(m, 'shopstream_sink_rows_total', table='events'):.0f} rows in ClickHouse, "
+        f"{total(m, 'shopstream_triggers_total'):.0f} triggers",
         file=sys.stderr, flush=True,
     )
 
@@ -95,6 +108,8 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
         ensure_topics(settings, broker.bootstrap)
         env = {**os.environ, "KAFKA_BOOTSTRAP": broker.bootstrap,
                "SHOPSTREAM_WEB_PORT": str(settings.web_port)}
+        if not _abandon_after_set():  # so abandoned carts show up within the demo
+            env["CART_ABANDON_AFTER"] = DEMO_ABANDON_AFTER
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         worker_log = open(settings.data_dir / "worker.log", "ab")
         worker = subprocess.Popen(
@@ -107,8 +122,14 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
             _wait_healthy(f"{base}/health", worker)
             t = settings.topics
             console.print(f"[bold]Kafka[/] {broker.bootstrap} ({broker.how})")
-            console.print(f"[bold]worker[/] {base}/metrics  {base}/health  "
-                          f"(log: {settings.data_dir / 'worker.log'})")
+            console.print(f"[bold]dashboard[/] {base}/   (live funnel, revenue, shoppers, carts, "
+                          "trending products, latest triggers)")
+            console.print(f"[bold]worker[/] {base}/metrics  {base}/health  {base}/funnel  "
+                          f"{base}/trending  {base}/live  (log: {settings.data_dir / 'worker.log'})")
+            abandon = os.environ.get("CART_ABANDON_AFTER", DEMO_ABANDON_AFTER)
+            console.print(f"[bold]triggers[/] carts abandon after {abandon} of quiet here "
+                          "(CART_ABANDON_AFTER); in another terminal: "
+                          "shopstream triggers tail cart_abandoned")
             console.print(f"[bold]topics[/] {t.raw} -> {t.events} | {t.dlq}")
             console.print(f"[bold]traffic[/] {rate:g} events/s from the simulator (seed {seed})")
             console.print(f"[bold]ClickHouse[/] {settings.resolved_clickhouse_url}; in another "

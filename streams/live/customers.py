@@ -8,12 +8,12 @@ post-purchase follow-ups still pending.
   unless that order was refunded or cancelled in the meantime.
 - ``winback``: a buyer not seen for ``winback_after`` (30 days); once per quiet
   stretch (any event from them re-arms it).
+- ``segment_changed``: whenever :func:`models.segments.customer_segment` of the
+  buyer's figures changes (new, returning, loyal, frequent buyer, high value).
+
 Revenue follows the ClickHouse definitions (an order's ``total``, else ``revenue``,
 else its lines; a refund or cancellation subtracts the amount given back), so the
 live segment is the one the ``customers`` report shows.
-
-- ``segment_changed``: whenever :func:`models.segments.customer_segment` of the
-  buyer's figures changes (new, returning, loyal, frequent buyer, high value).
 
 State keys: ``u|<tenant>|<user>``.
 """

@@ -97,13 +97,21 @@ def test_worker_without_broker_says_how_to_get_one(tmp_path):
 
 def test_demo_runs_and_reports_flow(kafka, prefix, tmp_path):
     env = {"KAFKA_BOOTSTRAP": kafka, "SHOPSTREAM_TOPIC_PREFIX": prefix,
-           "SHOPSTREAM_DATA_DIR": str(tmp_path / "demo"), "SHOPSTREAM_WEB_PORT": str(free_port())}
+           "SHOPSTREAM_DATA_DIR": str(tmp_path / "demo"), "SHOPSTREAM_WEB_PORT": str(free_port()),
+           "CART_ABANDON_AFTER": "3s"}
     done = shopstream("demo", "--duration", "20", "--rate", "60", env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     line = re.search(rb"demo summary: (\d+) raw events in, (\d+) canonical, (\d+) dead letters, "
-                     rb"(\d+) duplicates dropped, (\d+) rows in ClickHouse", done.stderr)
+                     rb"(\d+) duplicates dropped, (\d+) rows in ClickHouse, (\d+) triggers",
+                     done.stderr)
     assert line, done.stderr[-3000:]
-    raw, canonical, dead, _dups, stored = map(int, line.groups())
+    raw, canonical, dead, _dups, stored, fired = map(int, line.groups())
     assert raw > 300 and canonical > 250 and dead > 0
     assert 0 < stored <= canonical
+    assert fired > 0 and b"dashboard" in done.stderr
+    # the triggers are on their topic, and the example consumer prints them
+    tail = shopstream("triggers", "tail", "cart_abandoned", "--from-beginning", "--max", "1",
+                      "--idle-timeout", "20", env=env)
+    assert tail.returncode == 0, tail.stderr[-2000:]
+    assert orjson.loads(tail.stdout.splitlines()[0])["event"] == "Cart Abandoned"
     assert Path(tmp_path / "demo" / "worker.log").exists()
