@@ -17,7 +17,7 @@ import pytest
 
 from streams.tracker import Tracker
 from tests.browser import Chromium, require_chromium
-from tests.support import REPO, read_topic, wait_for
+from tests.support import REPO, WorkerProcess, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -249,3 +249,53 @@ def test_funnel_trending_customers_views_snapshot_tail_and_dashboard(settings, w
         assert any("new -> returning" in row for row in rows)
         counts = text("trigger-counts")
         assert "post_purchase 2" in counts and "segment_changed 1" in counts
+
+
+def committed_keys(kafka: str, app_id: str) -> set[str]:
+    latest = {}
+    for record in read_topic(kafka, f"{app_id}-live-state-changelog"):
+        latest[orjson.loads(record.key)] = record.value
+    return {key for key, value in latest.items() if value is not None}
+
+
+def test_pending_deadlines_survive_a_rebalance_and_a_crash(settings, kafka, tmp_path):
+    """Carts on every partition; a second worker joins (partitions move), then the first
+    is killed (they all move): every cart is abandoned exactly once."""
+    t = settings.topics
+    app_id = f"{settings.topic_prefix}shopstream"
+    env = {"CART_ABANDON_AFTER": "25s", "SHOPSTREAM_SINK_ENABLED": "false",
+           "SHOPSTREAM_SESSION_TIMEOUT_S": "6"}
+    first = WorkerProcess(kafka, settings.topic_prefix, tmp_path / "a", env=env).start()
+    second = WorkerProcess(kafka, settings.topic_prefix, tmp_path / "b", env=env)
+    try:
+        carts = [f"c-{i}" for i in range(12)]
+        now = datetime.now(UTC)
+        with Tracker(kafka, t.raw) as tracker:
+            for i, cart in enumerate(carts):
+                tracker.product_added(f"shopper-{i}", product("p1", qty=1), cart, timestamp=now)
+            tracker.flush()
+        wanted = {f"c|default|{cart}" for cart in carts}
+        wait_for(lambda: wanted <= committed_keys(kafka, app_id), 60, "every cart committed")
+        second.start()  # a rebalance: some partitions, and their pending carts, move
+
+        def owned(worker: WorkerProcess) -> list[str]:
+            health = get_json(f"{worker.base_url}/health")
+            return [p for p in health["assigned_partitions"] if p.startswith(f"{t.events}:")]
+
+        wait_for(lambda: owned(second) and owned(first), 60, "the partitions shared out")
+        abandoned = lambda: triggers(kafka, t.triggers["cart_abandoned"])  # noqa: E731
+        wait_for(lambda: len(abandoned()) >= len(carts), 90, "every cart abandoned")
+        assert sorted(a["cart_id"] for a in abandoned()) == sorted(carts)
+        done = {f"a|default|{cart}" for cart in carts}
+        wait_for(lambda: done <= committed_keys(kafka, app_id), 30, "abandonments committed")
+        first.kill()  # the survivor takes every partition over from the changelog
+        wait_for(lambda: len(owned(second)) == settings.topic_partitions, 90,
+                 "the survivor owning every partition")
+        ticks = second.metric("shopstream_live_ticks_total")
+        wait_for(lambda: second.metric("shopstream_live_ticks_total") >= ticks + 6, 60,
+                 "ticks after the takeover")
+        assert sorted(a["cart_id"] for a in abandoned()) == sorted(carts)
+    finally:
+        for worker in (first, second):
+            if worker.process is not None:
+                worker.kill()
