@@ -39,12 +39,8 @@ from streams.settings import load_settings  # noqa: E402
 from streams.simulator import SimConfig, simulate  # noqa: E402
 from streams.tracker import Tracker  # noqa: E402
 from tests.benchmarks.bench_validation import preload  # noqa: E402
+from tests.benchmarks.stats import percentile  # noqa: E402
 from tests.support import WorkerProcess, wait_for  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def fresh(bootstrap: str, label: str):
@@ -173,10 +169,10 @@ def main() -> None:
           f"worker (validation + live agent + ClickHouse sink) {whole:,.0f} ev/s; "
           f"ratio {whole / stage:.2f}")
     print(f"produce -> committed funnel update, {len(update_ms)} probes at {args.rate:g} ev/s: "
-          f"p50 {percentile(update_ms, .5):,.0f} ms, p99 {percentile(update_ms, .99):,.0f} ms "
+          f"p50 {percentile(update_ms, 50):,.0f} ms, p99 {percentile(update_ms, 99):,.0f} ms "
           f"(mean {statistics.mean(update_ms):,.0f})")
     print(f"deadline -> committed Cart Abandoned, {len(delay_ms)} carts: "
-          f"p50 {percentile(delay_ms, .5):,.0f} ms, p99 {percentile(delay_ms, .99):,.0f} ms")
+          f"p50 {percentile(delay_ms, 50):,.0f} ms, p99 {percentile(delay_ms, 99):,.0f} ms")
 
 
 if __name__ == "__main__":

@@ -32,12 +32,8 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from recommender.als import AlsParams, new_model  # noqa: E402
 from recommender.job import fit  # noqa: E402
 from recommender.matrix import Weights, purchased_matrix, user_item_matrix  # noqa: E402
+from tests.benchmarks.stats import percentile  # noqa: E402
 from tests.planted import planted  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:
@@ -84,9 +80,9 @@ def main() -> None:
             t = time.perf_counter()
             direct.recommend(code, purchased[code], N=10, filter_already_liked_items=True)
             direct_ms.append((time.perf_counter() - t) * 1000)
-    print(f"single       shopstream p50 {percentile(ours_ms, .5):.3f} ms  p99 "
-          f"{percentile(ours_ms, .99):.3f} ms   implicit p50 {percentile(direct_ms, .5):.3f} ms  "
-          f"p99 {percentile(direct_ms, .99):.3f} ms   p50 ratio "
+    print(f"single       shopstream p50 {percentile(ours_ms, 50):.3f} ms  p99 "
+          f"{percentile(ours_ms, 99):.3f} ms   implicit p50 {percentile(direct_ms, 50):.3f} ms  "
+          f"p99 {percentile(direct_ms, 99):.3f} ms   p50 ratio "
           f"{statistics.median(ours_ms) / statistics.median(direct_ms):.2f}")
 
     # 3. batched latency -----------------------------------------------------------------
@@ -101,9 +97,9 @@ def main() -> None:
             direct.recommend(batch, purchased[batch], N=10, filter_already_liked_items=True)
             direct_b.append((time.perf_counter() - t) * 1000)
     per_user_ours = statistics.median(ours_b) / args.batch * 1000
-    print(f"batched      {args.batch} users/batch: shopstream p50 {percentile(ours_b, .5):.1f} ms "
-          f"p99 {percentile(ours_b, .99):.1f} ms ({per_user_ours:.1f} us/user)   implicit p50 "
-          f"{percentile(direct_b, .5):.1f} ms p99 {percentile(direct_b, .99):.1f} ms   p50 ratio "
+    print(f"batched      {args.batch} users/batch: shopstream p50 {percentile(ours_b, 50):.1f} ms "
+          f"p99 {percentile(ours_b, 99):.1f} ms ({per_user_ours:.1f} us/user)   implicit p50 "
+          f"{percentile(direct_b, 50):.1f} ms p99 {percentile(direct_b, 99):.1f} ms   p50 ratio "
           f"{statistics.median(ours_b) / statistics.median(direct_b):.2f}")
 
 

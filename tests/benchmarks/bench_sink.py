@@ -40,6 +40,7 @@ from streams.kafka_admin import ensure_topics  # noqa: E402
 from streams.settings import load_settings  # noqa: E402
 from streams.simulator import SimConfig, simulate  # noqa: E402
 from streams.tracker import Tracker  # noqa: E402
+from tests.benchmarks.stats import percentile  # noqa: E402
 from tests.support import wait_for  # noqa: E402
 
 
@@ -60,10 +61,6 @@ def database(url: str, name: str):
     migrate(client)
     return client
 
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def main() -> None:
