@@ -34,7 +34,7 @@ from typing import Any
 import faust
 import orjson
 
-from models.serde import dumps
+from models.serde import dumps, format_time
 from models.triggers import Trigger
 from streams import metrics
 from streams.live.events import live_event
@@ -119,7 +119,7 @@ class LiveStage:
 
 
 def _iso(ms: int) -> str | None:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat() if ms else None
+    return format_time(datetime.fromtimestamp(ms / 1000, tz=UTC)) if ms else None
 
 
 def trigger_bytes(trigger: Trigger) -> bytes:
