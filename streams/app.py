@@ -36,6 +36,10 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         broker_commit_interval=1.0,
         stream_buffer_maxsize=16_384,
         table_standby_replicas=0,
+        # the stages rebuild their state from the committed changelogs themselves; Faust's
+        # own table recovery compares offsets that transactional writes make meaningless
+        # after another worker was killed mid-transaction
+        recovery_consistency_check=False,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
     )

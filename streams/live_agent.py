@@ -34,13 +34,15 @@ from typing import Any
 import faust
 import orjson
 
+from models.errors import Code, Issue
 from models.serde import dumps, format_time
 from models.triggers import Trigger
 from streams import metrics
+from streams.deadletter import dead_letter
 from streams.live.events import live_event
 from streams.live.funnel import Funnel, funnel_view
 from streams.live.pulse import live_figures
-from streams.live.state import LiveConfig, PartitionState
+from streams.live.state import OFFSET_KEY, LiveConfig, PartitionState
 from streams.live.trending import top
 from streams.settings import Settings
 from streams.topic_reader import read_partition
@@ -161,6 +163,22 @@ def register_live(app: faust.App, settings: Settings, bootstrap: str,
                           partition) for key, value in writes.items())
         return out
 
+    async def refuse(event: Any, state: PartitionState, raw: bytes, exc: Exception) -> None:
+        """Something on shop.events that is not a canonical event: a dead letter, not a crash."""
+        message = event.message
+        letter = dead_letter(raw, [Issue(Code.VALUE_INVALID, "", f"not a canonical event: {exc}")],
+                             topic=message.topic, partition=message.partition,
+                             offset=message.offset, key=message.key,
+                             failed_at=datetime.now(UTC), stage="live")
+        state.applied_offset = message.offset
+        log.warning("%s[%d]@%d is not a canonical event (%s): dead-lettered", message.topic,
+                    message.partition, message.offset, exc)
+        metrics.EVENTS_OUT.labels(topics.dlq).inc()
+        await effects_writer.write(event, [
+            Record(topics.dlq, message.key, letter),
+            Record(changelog, orjson.dumps(OFFSET_KEY), orjson.dumps(message.offset),
+                   message.partition)])
+
     @app.on_partitions_revoked.connect
     async def forget_revoked(sender: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         for tp in revoked:
@@ -185,9 +203,17 @@ def register_live(app: faust.App, settings: Settings, bootstrap: str,
                         last_housekeeping[partition] = time.monotonic()
                         effects.merge(state.housekeeping(now))
                 else:
-                    obj = orjson.loads(event.value)
+                    raw = event.value if isinstance(event.value, bytes) else b""
+                    try:
+                        obj = orjson.loads(raw)
+                        parsed = live_event(obj)
+                    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError,
+                            AttributeError) as exc:
+                        if message.offset > state.applied_offset:  # once, even after a replay
+                            await refuse(event, state, raw, exc)
+                        continue
                     late_before = state.carts.late_events
-                    applied = state.apply_at(message.offset, live_event(obj), now)
+                    applied = state.apply_at(message.offset, parsed, now)
                     if applied is None:
                         metrics.LIVE_REPLAYED.inc()
                         continue

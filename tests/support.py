@@ -164,6 +164,19 @@ class WorkerProcess:
         except (urllib.error.URLError, OSError):
             return None
 
+    def diagnosis(self) -> str:
+        """What the worker says about itself, for a failure message."""
+        try:
+            m = fetch_metrics(f"{self.base_url}/metrics")
+            figures = {name: total(m, name) for name in (
+                "shopstream_events_in_total", "shopstream_events_out_total",
+                "shopstream_sink_rows_total", "shopstream_sink_retries_total",
+                "shopstream_sink_blocked", "shopstream_live_events_total",
+                "shopstream_consumer_lag")}
+        except (urllib.error.URLError, OSError) as exc:
+            figures = {"metrics": f"unavailable: {exc}"}
+        return f"{figures}\n{self.log_tail(25)}"
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -57,6 +57,11 @@ def test_cart_scenarios_in_event_time(settings, worker_factory, kafka):
     """abandoned then recovered; checked out; emptied; late activity; one trigger each."""
     worker = worker_factory().start()
     t = settings.topics
+    # whatever lands on shop.events that is not a canonical event is a dead letter
+    with Tracker(kafka, t.events, validate=False) as garbage:
+        garbage.send_raw(b"not json", b"alice")
+        garbage.send_raw(b'{"type": "track", "event": "Product Added"}', b"alice")
+        garbage.flush()
     with Tracker(kafka, t.raw) as tracker:
         ctx = {"sessionId": "s-alice"}
         tracker.product_added("alice", product("p1", qty=2), "c-alice", timestamp=minutes(0),
@@ -102,6 +107,9 @@ def test_cart_scenarios_in_event_time(settings, worker_factory, kafka):
     assert recovered["abandoned_trigger_id"] == alice["trigger_id"]
     live = get_json(f"{worker.base_url}/live")
     assert live["late_events"] == 1 and live["open_carts"] == 0
+    letters = [orjson.loads(r.value) for r in read_topic(kafka, t.dlq)]
+    assert [letter["stage"] for letter in letters] == ["live", "live"]
+    assert all("not a canonical event" in letter["reasons"][0]["message"] for letter in letters)
     assert worker.metric("shopstream_triggers_total", type="cart_abandoned") == 2
 
 

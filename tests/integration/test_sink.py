@@ -18,7 +18,7 @@ from sinks.rows import rows_for
 from streams.simulator import SimConfig, simulate
 from streams.sources import jsonl_records
 from streams.tracker import Tracker
-from tests.support import REPO, count, wait_for
+from tests.support import REPO, count, wait_for, wait_until_equal
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +119,11 @@ def test_sigkill_mid_stream_then_restart_is_exact(settings, worker_factory, kafk
     assert at_kill < n_events, "the worker finished before it could be killed mid-stream"
 
     worker.start()
-    wait_for(lambda: rows_count(worker) == n_events, 180, f"all {n_events} events after restart")
+    try:
+        wait_until_equal(lambda: rows_count(worker), n_events, 180,
+                         f"all {n_events} events after restart")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{worker.diagnosis()}") from None
     figures = worker.sql("SELECT count() AS n, uniqExact(event_id) AS ids FROM events")[0]
     assert figures == {"n": n_events, "ids": n_events}
     assert rows_count(worker, "order_items") == n_items
