@@ -33,7 +33,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         web_port=settings.web_port,
         web_in_thread=False,
         broker_commit_every=10_000,
-        broker_commit_interval=1.0,
+        broker_commit_interval=settings.commit_interval_s,
         stream_buffer_maxsize=16_384,
         table_standby_replicas=0,
         # the stages rebuild their state from the committed changelogs themselves; Faust's

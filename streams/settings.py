@@ -75,6 +75,10 @@ class Settings(BaseSettings):
         default="exactly_once", pattern="^(exactly_once|at_least_once)$",
         description="exactly_once: outputs, table changelogs and offsets commit atomically "
         "(Kafka transactions)")
+    commit_interval_s: float = Field(
+        default=1.0, gt=0, description="how often the worker commits (a Kafka transaction per "
+        "partition in exactly-once mode): outputs become visible to read_committed consumers "
+        "then, so it bounds latency; shorter means more transactions")
     session_timeout_s: float = Field(
         default=30.0, gt=0, description="consumer group session timeout: how soon a crashed "
         "worker's partitions move to another")

@@ -98,10 +98,13 @@ class Watcher(threading.Thread):
         self.consumer.close()
 
 
-def latency(bootstrap: str, rate: float, seconds: float) -> tuple[list[float], list[float]]:
+def latency(bootstrap: str, rate: float, seconds: float,
+            commit_interval: float | None) -> tuple[list[float], list[float]]:
     prefix, settings = fresh(bootstrap, "l")
-    worker = WorkerProcess(bootstrap, prefix, Path(tempfile.mkdtemp(prefix="bench-")),
-                           env={"CART_ABANDON_AFTER": "5s"})
+    env = {"CART_ABANDON_AFTER": "5s"}
+    if commit_interval is not None:
+        env["SHOPSTREAM_COMMIT_INTERVAL_S"] = str(commit_interval)
+    worker = WorkerProcess(bootstrap, prefix, Path(tempfile.mkdtemp(prefix="bench-")), env=env)
     worker.start()
     changelog = f"{prefix}shopstream-live-state-changelog"
     abandoned = settings.topics.triggers["cart_abandoned"]
@@ -160,14 +163,19 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--commit-interval", type=float, default=None,
+                        help="SHOPSTREAM_COMMIT_INTERVAL_S for the latency run (default: 1 s)")
     args = parser.parse_args()
     with broker_for(load_settings(), log=lambda m: print(m, file=sys.stderr)) as broker:
         stage = throughput(broker.bootstrap, args.events, whole=False)
         whole = throughput(broker.bootstrap, args.events, whole=True)
-        update_ms, delay_ms = latency(broker.bootstrap, args.rate, args.seconds)
+        update_ms, delay_ms = latency(broker.bootstrap, args.rate, args.seconds,
+                                      args.commit_interval)
     print(f"throughput, {args.events:,} events: validation stage alone {stage:,.0f} ev/s; whole "
           f"worker (validation + live agent + ClickHouse sink) {whole:,.0f} ev/s; "
           f"ratio {whole / stage:.2f}")
+    interval = args.commit_interval or 1.0
+    print(f"(commit interval {interval:g} s)")
     print(f"produce -> committed funnel update, {len(update_ms)} probes at {args.rate:g} ev/s: "
           f"p50 {percentile(update_ms, 50):,.0f} ms, p99 {percentile(update_ms, 99):,.0f} ms "
           f"(mean {statistics.mean(update_ms):,.0f})")
