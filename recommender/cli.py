@@ -8,11 +8,7 @@ Otherwise the job runs here.
 
 from __future__ import annotations
 
-import json
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -20,9 +16,9 @@ from models.errors import ShopstreamError
 from models.serde import dumps
 from recommender.job import SplitChoice
 from recommender.ranking import METRICS
-from sinks.connection import is_embedded
 from sinks.reports import Table
 from streams.output import write_table
+from streams.queries import owning_worker, worker_request
 from streams.settings import Settings
 
 Progress = Callable[[str], None]
@@ -44,16 +40,7 @@ class WorkerBackend:
         self.base_url = base_url.rstrip("/")
 
     def _call(self, method: str, path: str, params: dict[str, Any]) -> Any:
-        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-        request = urllib.request.Request(f"{self.base_url}{path}?{query}", method=method,
-                                         data=b"" if method == "POST" else None)
-        try:
-            with urllib.request.urlopen(request, timeout=3600) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise ShopstreamError(json.loads(exc.read() or b"{}").get("error", str(exc))) from exc
-        except urllib.error.URLError as exc:
-            raise ShopstreamError(f"cannot reach the worker at {self.base_url}: {exc.reason}") from exc
+        return worker_request(self.base_url, method, path, params, timeout=3600)
 
     def _job(self, method: str, path: str, params: dict[str, Any], progress: Progress) -> Any:
         progress(f"running on the worker at {self.base_url} (its log shows progress as it goes)")
@@ -80,12 +67,9 @@ def _choice_params(tenant: str | None, choice: SplitChoice) -> dict[str, Any]:
 
 
 def backend_for(settings: Settings) -> Backend:
-    from streams.queries import running_worker
-
-    if is_embedded(settings.resolved_clickhouse_url):
-        web = running_worker(settings)
-        if web is not None:
-            return WorkerBackend(web)
+    web = owning_worker(settings)
+    if web is not None:
+        return WorkerBackend(web)
     from recommender.runner import JobRunner
     from sinks.database import open_database
     from streams.broker import configured_bootstrap

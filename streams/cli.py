@@ -171,10 +171,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _refuse_if_worker_owns_chdb(settings: Settings, what: str) -> None:
-    from sinks.connection import is_embedded
-    from streams.queries import running_worker
+    from streams.queries import owning_worker
 
-    if is_embedded(settings.resolved_clickhouse_url) and running_worker(settings):
+    if owning_worker(settings):
         raise ShopstreamError(
             f"a worker owns the embedded ClickHouse in {settings.data_dir}; stop it before "
             f"`{what}`, or send the events through Kafka (`shopstream produce`)"

@@ -55,15 +55,7 @@ class WorkerQueries:
         self.where = f"the worker at {self.base_url}"
 
     def _get(self, path: str, params: dict[str, Any]) -> Table:
-        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-        try:
-            with urllib.request.urlopen(f"{self.base_url}{path}?{query}", timeout=300) as response:
-                body = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            detail = json.loads(exc.read() or b"{}").get("error", str(exc))
-            raise ShopstreamError(detail) from exc
-        except urllib.error.URLError as exc:
-            raise ShopstreamError(f"cannot reach {self.where}: {exc.reason}") from exc
+        body = worker_request(self.base_url, "GET", path, params)
         return Table(body["columns"], body["rows"])
 
     def report(self, name: str, params: ReportParams) -> Table:
@@ -128,9 +120,30 @@ def running_worker(settings: Settings) -> str | None:
     return str(state["web"])
 
 
-def query_backend(settings: Settings) -> QueryBackend:
+def owning_worker(settings: Settings) -> str | None:
+    """The web address of the worker that owns the embedded ClickHouse, if one runs: then
+    queries and jobs go through it. None with a ClickHouse server, or with no worker."""
     if is_embedded(settings.resolved_clickhouse_url):
-        web = running_worker(settings)
-        if web is not None:
-            return WorkerQueries(web)
-    return LocalQueries(settings)
+        return running_worker(settings)
+    return None
+
+
+def worker_request(base_url: str, method: str, path: str, params: dict[str, Any],
+                   timeout: float = 300) -> Any:
+    """JSON from a worker endpoint; its ``{"error": ...}`` answers become ShopstreamError."""
+    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+    request = urllib.request.Request(f"{base_url}{path}?{query}", method=method,
+                                     data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = json.loads(exc.read() or b"{}").get("error", str(exc))
+        raise ShopstreamError(detail) from exc
+    except urllib.error.URLError as exc:
+        raise ShopstreamError(f"cannot reach the worker at {base_url}: {exc.reason}") from exc
+
+
+def query_backend(settings: Settings) -> QueryBackend:
+    web = owning_worker(settings)
+    return WorkerQueries(web) if web is not None else LocalQueries(settings)
