@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import numpy as np
@@ -55,24 +56,18 @@ def publish(client: Client, send: Send | None, tenant: str, version: int, genera
     return len(rows)
 
 
-def kafka_sender(bootstrap: str, topic: str) -> tuple[Send, Callable[[], None]]:
-    """A keyed sender to ``topic`` and the flush to call when done."""
-    from confluent_kafka import Producer
+@contextmanager
+def kafka_sender(bootstrap: str | None, topic: str) -> Iterator[Send | None]:
+    """A keyed sender to ``topic`` (None without a broker); on leaving, every message is
+    delivered or an error says how many were not."""
+    if bootstrap is None:
+        yield None
+        return
+    from streams.tracker import Tracker
 
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                         "linger.ms": 20, "compression.type": "zstd"})
-
-    def send(key: str, value: bytes) -> None:
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key.encode())
-                return
-            except BufferError:
-                producer.poll(0.1)
-
-    def flush() -> None:
-        left = producer.flush(60)
-        if left:
-            raise RuntimeError(f"{left} recommendation message(s) not delivered to {topic}")
-
-    return send, flush
+    with Tracker(bootstrap, topic, producer_config={"compression.type": "zstd"}) as tracker:
+        yield lambda key, value: tracker.send_raw(value, key.encode())
+        left = tracker.flush(60)
+        if left or tracker.failed:
+            raise RuntimeError(f"{left + tracker.failed} recommendation message(s) not "
+                               f"delivered to {topic}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 from models.errors import ShopstreamError
 from recommender.job import Progress, SplitChoice, evaluate_job, publish_active, read, train_job
-from recommender.publish import kafka_sender
+from recommender.publish import Send, kafka_sender
 from recommender.registry import Registry
 from streams.settings import Settings
 
@@ -54,14 +55,9 @@ class JobRunner:
         return Registry(self.database(), self.settings.model_registry, self.tenant(tenant))
 
     def train(self, tenant: str | None, choice: SplitChoice, progress: Progress) -> dict[str, Any]:
-        with self._lock:
-            send, flush = (kafka_sender(self.bootstrap, self.settings.topics.recommendations)
-                           if self.bootstrap else (None, None))
-            result = train_job(self.database(), self.settings, self.tenant(tenant), choice,
-                               progress, send)
-            if flush is not None:
-                flush()
-            return result
+        with self._lock, self._sender() as send:
+            return train_job(self.database(), self.settings, self.tenant(tenant), choice,
+                             progress, send)
 
     def evaluate(self, tenant: str | None, choice: SplitChoice, progress: Progress) -> dict[str, Any]:
         with self._lock:
@@ -76,15 +72,16 @@ class JobRunner:
             registry = self.registry(tenant)
             record = registry.activate(version)
             progress(f"v{version} is now active")
-            send, flush = (kafka_sender(self.bootstrap, self.settings.topics.recommendations)
-                           if self.bootstrap else (None, None))
             model = registry.load(record)
             inter = read(self.database(), self.settings, self.tenant(tenant), progress)
-            published = publish_active(self.database(), self.settings, self.tenant(tenant), version,
-                                       model, inter, send, datetime.now(UTC), progress)
-            if flush is not None:
-                flush()
+            with self._sender() as send:
+                published = publish_active(self.database(), self.settings, self.tenant(tenant),
+                                           version, model, inter, send, datetime.now(UTC),
+                                           progress)
             return {**record.summary(), "published": published}
+
+    def _sender(self) -> AbstractContextManager[Send | None]:
+        return kafka_sender(self.bootstrap, self.settings.topics.recommendations)
 
     def retrain_if_due(self, tenant: str | None = None,
                        now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict[str, Any] | None:
