@@ -39,8 +39,8 @@ from models.serde import dumps, format_time
 from models.triggers import Trigger
 from streams import metrics
 from streams.deadletter import dead_letter
-from streams.live.events import live_event
-from streams.live.funnel import Funnel, funnel_view
+from streams.live.events import live_event, parse_time_ms
+from streams.live.funnel import funnel_view
 from streams.live.pulse import live_figures
 from streams.live.state import OFFSET_KEY, LiveConfig, PartitionState
 from streams.live.trending import top
@@ -66,11 +66,11 @@ class LiveStage:
         self.states: dict[int, PartitionState] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_TRIGGERS)
         self.trigger_counts: dict[str, int] = {}
-        self.updated_at = 0.0  # wall clock of the last state change (for the dashboard)
 
-    def emitted(self, triggers: list[Trigger]) -> None:
-        for trigger in triggers:
-            self.recent.appendleft(orjson.loads(trigger_bytes(trigger)))
+    def emitted(self, triggers: list[tuple[Trigger, bytes]]) -> None:
+        """Count what was sent and keep the latest for the dashboard (``(trigger, JSON)``)."""
+        for trigger, encoded in triggers:
+            self.recent.appendleft(orjson.loads(encoded))
             self.trigger_counts[trigger.type] = self.trigger_counts.get(trigger.type, 0) + 1
             metrics.TRIGGERS.labels(trigger.type).inc()
 
@@ -103,21 +103,10 @@ class LiveStage:
         figures = live_figures([s.pulse for s in self.states.values()], tenant, now)
         open_carts = sum(1 for s in self.states.values() for c in s.carts.carts.values()
                          if c.tenant == tenant)
-        by_minute: dict[int, float] = {}
-        for state in self.states.values():
-            for (t, bucket), (_, amount) in state.pulse.buckets.items():
-                if t == tenant and bucket > now - 30 * 60_000:
-                    minute = bucket - bucket % 60_000
-                    by_minute[minute] = by_minute.get(minute, 0.0) + float(amount)
-        first = now - now % 60_000 - 29 * 60_000
-        revenue_by_minute = [round(by_minute.get(first + i * 60_000, 0.0), 2) for i in range(30)]
         return {"tenant": tenant, "as_of": _iso(now), **figures, "open_carts": open_carts,
-                "revenue_by_minute": revenue_by_minute,
                 "triggers": dict(self.trigger_counts),
                 "late_events": sum(s.carts.late_events for s in self.states.values())}
 
-    def funnels(self) -> list[Funnel]:
-        return [s.funnel for s in self.states.values()]
 
 
 def _iso(ms: int) -> str | None:
@@ -157,8 +146,9 @@ def register_live(app: faust.App, settings: Settings, bootstrap: str,
                  len(state.customers.customers), len(state.trending.scores))
         return state
 
-    def records(partition: int, triggers: list[Trigger], writes: dict[str, Any]) -> list[Record]:
-        out = [Record(topics.triggers[t.type], trigger_key(t), trigger_bytes(t)) for t in triggers]
+    def records(partition: int, triggers: list[tuple[Trigger, bytes]],
+                writes: dict[str, Any]) -> list[Record]:
+        out = [Record(topics.triggers[t.type], trigger_key(t), encoded) for t, encoded in triggers]
         out.extend(Record(changelog, orjson.dumps(key), None if value is None else dumps(value),
                           partition) for key, value in writes.items())
         return out
@@ -223,12 +213,11 @@ def register_live(app: faust.App, settings: Settings, bootstrap: str,
                         metrics.LATE_EVENTS.inc()
                     received = obj.get("receivedAt")
                     if received:
-                        metrics.LIVE_EVENT_LAG.set(max(0.0, (now - _ms(received)) / 1000))
-                    live.updated_at = time.time()
+                        metrics.LIVE_EVENT_LAG.set(max(0.0, (now - parse_time_ms(received)) / 1000))
                 if effects:
-                    await effects_writer.write(event, records(partition, effects.triggers,
-                                                              effects.writes))
-                    live.emitted(effects.triggers)
+                    encoded = [(t, trigger_bytes(t)) for t in effects.triggers]
+                    await effects_writer.write(event, records(partition, encoded, effects.writes))
+                    live.emitted(encoded)
 
     @app.timer(settings.live_tick_s)
     async def send_ticks() -> None:
@@ -265,7 +254,3 @@ def register_live(app: faust.App, settings: Settings, bootstrap: str,
                                         None, None, None)
 
     return live
-
-
-def _ms(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)

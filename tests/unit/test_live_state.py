@@ -281,6 +281,9 @@ def test_live_figures():
     assert figures["orders_last_minute"] == 1 and figures["revenue_last_minute"] == Decimal("1.0")
     assert figures["orders_last_hour"] == 2 and figures["revenue_last_hour"] == Decimal("6.5")
     assert figures["active_users_5m"] == 1
+    # per minute over the last 30 (oldest first): only the order of T0+59:30 is inside
+    assert len(figures["revenue_by_minute"]) == 30 and figures["revenue_by_minute"][28] == 1.0
+    assert sum(figures["revenue_by_minute"]) == 1.0
 
 
 def test_an_event_whose_effects_are_already_in_the_state_is_not_applied_twice():
