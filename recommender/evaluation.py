@@ -25,7 +25,7 @@ from models.errors import ShopstreamError
 from recommender.als import AlsParams, train_als
 from recommender.baselines import popularity, recent_popularity, top_items
 from recommender.interactions import DAY_MS, REFUND, Interactions
-from recommender.matrix import Weights, purchased_matrix, user_item_matrix
+from recommender.matrix import Weights, purchased_matrix, row_items, user_item_matrix
 from recommender.ranking import K, summarize
 
 Progress = Callable[[str], None]
@@ -62,7 +62,7 @@ def describe_ms(ms: float) -> str:
 
 
 def bought(purchased: csr_matrix, user: int) -> set[int]:
-    return set(purchased.indices[purchased.indptr[user]:purchased.indptr[user + 1]].tolist())
+    return set(row_items(purchased, user).tolist())
 
 
 def _split(train: Interactions, test: Interactions, as_of_ms: int, description: str) -> Split:

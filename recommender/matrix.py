@@ -71,3 +71,8 @@ def purchased_matrix(inter: Interactions) -> csr_matrix:
     matrix.data = (matrix.data > 0).astype(np.float32)
     matrix.eliminate_zeros()
     return matrix.astype(np.float32)
+
+
+def row_items(matrix: csr_matrix, row: int) -> np.ndarray:
+    """The column codes stored in one row of a CSR matrix (e.g. what a user bought)."""
+    return matrix.indices[matrix.indptr[row]:matrix.indptr[row + 1]]

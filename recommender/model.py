@@ -21,6 +21,8 @@ from implicit.utils import ParameterWarning
 from scipy.sparse import csr_matrix
 from threadpoolctl import threadpool_limits
 
+from recommender.matrix import row_items
+
 SIMILAR_KEPT = 50
 
 
@@ -68,8 +70,7 @@ class TrainedModel:
         return self._item_index.get(product)
 
     def bought(self, user_code: int) -> np.ndarray:
-        p = self.purchased
-        return p.indices[p.indptr[user_code]:p.indptr[user_code + 1]]
+        return row_items(self.purchased, user_code)
 
     # -- recommendations ----------------------------------------------------------------
     def recommend(self, user_code: int, n: int,
