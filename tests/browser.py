@@ -11,13 +11,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.request
 from typing import Any
 
 import aiohttp
 
 from deploy.local.broker import free_port
+from tests.support import wait_for
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -42,17 +42,15 @@ class Chromium:
         self.ws_url = self._page_socket(url)
 
     def _page_socket(self, url: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def page() -> str | None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list", timeout=2) as r:
                     pages = [p for p in json.loads(r.read()) if p.get("type") == "page"]
-                if pages:
-                    return str(pages[0]["webSocketDebuggerUrl"])
             except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"Chromium's DevTools did not answer within {timeout:.0f}s")
+                return None
+            return str(pages[0]["webSocketDebuggerUrl"]) if pages else None
+
+        return wait_for(page, timeout, f"Chromium's DevTools to show the page {url}")
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page."""

@@ -80,9 +80,10 @@ class Watcher(threading.Thread):
     def __init__(self, bootstrap: str, topics: list[str], key_of) -> None:
         super().__init__(daemon=True)
         self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"w-{uuid.uuid4()}",
-                                  "auto.offset.reset": "latest", "enable.auto.commit": False,
+                                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
                                   "isolation.level": "read_committed"})
-        self.consumer.subscribe(topics)
+        self.assigned = threading.Event()
+        self.consumer.subscribe(topics, on_assign=lambda consumer, parts: self.assigned.set())
         self.key_of = key_of
         self.seen: dict[str, float] = {}
         self.stopping = threading.Event()
@@ -116,7 +117,7 @@ def latency(bootstrap: str, rate: float, seconds: float,
 
     watcher = Watcher(bootstrap, [changelog, abandoned], key_of)
     watcher.start()
-    time.sleep(3)  # the watcher's assignment; then traffic
+    wait_for(watcher.assigned.is_set, 30, "the watcher's partitions")  # fresh topics: earliest
     sessions: dict[str, float] = {}
     carts: dict[str, float] = {}  # cart -> its deadline (wall = event time here)
     traffic = simulate(SimConfig(seed=5, rate=rate, start=datetime.now(UTC), malformed=0,
@@ -135,9 +136,8 @@ def latency(bootstrap: str, rate: float, seconds: float,
                 sent += 1
             if now >= next_probe:
                 sid = f"probe-{uuid.uuid4().hex[:10]}"
+                sessions[f"s|default|{sid}"] = time.time()  # from the produce call on
                 tracker.page("Probe", {"path": "/"}, user_id=sid, context={"sessionId": sid})
-                tracker.flush(5)
-                sessions[f"s|default|{sid}"] = time.time()
                 next_probe += 0.2
             if now >= next_cart:
                 cart = f"probe-cart-{uuid.uuid4().hex[:8]}"
@@ -147,7 +147,9 @@ def latency(bootstrap: str, rate: float, seconds: float,
                                       timestamp=stamp)
                 carts[f"cart:{cart}"] = (stamp + timedelta(seconds=5)).timestamp()
                 next_cart += 0.5
-            time.sleep(0.002)
+            # pacing, not waiting on a result: until the next event, probe or cart is due
+            due = min(started + sent / rate, next_probe, next_cart)
+            time.sleep(max(0.0, due - time.time()))
         tracker.flush(30)
     wait_for(lambda: all(k in watcher.seen for k in carts), 60, "every probe cart's trigger")
     wait_for(lambda: all(k in watcher.seen for k in sessions), 60, "every probe session")
