@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from models.durations import parse_seconds
+from models.durations import parse_seconds, spell
 from models.errors import ShopstreamError
 from recommender.als import AlsParams, train_als
 from recommender.baselines import popularity, recent_popularity, top_items
@@ -54,13 +54,6 @@ def resolve_holdout(text: str, span_ms: int) -> int:
     return parse_duration(text)
 
 
-def describe_ms(ms: float) -> str:
-    for unit, size in (("d", DAY_MS), ("h", 3_600_000), ("m", 60_000)):
-        if ms >= size:
-            return f"{ms / size:.1f}{unit}"
-    return f"{ms / 1000:.0f}s"
-
-
 def bought(purchased: csr_matrix, user: int) -> set[int]:
     return set(row_items(purchased, user).tolist())
 
@@ -83,8 +76,8 @@ def _split(train: Interactions, test: Interactions, as_of_ms: int, description: 
 def time_split(inter: Interactions, holdout_ms: int) -> Split:
     cut = inter.end_ms - holdout_ms
     return _split(inter.subset(inter.times < cut), inter.subset(inter.times >= cut), cut,
-                  f"time: the last {describe_ms(holdout_ms)} of a "
-                  f"{describe_ms(inter.end_ms - inter.start_ms)} window held out")
+                  f"time: the last {spell(holdout_ms)} of a "
+                  f"{spell(inter.end_ms - inter.start_ms)} window held out")
 
 
 def leave_last_split(inter: Interactions, k: int) -> Split:

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from models.durations import spell
 from models.triggers import CartAbandoned, CartItem, CartRecovered, trigger_id
 from sinks.rows import order_amount
 from streams.live.events import Effects, LiveEvent, money, to_time
@@ -26,16 +27,6 @@ from streams.live.events import Effects, LiveEvent, money, to_time
 ACTIVITY = {"Product Added", "Product Removed", "Cart Viewed"}
 CLOSING = {"Checkout Started", "Order Completed"}
 MINUTE_MS = 60_000
-
-
-def spell(ms: int) -> str:
-    """``1800000`` -> ``30 minutes``."""
-    for unit, size in (("day", 86_400_000), ("hour", 3_600_000), ("minute", MINUTE_MS),
-                       ("second", 1000)):
-        if ms >= size and ms % size == 0:
-            n = ms // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{ms / 1000:g} seconds"
 
 
 @dataclass
