@@ -38,6 +38,7 @@ CATEGORIES_SQL = """
 SELECT product_id, argMax(category, event_time)
 FROM events
 WHERE tenant = {tenant:String} AND product_id != '' AND category != ''
+  AND event_time >= {start:DateTime64(3, 'UTC')} AND event_time <= {end:DateTime64(3, 'UTC')}
 GROUP BY product_id
 """
 
@@ -121,7 +122,7 @@ def load_interactions(client: Client, tenant: str, days: float,
     start = ms_to_time(int(end.timestamp() * 1000) - int(days * DAY_MS))
     params = {"tenant": tenant, "start": start, "end": end}
     columns = client.query(INTERACTIONS_SQL, parameters=params).result_columns
-    categories = dict(client.query(CATEGORIES_SQL, parameters={"tenant": tenant}).result_rows)
+    categories = dict(client.query(CATEGORIES_SQL, parameters=params).result_rows)
     if not columns:
         return Interactions.from_rows([], [], [], [])
     users, items, kinds, times = columns
