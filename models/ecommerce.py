@@ -8,6 +8,7 @@ and they are carried through untouched. An event name that is not in
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
@@ -24,6 +25,38 @@ from models.fields import (
     Stock,
     within_cent,
 )
+
+
+class EventName(StrEnum):
+    """The track event names of the contract: the only place they are spelled out. Members
+    are strings, so they compare, hash and format as the names themselves (SQL built from
+    them included)."""
+
+    PRODUCTS_SEARCHED = "Products Searched"
+    PRODUCT_LIST_VIEWED = "Product List Viewed"
+    PRODUCT_LIST_FILTERED = "Product List Filtered"
+    PRODUCT_CLICKED = "Product Clicked"
+    PRODUCT_VIEWED = "Product Viewed"
+    PRODUCT_ADDED = "Product Added"
+    PRODUCT_REMOVED = "Product Removed"
+    CART_VIEWED = "Cart Viewed"
+    CHECKOUT_STARTED = "Checkout Started"
+    CHECKOUT_STEP_VIEWED = "Checkout Step Viewed"
+    CHECKOUT_STEP_COMPLETED = "Checkout Step Completed"
+    PAYMENT_INFO_ENTERED = "Payment Info Entered"
+    ORDER_COMPLETED = "Order Completed"
+    ORDER_UPDATED = "Order Updated"
+    ORDER_REFUNDED = "Order Refunded"
+    ORDER_CANCELLED = "Order Cancelled"
+    COUPON_ENTERED = "Coupon Entered"
+    COUPON_APPLIED = "Coupon Applied"
+    COUPON_DENIED = "Coupon Denied"
+    COUPON_REMOVED = "Coupon Removed"
+    PROMOTION_VIEWED = "Promotion Viewed"
+    PROMOTION_CLICKED = "Promotion Clicked"
+    PRODUCT_REVIEWED = "Product Reviewed"
+    SIGNED_UP = "Signed Up"
+    LOGGED_IN = "Logged In"
 
 
 class Props(BaseModel):
@@ -187,30 +220,30 @@ class PageProps(Props):
 
 
 EVENT_PROPERTIES: dict[str, type[Props]] = {
-    "Products Searched": ProductsSearched,
-    "Product List Viewed": ProductList,
-    "Product List Filtered": ProductList,
-    "Product Clicked": Product,
-    "Product Viewed": Product,
-    "Product Added": CartProduct,
-    "Product Removed": CartProduct,
-    "Cart Viewed": CartViewed,
-    "Checkout Started": Checkout,
-    "Checkout Step Viewed": CheckoutStep,
-    "Checkout Step Completed": CheckoutStep,
-    "Payment Info Entered": PaymentInfo,
-    "Order Completed": Order,
-    "Order Updated": Order,
-    "Order Refunded": OrderChange,
-    "Order Cancelled": OrderChange,
-    "Coupon Entered": Coupon,
-    "Coupon Applied": Coupon,
-    "Coupon Denied": Coupon,
-    "Coupon Removed": Coupon,
-    "Promotion Viewed": Promotion,
-    "Promotion Clicked": Promotion,
-    "Product Reviewed": ProductReviewed,
-    "Signed Up": Account,
-    "Logged In": Account,
+    EventName.PRODUCTS_SEARCHED: ProductsSearched,
+    EventName.PRODUCT_LIST_VIEWED: ProductList,
+    EventName.PRODUCT_LIST_FILTERED: ProductList,
+    EventName.PRODUCT_CLICKED: Product,
+    EventName.PRODUCT_VIEWED: Product,
+    EventName.PRODUCT_ADDED: CartProduct,
+    EventName.PRODUCT_REMOVED: CartProduct,
+    EventName.CART_VIEWED: CartViewed,
+    EventName.CHECKOUT_STARTED: Checkout,
+    EventName.CHECKOUT_STEP_VIEWED: CheckoutStep,
+    EventName.CHECKOUT_STEP_COMPLETED: CheckoutStep,
+    EventName.PAYMENT_INFO_ENTERED: PaymentInfo,
+    EventName.ORDER_COMPLETED: Order,
+    EventName.ORDER_UPDATED: Order,
+    EventName.ORDER_REFUNDED: OrderChange,
+    EventName.ORDER_CANCELLED: OrderChange,
+    EventName.COUPON_ENTERED: Coupon,
+    EventName.COUPON_APPLIED: Coupon,
+    EventName.COUPON_DENIED: Coupon,
+    EventName.COUPON_REMOVED: Coupon,
+    EventName.PROMOTION_VIEWED: Promotion,
+    EventName.PROMOTION_CLICKED: Promotion,
+    EventName.PRODUCT_REVIEWED: ProductReviewed,
+    EventName.SIGNED_UP: Account,
+    EventName.LOGGED_IN: Account,
 }
 """Event name -> properties model, for ``type == "track"``."""

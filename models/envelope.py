@@ -7,7 +7,7 @@ precision; naive times are taken as UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
@@ -15,15 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from models.errors import Code
 from models.fields import Id
-
-
-def to_utc_ms(value: datetime) -> datetime:
-    """Normalise to an aware UTC datetime truncated to milliseconds."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
+from models.times import to_utc_ms
 
 UtcTime = Annotated[datetime, AfterValidator(to_utc_ms)]
 

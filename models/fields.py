@@ -7,16 +7,16 @@ whose type is one of the stable codes in :mod:`models.errors`.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from models.errors import Code
+from models.money import CENT, InvalidMoney, parse_money
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-CENT = Decimal("0.01")
 
 
 def _to_id(value: Any) -> Any:
@@ -33,27 +33,12 @@ def _to_id(value: Any) -> Any:
 
 
 def _to_decimal(value: Any) -> Any:
-    """Money arrives as a JSON number or a string; both become an exact Decimal.
-
-    A JSON number is parsed as a float first; ``repr`` gives back its shortest
-    decimal form, which is exactly what was written for up to 15 significant
-    digits. Send money as a string for more digits than that.
-    """
-    if isinstance(value, bool):
-        raise PydanticCustomError(Code.TYPE_INVALID, "amount must be a number")
-    if isinstance(value, float):
-        value = repr(value)
-    if isinstance(value, int | str):
-        try:
-            result = Decimal(value)
-        except InvalidOperation:
-            raise PydanticCustomError(Code.TYPE_INVALID, "amount is not a number") from None
-        if not result.is_finite():
-            raise PydanticCustomError(Code.TYPE_INVALID, "amount must be finite")
-        return result
-    if isinstance(value, Decimal):
-        return value
-    raise PydanticCustomError(Code.TYPE_INVALID, "amount must be a number")
+    """Money arrives as a JSON number or a string; both become an exact Decimal
+    (:func:`models.money.parse_money`: send money as a string for more than 15 digits)."""
+    try:
+        return parse_money(value)
+    except InvalidMoney as exc:
+        raise PydanticCustomError(Code.TYPE_INVALID, str(exc)) from None
 
 
 def _positive_price(value: Decimal) -> Decimal:

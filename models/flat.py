@@ -9,30 +9,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.ecommerce import EventName
+
 # (category, event_type) -> (Segment type, event name)
 FLAT_EVENTS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("page", "view"): ("page", None),
-    ("search", "query"): ("track", "Products Searched"),
-    ("product", "list_view"): ("track", "Product List Viewed"),
-    ("product", "click"): ("track", "Product Clicked"),
-    ("product", "view"): ("track", "Product Viewed"),
-    ("product", "cart_add"): ("track", "Product Added"),
-    ("product", "cart_remove"): ("track", "Product Removed"),
-    ("product", "review"): ("track", "Product Reviewed"),
-    ("cart", "add"): ("track", "Product Added"),
-    ("cart", "remove"): ("track", "Product Removed"),
-    ("cart", "view"): ("track", "Cart Viewed"),
-    ("checkout", "start"): ("track", "Checkout Started"),
-    ("checkout", "step"): ("track", "Checkout Step Completed"),
-    ("checkout", "payment"): ("track", "Payment Info Entered"),
-    ("order", "complete"): ("track", "Order Completed"),
-    ("order", "purchase"): ("track", "Order Completed"),
-    ("order", "update"): ("track", "Order Updated"),
-    ("order", "refund"): ("track", "Order Refunded"),
-    ("order", "cancel"): ("track", "Order Cancelled"),
-    ("coupon", "apply"): ("track", "Coupon Applied"),
-    ("user", "signup"): ("track", "Signed Up"),
-    ("user", "login"): ("track", "Logged In"),
+    ("search", "query"): ("track", EventName.PRODUCTS_SEARCHED),
+    ("product", "list_view"): ("track", EventName.PRODUCT_LIST_VIEWED),
+    ("product", "click"): ("track", EventName.PRODUCT_CLICKED),
+    ("product", "view"): ("track", EventName.PRODUCT_VIEWED),
+    ("product", "cart_add"): ("track", EventName.PRODUCT_ADDED),
+    ("product", "cart_remove"): ("track", EventName.PRODUCT_REMOVED),
+    ("product", "review"): ("track", EventName.PRODUCT_REVIEWED),
+    ("cart", "add"): ("track", EventName.PRODUCT_ADDED),
+    ("cart", "remove"): ("track", EventName.PRODUCT_REMOVED),
+    ("cart", "view"): ("track", EventName.CART_VIEWED),
+    ("checkout", "start"): ("track", EventName.CHECKOUT_STARTED),
+    ("checkout", "step"): ("track", EventName.CHECKOUT_STEP_COMPLETED),
+    ("checkout", "payment"): ("track", EventName.PAYMENT_INFO_ENTERED),
+    ("order", "complete"): ("track", EventName.ORDER_COMPLETED),
+    ("order", "purchase"): ("track", EventName.ORDER_COMPLETED),
+    ("order", "update"): ("track", EventName.ORDER_UPDATED),
+    ("order", "refund"): ("track", EventName.ORDER_REFUNDED),
+    ("order", "cancel"): ("track", EventName.ORDER_CANCELLED),
+    ("coupon", "apply"): ("track", EventName.COUPON_APPLIED),
+    ("user", "signup"): ("track", EventName.SIGNED_UP),
+    ("user", "login"): ("track", EventName.LOGGED_IN),
 }
 
 # flat field -> property name

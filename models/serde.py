@@ -6,15 +6,17 @@ Decimals are written as JSON numbers with exactly their digits (``19.90`` stays
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from models.envelope import Envelope
+from models.times import format_time
 
-_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+# non-str keys: event names are a StrEnum, and orjson takes only exact str keys otherwise
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
 
 def _default(value: Any) -> Any:
@@ -25,13 +27,6 @@ def _default(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def format_time(value: datetime) -> str:
-    """ISO 8601 UTC with milliseconds and a ``Z`` (a naive time is taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def dumps(obj: Any) -> bytes:

@@ -15,9 +15,10 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from models.ecommerce import EVENT_PROPERTIES, PageProps, Props
-from models.envelope import Envelope, to_utc_ms
+from models.envelope import Envelope
 from models.errors import Code, Issue
 from models.flat import flat_to_segment, is_flat
+from models.times import to_utc_ms
 
 _MESSAGE_ID_NAMESPACE = uuid.UUID("6f1d1d0e-5f59-4c55-9c1a-2f7f1c0b5e11")
 _TIME_FIELDS = {"timestamp", "sentAt", "receivedAt"}
@@ -158,7 +159,7 @@ def validate_bytes(raw: bytes, rules: Rules, now: datetime) -> ValidationResult:
 
 
 def validate_line(line: bytes, too_long: bool, rules: Rules, now: datetime) -> ValidationResult:
-    """Validate one input line (see ``streams.lines.read_lines``); a line cut off for being
+    """Validate one input line (see ``streams.sources.lines.read_lines``); a line cut off for being
     over the size limit is ``too_large`` without being looked at."""
     if too_long:
         return ValidationResult(None, (Issue(

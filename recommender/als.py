@@ -11,7 +11,7 @@ from implicit.cpu.als import AlternatingLeastSquares
 from scipy.sparse import csr_matrix
 from threadpoolctl import threadpool_limits
 
-from streams.settings import Settings
+from models.settings import Settings
 
 Progress = Callable[[str], None]
 

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
+from models.times import ms_to_datetime
+
 VIEW, ADD, PURCHASE, REFUND = 0, 1, 2, 3
 KINDS = ("view", "add", "purchase", "refund")
 DAY_MS = 86_400_000
@@ -102,10 +104,6 @@ class Interactions:
         return {KINDS[k]: int((self.kinds == k).sum()) for k in range(len(KINDS))}
 
 
-def ms_to_time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
 def latest_event_time(client: Client, tenant: str) -> datetime | None:
     value = client.query(LATEST_SQL, parameters={"tenant": tenant}).result_rows[0][0]
     if value is None or value.year < 1971:  # max() of no rows is the epoch
@@ -119,7 +117,7 @@ def load_interactions(client: Client, tenant: str, days: float,
     end = end or latest_event_time(client, tenant)
     if end is None:
         return Interactions.from_rows([], [], [], [])
-    start = ms_to_time(int(end.timestamp() * 1000) - int(days * DAY_MS))
+    start = ms_to_datetime(int(end.timestamp() * 1000) - int(days * DAY_MS))
     params = {"tenant": tenant, "start": start, "end": end}
     columns = client.query(INTERACTIONS_SQL, parameters=params).result_columns
     categories = dict(client.query(CATEGORIES_SQL, parameters=params).result_rows)

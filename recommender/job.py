@@ -11,15 +11,16 @@ from datetime import UTC, datetime
 from clickhouse_connect.driver.client import Client
 
 from models.errors import ShopstreamError
+from models.settings import Settings
+from models.times import ms_to_datetime
 from recommender.als import AlsParams, train_als
 from recommender.evaluation import Split, evaluate, leave_last_split, resolve_holdout, time_split
 from recommender.gate import decide
-from recommender.interactions import Interactions, load_interactions, ms_to_time
+from recommender.interactions import Interactions, load_interactions
 from recommender.matrix import Weights, purchased_matrix, user_item_matrix
 from recommender.model import TrainedModel
 from recommender.publish import Send, active_users, publish, top_n_rows
 from recommender.registry import ModelRecord, Registry
-from streams.settings import Settings
 
 Progress = Callable[[str], None]
 
@@ -37,8 +38,8 @@ def read(client: Client, settings: Settings, tenant: str, progress: Progress) ->
                               "(product views, adds to cart, orders)")
     counts = ", ".join(f"{n:,} {kind}s" for kind, n in inter.counts().items())
     progress(f"read {len(inter):,} interactions ({counts}) of {inter.n_users:,} users and "
-             f"{inter.n_items:,} products, {ms_to_time(inter.start_ms):%Y-%m-%d %H:%M} .. "
-             f"{ms_to_time(inter.end_ms):%Y-%m-%d %H:%M} UTC")
+             f"{inter.n_items:,} products, {ms_to_datetime(inter.start_ms):%Y-%m-%d %H:%M} .. "
+             f"{ms_to_datetime(inter.end_ms):%Y-%m-%d %H:%M} UTC")
     return inter
 
 
@@ -82,7 +83,7 @@ def train_job(client: Client, settings: Settings, tenant: str, choice: SplitChoi
     registry = Registry(client, settings.model_registry, tenant)
     record = registry.save(model, ModelRecord(
         tenant=tenant, version=registry.next_version(), trained_at=now(),
-        data_start=ms_to_time(inter.start_ms), data_end=ms_to_time(inter.end_ms),
+        data_start=ms_to_datetime(inter.start_ms), data_end=ms_to_datetime(inter.end_ms),
         params={"als": params.as_dict(), "weights": weights.as_dict(), "days": settings.reco_days,
                 "gate_metric": settings.reco_gate_metric, "tolerance": settings.reco_gate_tolerance},
         metrics=evaluation, status="candidate", note="", path=""))

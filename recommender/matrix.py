@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from models.settings import Settings
 from recommender.interactions import ADD, DAY_MS, PURCHASE, REFUND, VIEW, Interactions
-from streams.settings import Settings
 
 
 @dataclass(frozen=True)

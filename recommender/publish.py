@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
-from models.serde import dumps, format_time
+from models.serde import dumps
+from models.times import format_time
 from recommender.interactions import DAY_MS, Interactions
 from recommender.model import TrainedModel
 
@@ -54,20 +54,3 @@ def publish(client: Client, send: Send | None, tenant: str, version: int, genera
                           for p, s in zip(items, scores, strict=True)],
             }))
     return len(rows)
-
-
-@contextmanager
-def kafka_sender(bootstrap: str | None, topic: str) -> Iterator[Send | None]:
-    """A keyed sender to ``topic`` (None without a broker); on leaving, every message is
-    delivered or an error says how many were not."""
-    if bootstrap is None:
-        yield None
-        return
-    from streams.tracker import Tracker
-
-    with Tracker(bootstrap, topic, producer_config={"compression.type": "zstd"}) as tracker:
-        yield lambda key, value: tracker.send_raw(value, key.encode())
-        left = tracker.flush(60)
-        if left or tracker.failed:
-            raise RuntimeError(f"{left + tracker.failed} recommendation message(s) not "
-                               f"delivered to {topic}")

@@ -18,7 +18,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from models.errors import ShopstreamError
-from models.serde import format_time
+from models.times import as_utc, format_time
 from recommender.model import TrainedModel
 
 COLUMNS = ["tenant", "version", "trained_at", "data_start", "data_end", "params", "metrics",
@@ -54,10 +54,6 @@ class ModelRecord:
         }
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 class Registry:
     def __init__(self, client: Client, root: Path, tenant: str) -> None:
         self.client, self.root, self.tenant = client, root, tenant
@@ -67,7 +63,7 @@ class Registry:
             f"SELECT {', '.join(COLUMNS[:-1])} FROM models FINAL "
             "WHERE tenant = {tenant:String} ORDER BY version",
             parameters={"tenant": self.tenant}).result_rows
-        return [ModelRecord(r[0], int(r[1]), _utc(r[2]), _utc(r[3]), _utc(r[4]), json.loads(r[5]),
+        return [ModelRecord(r[0], int(r[1]), as_utc(r[2]), as_utc(r[3]), as_utc(r[4]), json.loads(r[5]),
                             json.loads(r[6]), r[7], r[8], r[9]) for r in rows]
 
     def get(self, version: int) -> ModelRecord:

@@ -9,19 +9,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from models.errors import ShopstreamError
+from models.settings import Settings
 from recommender.job import Progress, SplitChoice, evaluate_job, publish_active, read, train_job
-from recommender.publish import Send, kafka_sender
+from recommender.publish import Send
 from recommender.registry import Registry
-from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+SenderFactory = Callable[[], AbstractContextManager[Send | None]]
 RETRY_AFTER_FAILURE_S = 600.0
 
 NEW_ORDERS_SQL = """
@@ -43,8 +44,10 @@ def should_retrain(now: datetime, last_trained_at: datetime | None, new_orders: 
 
 class JobRunner:
     def __init__(self, database: Callable[[], Client], settings: Settings,
-                 bootstrap: str | None) -> None:
-        self.database, self.settings, self.bootstrap = database, settings, bootstrap
+                 sender: SenderFactory | None = None) -> None:
+        """``sender`` opens where published top-N go besides ClickHouse (Kafka in the worker
+        and the CLI); without one, recommendations go to ClickHouse only."""
+        self.database, self.settings, self.sender = database, settings, sender
         self._lock = threading.Lock()
         self._failed_at: datetime | None = None
 
@@ -81,7 +84,7 @@ class JobRunner:
             return {**record.summary(), "published": published}
 
     def _sender(self) -> AbstractContextManager[Send | None]:
-        return kafka_sender(self.bootstrap, self.settings.topics.recommendations)
+        return self.sender() if self.sender is not None else nullcontext()
 
     def retrain_if_due(self, tenant: str | None = None,
                        now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict[str, Any] | None:

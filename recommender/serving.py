@@ -19,9 +19,9 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from models.errors import ShopstreamError
+from models.settings import Settings
 from recommender.model import TrainedModel
 from recommender.registry import ModelRecord, Registry
-from streams.settings import Settings
 
 REFRESH_S = 5.0
 

@@ -6,9 +6,9 @@ import threading
 
 from clickhouse_connect.driver.client import Client
 
+from models.settings import Settings
 from sinks.connection import connect
 from sinks.migrations import migrate
-from streams.settings import Settings
 
 _migrated: set[tuple[str, str]] = set()
 _lock = threading.Lock()

@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from sinks import metrics
 from sinks.rows import rows_for
 from sinks.writer import Batch, ClickHouseWriter
-from streams import metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -4,37 +4,25 @@ that changed since the last one; a window written again replaces its older row."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 
-from streams.live.funnel import Funnel
+from models.times import ms_to_datetime
 
 COLUMNS = ["tenant", "minute", "utm_source", "partition", "visit", "product_view", "add_to_cart",
            "checkout", "purchase", "snapshot_at"]
-Key = tuple[int, tuple[str, str, int]]
+# (partition, tenant, utm source, window start in ms, stage counts)
+Window = tuple[int, str, str, int, Sequence[int]]
 
 
-def take_dirty(funnels: dict[int, Funnel]) -> list[Key]:
-    """The changed windows (partition, window key), marking them clean."""
-    keys = [(partition, key) for partition, funnel in funnels.items() for key in funnel.dirty]
-    for funnel in funnels.values():
-        funnel.dirty.clear()
-    return keys
+def snapshot_rows(windows: Iterable[Window], at: datetime) -> list[list[object]]:
+    return [[tenant, ms_to_datetime(window), source, partition, *counts, at]
+            for partition, tenant, source, window, counts in windows]
 
 
-def snapshot_rows(funnels: dict[int, Funnel], keys: list[Key], at: datetime) -> list[list]:
-    rows = []
-    for partition, (tenant, source, window) in keys:
-        counts = funnels[partition].windows.get((tenant, source, window)) if partition in funnels else None
-        if counts is None:
-            continue
-        rows.append([tenant, datetime.fromtimestamp(window / 1000, tz=UTC), source, partition,
-                     *counts, at])
-    return rows
-
-
-def write_snapshot(client: Client, rows: list[list]) -> int:
+def write_snapshot(client: Client, rows: list[list[object]]) -> int:
     if rows:
         client.insert("funnel_live_minute", rows, column_names=COLUMNS)
     return len(rows)

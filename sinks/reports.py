@@ -16,6 +16,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from models.segments import SegmentRules, customer_segment, quintile_scores, rfm_segment
+from models.times import as_utc
 from sinks.schema import FUNNEL_WINDOW_MS
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -201,14 +202,10 @@ def _as_of(client: Client, p: ReportParams) -> datetime:
     return latest if latest.tzinfo else latest.replace(tzinfo=UTC)
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def rfm(client: Client, p: ReportParams) -> Table:
     as_of = _as_of(client, p)
     rows = _query(client, ORDER_FIGURES + " ORDER BY user_key", p).records()
-    recency = [max(0, (as_of - _utc(r["last_order"])) // timedelta(days=1)) for r in rows]
+    recency = [max(0, (as_of - as_utc(r["last_order"])) // timedelta(days=1)) for r in rows]
     frequency = [r["completed"] - r["cancelled"] for r in rows]
     monetary = [r["net_revenue"] for r in rows]
     r_scores = quintile_scores(recency, higher_is_better=False)
@@ -292,7 +289,7 @@ def customers(client: Client, p: ReportParams) -> Table:
     for r in figures:
         orders = r["completed"] - r["cancelled"]
         revenue = r["net_revenue"]
-        first, last = _utc(r["first_order"]), _utc(r["last_order"])
+        first, last = as_utc(r["first_order"]), as_utc(r["last_order"])
         gap = ((last - first) / timedelta(days=1) / (r["completed"] - 1)
                if r["completed"] > 1 else None)
         aov = (revenue / orders).quantize(Decimal("0.01")) if orders > 0 else Decimal("0.00")

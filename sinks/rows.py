@@ -16,14 +16,16 @@ Definitions that reports rely on (also in the README):
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import orjson
+from models.orders import line_total, order_amount
 
+from models.ecommerce import EventName
+from models.money import money_or_zero
 from models.serde import dumps
+from models.times import parse_iso
 
-ZERO = Decimal(0)
 SESSION_BUCKET_S = 30 * 60
 
 EVENT_COLUMNS = (
@@ -37,45 +39,12 @@ ITEM_COLUMNS = (
     "tenant", "event_id", "line", "event", "sign", "event_time", "order_id", "user_key",
     "product_id", "category", "brand", "quantity", "price", "discount", "line_total", "currency",
 )
-ORDER_EVENTS = {"Order Completed", "Order Refunded", "Order Cancelled"}
-ITEM_SIGNS = {"Order Completed": 1, "Order Refunded": -1}
-
-
-def money(value: Any) -> Decimal:
-    """An amount from canonical JSON: numbers there are written with exact digits."""
-    if value is None or isinstance(value, bool):
-        return ZERO
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    try:
-        return Decimal(str(value))
-    except ArithmeticError:
-        return ZERO
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
+ORDER_EVENTS = {EventName.ORDER_COMPLETED, EventName.ORDER_REFUNDED, EventName.ORDER_CANCELLED}
+ITEM_SIGNS = {EventName.ORDER_COMPLETED: 1, EventName.ORDER_REFUNDED: -1}
 
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
-
-
-def line_total(line: dict[str, Any]) -> Decimal:
-    if line.get("line_total") is not None:
-        return money(line["line_total"])
-    quantity = int(line.get("quantity") or 1)
-    return money(line.get("price")) * quantity - money(line.get("discount"))
-
-
-def order_amount(event: str, props: dict[str, Any]) -> Decimal:
-    if props.get("total") is not None:
-        return money(props["total"])
-    if event == "Order Completed" and props.get("revenue") is not None:
-        return money(props["revenue"])
-    return sum((line_total(p) for p in props.get("products") or []), ZERO)
 
 
 def session_id_for(context: dict[str, Any], user_key: str, event_time: datetime) -> str:
@@ -89,7 +58,7 @@ def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
     props: dict[str, Any] = event.get("properties") or {}
     context: dict[str, Any] = event.get("context") or {}
     name = event.get("event") if event["type"] == "track" else event["type"]
-    event_time = parse_time(event["timestamp"])
+    event_time = parse_iso(event["timestamp"])
     user_key = _text(event.get("userId") or event.get("anonymousId"))
     campaign = context.get("campaign") or {}
     page = context.get("page") or {}
@@ -98,7 +67,7 @@ def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
         revenue = order_amount(str(name), props)
         quantity = sum(int(p.get("quantity") or 1) for p in products)
     else:
-        revenue = money(props.get("revenue"))
+        revenue = money_or_zero(props.get("revenue"))
         quantity = int(props.get("quantity") or 0)
     coupon = props.get("coupon") or props.get("coupon_id") or props.get("coupon_name")
     return (
@@ -107,7 +76,7 @@ def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
         event["type"],
         _text(name),
         event_time,
-        parse_time(event["receivedAt"]) if event.get("receivedAt") else event_time,
+        parse_iso(event["receivedAt"]) if event.get("receivedAt") else event_time,
         _text(event.get("userId")),
         _text(event.get("anonymousId")),
         user_key,
@@ -116,11 +85,11 @@ def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
         _text(props.get("cart_id")),
         _text(props.get("order_id")),
         revenue,
-        money(props.get("value")),
-        money(props.get("discount")),
+        money_or_zero(props.get("value")),
+        money_or_zero(props.get("discount")),
         _text(props.get("currency")),
         quantity,
-        money(props.get("price")),
+        money_or_zero(props.get("price")),
         _text(props.get("category")),
         _text(props.get("brand")),
         _text(coupon),
@@ -141,7 +110,7 @@ def item_rows(event: dict[str, Any]) -> list[tuple[Any, ...]]:
     if sign is None:
         return []
     props = event.get("properties") or {}
-    event_time = parse_time(event["timestamp"])
+    event_time = parse_iso(event["timestamp"])
     user_key = _text(event.get("userId") or event.get("anonymousId"))
     currency = _text(props.get("currency"))
     rows = []
@@ -150,8 +119,8 @@ def item_rows(event: dict[str, Any]) -> list[tuple[Any, ...]]:
             event["tenant"], event["messageId"], index, name, sign, event_time,
             _text(props.get("order_id")), user_key, _text(line.get("product_id")),
             _text(line.get("category")), _text(line.get("brand")),
-            int(line.get("quantity") or 1), money(line.get("price")),
-            money(line.get("discount")), line_total(line), _text(line.get("currency") or currency),
+            int(line.get("quantity") or 1), money_or_zero(line.get("price")),
+            money_or_zero(line.get("discount")), line_total(line), _text(line.get("currency") or currency),
         ))
     return rows
 

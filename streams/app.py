@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from streams.settings import Settings
+from models.settings import Settings
 
 
 def faust_app_id(settings: Settings) -> str:

@@ -10,13 +10,13 @@ import threading
 import faust
 from clickhouse_connect.driver.client import Client
 
+from models.settings import Settings
 from streams.app import create_app, faust_app_id
-from streams.kafka_admin import ensure_topics
-from streams.live_agent import LiveStage, register_live
-from streams.live_web import register_live_web
-from streams.settings import Settings
-from streams.validation import register_validation
-from streams.web import register_web
+from streams.kafka.admin import ensure_topics
+from streams.stages.live import LiveStage, register_live
+from streams.stages.validation import register_validation
+from streams.web.live import register_live_web
+from streams.web.views import register_web
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +60,21 @@ def register_funnel_snapshot(app: faust.App, settings: Settings, live: LiveStage
     import asyncio
     from datetime import UTC, datetime
 
-    from sinks.live_funnel import snapshot_rows, take_dirty, write_snapshot
+    from sinks.live_funnel import snapshot_rows, write_snapshot
 
     @app.timer(interval=settings.funnel_snapshot_s)
     async def funnel_snapshot() -> None:
         funnels = {p: s.funnel for p, s in live.states.items()}
-        keys = take_dirty(funnels)
-        rows = snapshot_rows(funnels, keys, datetime.now(UTC))
+        windows = [(partition, *key, counts) for partition, funnel in funnels.items()
+                   for key, counts in funnel.take_dirty()]
+        rows = snapshot_rows(windows, datetime.now(UTC))
         try:
             await asyncio.to_thread(lambda: write_snapshot(database(), rows))
         except Exception as exc:  # ClickHouse away: try these windows again next time
-            for partition, key in keys:
+            for partition, tenant, source, window, _counts in windows:
                 if partition in funnels:
-                    funnels[partition].dirty.add(key)
-            log.warning("live funnel snapshot not written (%d windows kept): %s", len(keys), exc)
+                    funnels[partition].dirty.add((tenant, source, window))
+            log.warning("live funnel snapshot not written (%d windows kept): %s", len(windows), exc)
 
 
 def register_recommender(app: faust.App, settings: Settings, bootstrap: str,
@@ -85,9 +86,11 @@ def register_recommender(app: faust.App, settings: Settings, bootstrap: str,
     from recommender.runner import JobRunner
     from recommender.serving import RecommendationService
     from sinks.connection import is_embedded
-    from streams.recommender_web import register_recommender_web
+    from streams.sdk.sender import recommendation_sender
+    from streams.web.recommender import register_recommender_web
 
-    runner = JobRunner(database, settings, bootstrap)
+    runner = JobRunner(database, settings,
+                       recommendation_sender(bootstrap, settings.topics.recommendations))
     register_recommender_web(app, RecommendationService(database, settings), runner)
     if not (settings.reco_schedule_enabled and is_embedded(settings.resolved_clickhouse_url)):
         return
@@ -104,7 +107,7 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     """Blocks until SIGINT/SIGTERM; then stops cleanly: the sink writes and commits what it
     holds, Faust commits what it processed."""
     from sinks.kafka_sink import KafkaSink, start_sink_thread
-    from streams.queries import worker_state_file
+    from streams.cli.queries import worker_state_file
 
     ensure_topics(settings, bootstrap)
     database = DatabaseHandle(settings)

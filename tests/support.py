@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, TopicPartition
 
 from deploy.local.broker import free_port
-from streams.metrics_client import fetch_metrics, total
+from streams.monitoring.scrape import fetch_metrics, total
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
@@ -132,7 +132,7 @@ class WorkerProcess:
                "SHOPSTREAM_TOPIC_PREFIX": self.prefix, "SHOPSTREAM_DATA_DIR": str(self.data_dir),
                "SHOPSTREAM_WEB_PORT": str(self.port), **self.env}
         log = open(self.log_path, "wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
+        self.process = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "worker"],
                                         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         raw = f"{self.prefix}shop.events.raw"
         wait_for(lambda: self._assigned(raw), timeout, f"worker to own {raw} ({self.log_path})")

@@ -20,12 +20,15 @@ from decimal import Decimal
 from typing import Any
 
 from models.durations import spell
+from models.ecommerce import EventName
+from models.money import money_or_zero
+from models.orders import order_amount
+from models.times import ms_to_datetime
 from models.triggers import CartAbandoned, CartItem, CartRecovered, trigger_id
-from sinks.rows import order_amount
-from streams.live.events import Effects, LiveEvent, money, to_time
+from streams.live.events import Effects, LiveEvent
 
-ACTIVITY = {"Product Added", "Product Removed", "Cart Viewed"}
-CLOSING = {"Checkout Started", "Order Completed"}
+ACTIVITY = {EventName.PRODUCT_ADDED, EventName.PRODUCT_REMOVED, EventName.CART_VIEWED}
+CLOSING = {EventName.CHECKOUT_STARTED, EventName.ORDER_COMPLETED}
 MINUTE_MS = 60_000
 
 
@@ -117,7 +120,7 @@ class CartBook:
             self._activity(ev, effects)
         elif ev.name in CLOSING:
             self._close(ev, effects)
-            if ev.name == "Order Completed":
+            if ev.name == EventName.ORDER_COMPLETED:
                 self._recover(ev, effects, wall_ms)
         return effects
 
@@ -126,7 +129,7 @@ class CartBook:
         cart_id = str(props.get("cart_id") or f"user:{ev.user_key}")
         key = f"c|{ev.tenant}|{cart_id}"
         cart = self.carts.get(key)
-        if ev.name == "Cart Viewed" and cart is None:
+        if ev.name == EventName.CART_VIEWED and cart is None:
             return
         if cart is None:
             cart = Cart(ev.tenant, cart_id, ev.user_key, ev.user_id, ev.anonymous_id, ev.session_id,
@@ -134,14 +137,15 @@ class CartBook:
         cart.first_ms, cart.last_ms = min(cart.first_ms, ev.ts), max(cart.last_ms, ev.ts)
         cart.session_id = ev.session_id or cart.session_id
         pid = props.get("product_id")
-        if ev.name == "Product Added" and pid:
+        if ev.name == EventName.PRODUCT_ADDED and pid:
             line = cart.lines.get(pid) or Line(str(pid), props.get("name"), props.get("category"),
-                                               0, str(money(props.get("price"))))
+                                               0, str(money_or_zero(props.get("price"))))
             line.quantity += int(props.get("quantity") or 1)
-            line.unit_price = str(money(props.get("price"))) if props.get("price") else line.unit_price
+            if props.get("price"):
+                line.unit_price = str(money_or_zero(props.get("price")))
             cart.lines[str(pid)] = line
             cart.currency = str(props.get("currency") or cart.currency)
-        elif ev.name == "Product Removed" and pid in cart.lines:
+        elif ev.name == EventName.PRODUCT_REMOVED and pid in cart.lines:
             line = cart.lines[pid]
             line.quantity -= int(props.get("quantity") or line.quantity)
             if line.quantity <= 0:
@@ -179,12 +183,12 @@ class CartBook:
         revenue = order_amount(ev.name, ev.props)
         effects.triggers.append(CartRecovered(
             trigger_id=trigger_id("cart_recovered", record.trigger_id, order_id),
-            tenant=ev.tenant, time=to_time(ev.ts), emitted_at=to_time(wall_ms),
+            tenant=ev.tenant, time=ms_to_datetime(ev.ts), emitted_at=ms_to_datetime(wall_ms),
             user_id=record.user_id, anonymous_id=record.anonymous_id, cart_id=record.cart_id,
             order_id=order_id, recovered_revenue=revenue,
             currency=str(ev.props.get("currency") or record.currency),
             minutes_since_abandonment=round((ev.ts - record.abandoned_ms) / MINUTE_MS, 2),
-            abandoned_trigger_id=record.trigger_id, abandoned_at=to_time(record.abandoned_ms)))
+            abandoned_trigger_id=record.trigger_id, abandoned_at=ms_to_datetime(record.abandoned_ms)))
 
     # -- time ----------------------------------------------------------------------------
     def due(self, now_ms: int, wall_ms: int) -> Effects:
@@ -212,8 +216,8 @@ class CartBook:
                           line_total=Decimal(line.unit_price) * line.quantity)
                  for line in cart.lines.values()]
         effects.triggers.append(CartAbandoned(
-            trigger_id=tid, tenant=cart.tenant, time=to_time(abandoned_ms),
-            emitted_at=to_time(wall_ms), user_id=cart.user_id, anonymous_id=cart.anonymous_id,
+            trigger_id=tid, tenant=cart.tenant, time=ms_to_datetime(abandoned_ms),
+            emitted_at=ms_to_datetime(wall_ms), user_id=cart.user_id, anonymous_id=cart.anonymous_id,
             cart_id=cart.cart_id, session_id=cart.session_id,
             total_items=sum(line.quantity for line in cart.lines.values()),
             total_value=cart.value(), currency=cart.currency,
@@ -222,8 +226,8 @@ class CartBook:
                                              if line.category}),
             reason=f"no checkout or order within {spell(self.abandon_after_ms)} of the last "
                    "cart activity",
-            first_activity_at=to_time(cart.first_ms), last_activity_at=to_time(cart.last_ms),
-            abandoned_at=to_time(abandoned_ms)))
+            first_activity_at=ms_to_datetime(cart.first_ms), last_activity_at=ms_to_datetime(cart.last_ms),
+            abandoned_at=ms_to_datetime(abandoned_ms)))
         del self.carts[key]
         effects.writes[key] = None
         record = Abandonment(cart.tenant, cart.cart_id, cart.user_key, cart.user_id,

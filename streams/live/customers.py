@@ -25,10 +25,12 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from models.ecommerce import EventName
+from models.orders import order_amount
 from models.segments import SegmentRules, customer_segment
+from models.times import ms_to_datetime
 from models.triggers import PostPurchase, SegmentChanged, Winback, trigger_id
-from sinks.rows import order_amount
-from streams.live.events import Effects, LiveEvent, to_time
+from streams.live.events import Effects, LiveEvent
 
 DAY_MS = 86_400_000
 
@@ -93,14 +95,14 @@ class Customers:
         effects = Effects()
         key = f"u|{ev.tenant}|{ev.user_key}"
         c = self.customers.get(key)
-        if c is None and ev.name != "Order Completed":
+        if c is None and ev.name != EventName.ORDER_COMPLETED:
             return effects  # only buyers are followed
         if c is None:
             c = Customer(ev.tenant, ev.user_key, ev.user_id, ev.anonymous_id)
         c.user_id = c.user_id or ev.user_id
         c.last_seen_ms = max(c.last_seen_ms, ev.ts)
         props = ev.props
-        if ev.name == "Order Completed":
+        if ev.name == EventName.ORDER_COMPLETED:
             revenue = order_amount(ev.name, props)
             c.orders += 1
             c.revenue = str(Decimal(c.revenue) + revenue)
@@ -110,7 +112,7 @@ class Customers:
                                      str(props.get("currency") or "USD"),
                                      [str(p.get("product_id")) for p in props.get("products") or []]))
             heapq.heappush(self._deadlines, (ev.ts + self.post_purchase_after_ms, key))
-        elif ev.name in ("Order Refunded", "Order Cancelled"):
+        elif ev.name in (EventName.ORDER_REFUNDED, EventName.ORDER_CANCELLED):
             amount = order_amount(ev.name, props)
             c.revenue = str(Decimal(c.revenue) - amount)
             order_id = str(props.get("order_id") or "")
@@ -127,11 +129,11 @@ class Customers:
             return
         effects.triggers.append(SegmentChanged(
             trigger_id=trigger_id("segment_changed", c.tenant, c.user_key, ts, c.segment, new),
-            tenant=c.tenant, time=to_time(ts), emitted_at=to_time(wall_ms), user_id=c.user_id,
+            tenant=c.tenant, time=ms_to_datetime(ts), emitted_at=ms_to_datetime(wall_ms), user_id=c.user_id,
             anonymous_id=c.anonymous_id, old_segment=c.segment, new_segment=new,
             orders=c.orders, revenue=Decimal(c.revenue), mean_gap_days=c.mean_gap_days(),
-            first_order_at=to_time(c.first_order_ms) if c.first_order_ms else None,
-            last_order_at=to_time(c.last_order_ms) if c.last_order_ms else None))
+            first_order_at=ms_to_datetime(c.first_order_ms) if c.first_order_ms else None,
+            last_order_at=ms_to_datetime(c.last_order_ms) if c.last_order_ms else None))
         c.segment = new
 
     def due(self, now_ms: int, wall_ms: int) -> Effects:
@@ -148,9 +150,9 @@ class Customers:
                 changed = True
                 effects.triggers.append(PostPurchase(
                     trigger_id=trigger_id("post_purchase", c.tenant, p.order_id),
-                    tenant=c.tenant, time=to_time(p.ordered_ms + self.post_purchase_after_ms),
-                    emitted_at=to_time(wall_ms), user_id=c.user_id, anonymous_id=c.anonymous_id,
-                    order_id=p.order_id, ordered_at=to_time(p.ordered_ms),
+                    tenant=c.tenant, time=ms_to_datetime(p.ordered_ms + self.post_purchase_after_ms),
+                    emitted_at=ms_to_datetime(wall_ms), user_id=c.user_id, anonymous_id=c.anonymous_id,
+                    order_id=p.order_id, ordered_at=ms_to_datetime(p.ordered_ms),
                     days_after=self.post_purchase_after_ms / DAY_MS, revenue=Decimal(p.revenue),
                     currency=p.currency, product_ids=p.product_ids))
             quiet_since = c.last_seen_ms
@@ -160,9 +162,9 @@ class Customers:
                 changed = True
                 effects.triggers.append(Winback(
                     trigger_id=trigger_id("winback", c.tenant, c.user_key, quiet_since),
-                    tenant=c.tenant, time=to_time(quiet_since + self.winback_after_ms),
-                    emitted_at=to_time(wall_ms), user_id=c.user_id, anonymous_id=c.anonymous_id,
-                    last_order_at=to_time(c.last_order_ms), last_seen_at=to_time(quiet_since),
+                    tenant=c.tenant, time=ms_to_datetime(quiet_since + self.winback_after_ms),
+                    emitted_at=ms_to_datetime(wall_ms), user_id=c.user_id, anonymous_id=c.anonymous_id,
+                    last_order_at=ms_to_datetime(c.last_order_ms), last_seen_at=ms_to_datetime(quiet_since),
                     days_inactive=round((now_ms - quiet_since) / DAY_MS, 2), orders=c.orders,
                     revenue=Decimal(c.revenue)))
             if changed:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
+from models.times import parse_iso_ms
 from models.triggers import Trigger
 
 
@@ -23,10 +22,6 @@ class LiveEvent:
     props: dict[str, Any]
 
 
-def parse_time_ms(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-
-
 def live_event(obj: dict[str, Any]) -> LiveEvent:
     """From a canonical event as published on ``shop.events`` (already validated)."""
     context = obj.get("context") or {}
@@ -35,26 +30,13 @@ def live_event(obj: dict[str, Any]) -> LiveEvent:
     return LiveEvent(
         name=str(obj.get("event") or obj.get("type") or ""),
         tenant=str(obj.get("tenant") or "default"),
-        ts=parse_time_ms(obj["timestamp"]),
+        ts=parse_iso_ms(obj["timestamp"]),
         user_key=str(user_id or anonymous_id or ""),
         user_id=user_id, anonymous_id=anonymous_id,
         session_id=context.get("sessionId"),
         source=str(campaign.get("source") or ""),
         props=obj.get("properties") or {},
     )
-
-
-def money(value: Any) -> Decimal:
-    """Exact money from a JSON number (orjson gives floats; their repr is the written digits)."""
-    if value is None:
-        return Decimal(0)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(str(value))
-
-
-def to_time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 @dataclass

@@ -17,12 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.funnel import FUNNEL_STAGES, GAP_PREFIX, STAGE_OF, continues_session, gap_session_id
 from streams.live.events import Effects, LiveEvent
 
-STAGES = ("visit", "product_view", "add_to_cart", "checkout", "purchase")
-STAGE_OF = {"Product Viewed": 2, "Product Added": 3, "Checkout Started": 4, "Order Completed": 5}
+STAGES = FUNNEL_STAGES
 MINUTE_MS = 60_000
-SESSION_GAP_MS = 30 * MINUTE_MS
 KEEP_MS = 86_400_000
 
 
@@ -46,8 +45,8 @@ class Funnel:
         if kind == "s":
             tenant, session = rest.split("|", 1)
             self.sessions[(tenant, session)] = Session(**value)
-            if session.startswith("gap:"):
-                self.gap_sessions[(tenant, session[4:].rsplit("@", 1)[0])] = session
+            if session.startswith(GAP_PREFIX):
+                self.gap_sessions[(tenant, session[len(GAP_PREFIX):].rsplit("@", 1)[0])] = session
         else:
             tenant, source_window = rest.split("|", 1)
             source, window = source_window.rsplit("|", 1)
@@ -59,9 +58,9 @@ class Funnel:
         current = self.gap_sessions.get((ev.tenant, ev.user_key))
         if current is not None:
             state = self.sessions.get((ev.tenant, current))
-            if state is not None and ev.ts - state.last < SESSION_GAP_MS:
+            if state is not None and continues_session(state.last, ev.ts):
                 return current
-        session = f"gap:{ev.user_key}@{ev.ts}"
+        session = gap_session_id(ev.user_key, ev.ts)
         self.gap_sessions[(ev.tenant, ev.user_key)] = session
         return session
 
@@ -91,14 +90,20 @@ class Funnel:
         self.dirty.add(wkey)
         effects.writes[f"f|{tenant}|{state.source}|{state.window}"] = list(counts)
 
+    def take_dirty(self) -> list[tuple[tuple[str, str, int], list[int]]]:
+        """The windows changed since the last call, with their counts; marks them clean."""
+        changed = [(key, list(self.windows[key])) for key in self.dirty if key in self.windows]
+        self.dirty.clear()
+        return changed
+
     def expire(self, now_ms: int) -> Effects:
         effects = Effects()
         for (tenant, session), state in list(self.sessions.items()):
-            if now_ms - state.last >= SESSION_GAP_MS:
+            if not continues_session(state.last, now_ms):
                 del self.sessions[(tenant, session)]
                 effects.writes[f"s|{tenant}|{session}"] = None
-                if session.startswith("gap:"):
-                    user = session[4:].rsplit("@", 1)[0]
+                if session.startswith(GAP_PREFIX):
+                    user = session[len(GAP_PREFIX):].rsplit("@", 1)[0]
                     if self.gap_sessions.get((tenant, user)) == session:
                         del self.gap_sessions[(tenant, user)]
         for (tenant, source, window) in list(self.windows):

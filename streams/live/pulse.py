@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sinks.rows import order_amount
+from models.ecommerce import EventName
+from models.orders import order_amount
 from streams.live.events import Effects, LiveEvent
 
 BUCKET_MS = 10_000
@@ -35,7 +36,7 @@ class Pulse:
         if ev.user_key:
             key = (ev.tenant, ev.user_key)
             self.seen[key] = max(self.seen.get(key, 0), ev.ts)
-        if ev.name == "Order Completed":
+        if ev.name == EventName.ORDER_COMPLETED:
             bucket = ev.ts - ev.ts % BUCKET_MS
             orders, revenue = self.buckets.get((ev.tenant, bucket), (0, Decimal(0)))
             entry = (orders + 1, revenue + order_amount(ev.name, ev.props))

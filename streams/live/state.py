@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.segments import SegmentRules
+from models.settings import Settings
 from streams.live.carts import CartBook
 from streams.live.clock import EventClock
 from streams.live.customers import Customers
@@ -13,7 +14,6 @@ from streams.live.events import Effects, LiveEvent
 from streams.live.funnel import Funnel
 from streams.live.pulse import Pulse
 from streams.live.trending import Trending, TrendWeights
-from streams.settings import Settings
 
 WATERMARK_KEY = "w"
 OFFSET_KEY = "o"  # the last shop.events offset whose effects are in this state

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.ecommerce import EventName
 from streams.live.events import Effects, LiveEvent
 
 HOUR_MS = 3_600_000
@@ -66,11 +67,11 @@ class Trending:
     def apply(self, ev: LiveEvent) -> Effects:
         effects = Effects()
         w = self.weights
-        if ev.name == "Product Viewed":
+        if ev.name == EventName.PRODUCT_VIEWED:
             lines = [(ev.props, w.view)]
-        elif ev.name == "Product Added":
+        elif ev.name == EventName.PRODUCT_ADDED:
             lines = [(ev.props, w.add)]
-        elif ev.name == "Order Completed":
+        elif ev.name == EventName.ORDER_COMPLETED:
             lines = [(p, w.purchase) for p in ev.props.get("products") or []]
         else:
             return effects

@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import orjson  # noqa: E402
 from confluent_kafka import Consumer  # noqa: E402
 
-from streams.broker import broker_for  # noqa: E402
-from streams.kafka_admin import ensure_topics  # noqa: E402
-from streams.settings import load_settings  # noqa: E402
-from streams.simulator import SimConfig, simulate  # noqa: E402
-from streams.tracker import Tracker  # noqa: E402
+from models.settings import load_settings  # noqa: E402
+from streams.kafka.admin import ensure_topics  # noqa: E402
+from streams.kafka.discovery import broker_for  # noqa: E402
+from streams.sdk.tracker import Tracker  # noqa: E402
+from streams.sources.simulator import SimConfig, simulate  # noqa: E402
 from tests.benchmarks.bench_validation import preload  # noqa: E402
 from tests.benchmarks.stats import percentile  # noqa: E402
 from tests.support import WorkerProcess, wait_for  # noqa: E402

@@ -29,17 +29,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from models.serde import event_to_json  # noqa: E402
+from models.settings import load_settings  # noqa: E402
 from models.validation import Rules, validate_bytes  # noqa: E402
 from sinks.connection import connect  # noqa: E402
 from sinks.kafka_sink import KafkaSink, start_sink_thread  # noqa: E402
 from sinks.migrations import migrate  # noqa: E402
 from sinks.rows import rows_for  # noqa: E402
 from sinks.writer import Batch, ClickHouseWriter  # noqa: E402
-from streams.broker import broker_for  # noqa: E402
-from streams.kafka_admin import ensure_topics  # noqa: E402
-from streams.settings import load_settings  # noqa: E402
-from streams.simulator import SimConfig, simulate  # noqa: E402
-from streams.tracker import Tracker  # noqa: E402
+from streams.kafka.admin import ensure_topics  # noqa: E402
+from streams.kafka.discovery import broker_for  # noqa: E402
+from streams.sdk.tracker import Tracker  # noqa: E402
+from streams.sources.simulator import SimConfig, simulate  # noqa: E402
 from tests.benchmarks.stats import percentile  # noqa: E402
 from tests.support import wait_for  # noqa: E402
 

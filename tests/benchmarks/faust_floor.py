@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import faust  # noqa: E402
 
 from deploy.local.broker import free_port  # noqa: E402
+from models.settings import load_settings  # noqa: E402
 from streams.app import create_app  # noqa: E402
-from streams.settings import load_settings  # noqa: E402
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.broker import broker_for
-from streams.kafka_admin import ensure_topics
-from streams.settings import Settings, load_settings
+from models.settings import Settings, load_settings
+from streams.kafka.admin import ensure_topics
+from streams.kafka.discovery import broker_for
 from tests.support import WorkerProcess
 
 

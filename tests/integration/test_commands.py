@@ -21,7 +21,7 @@ SAMPLE = REPO / "tests" / "data" / "rees46-head.csv"
 
 
 def shopstream(*args: str, env: dict[str, str], timeout: float = 180, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env={**os.environ, **env},
+    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args], env={**os.environ, **env},
                           capture_output=True, timeout=timeout, cwd=REPO, **kw)
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from streams.tracker import Tracker
+from streams.sdk.tracker import Tracker
 from tests.browser import Chromium, require_chromium
 from tests.support import REPO, WorkerProcess, read_topic, wait_for
 
@@ -227,7 +227,7 @@ def test_funnel_trending_customers_views_snapshot_tail_and_dashboard(settings, w
 
     # the example consumer prints what an automation tool would receive
     tail = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "triggers", "tail", "post_purchase",
+        [sys.executable, "-m", "streams.cli.main", "triggers", "tail", "post_purchase",
          "--from-beginning", "--max", "1", "--idle-timeout", "30"], cwd=REPO, timeout=120,
         capture_output=True, env={**os.environ, "KAFKA_BOOTSTRAP": kafka,
                                   "SHOPSTREAM_TOPIC_PREFIX": settings.topic_prefix})

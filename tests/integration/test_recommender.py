@@ -17,14 +17,14 @@ import orjson
 import pytest
 
 from models.serde import dumps
+from models.settings import load_settings
 from recommender.job import SplitChoice
 from recommender.registry import Registry
 from recommender.runner import JobRunner
 from recommender.serving import NotFound, RecommendationService
-from sinks.ingest import ingest
 from sinks.writer import ClickHouseWriter
-from streams.settings import load_settings
-from streams.validation import rules_from
+from streams.sources.ingest import ingest
+from streams.stages.validation import rules_from
 from tests.planted import planted, planted_events
 from tests.support import REPO, read_topic, wait_for
 
@@ -46,7 +46,7 @@ def shop(clickhouse, chdb_url, tmp_path):
     summary = ingest(source, "jsonl", ClickHouseWriter(clickhouse), rules_from(settings),
                      tmp_path / "dead.jsonl")
     assert summary.invalid == 0
-    runner = JobRunner(lambda: clickhouse, settings, bootstrap=None)
+    runner = JobRunner(lambda: clickhouse, settings)
     return settings, runner, RecommendationService(lambda: clickhouse, settings), clickhouse
 
 
@@ -136,7 +136,7 @@ def test_evaluate_leave_last_k_has_the_documented_shape(shop):
 
 
 def shopstream(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args], capture_output=True,
                           env={**os.environ, **env}, timeout=timeout, cwd=REPO)
 
 

@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from models.validation import Rules
-from sinks.ingest import ingest
 from sinks.reports import ReportParams, run_report
 from sinks.writer import ClickHouseWriter
+from streams.sources.ingest import ingest
 from tests.integration.handbuilt_shop import events
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)

@@ -15,9 +15,9 @@ import pytest
 from models.serde import event_to_json
 from models.validation import Rules, validate_bytes
 from sinks.rows import rows_for
-from streams.simulator import SimConfig, simulate
-from streams.sources import jsonl_records
-from streams.tracker import Tracker
+from streams.sdk.tracker import Tracker
+from streams.sources.files import jsonl_records
+from streams.sources.simulator import SimConfig, simulate
 from tests.support import REPO, count, wait_for, wait_until_equal
 
 pytestmark = pytest.mark.integration
@@ -68,7 +68,7 @@ def rows_count(worker, table: str = "events") -> int | None:
 
 def cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "SHOPSTREAM_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args], env=env, cwd=REPO,
                           capture_output=True, timeout=300)
 
 

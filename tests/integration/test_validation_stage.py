@@ -7,9 +7,9 @@ from collections import Counter
 import orjson
 import pytest
 
+from models.deadletters import original_payload
 from models.serde import dumps
-from streams.deadletter import original_payload
-from streams.tracker import Tracker
+from streams.sdk.tracker import Tracker
 from tests.support import count, read_topic, wait_for, wait_until_equal
 
 pytestmark = pytest.mark.integration

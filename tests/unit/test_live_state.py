@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 
 from models.serde import dumps
-from streams.live.events import live_event, parse_time_ms
+from models.times import parse_iso_ms as parse_time_ms
+from streams.live.events import live_event
 from streams.live.funnel import funnel_view
 from streams.live.pulse import live_figures
 from streams.live.state import LiveConfig, PartitionState
@@ -22,8 +23,8 @@ DAY = 86_400_000
 
 
 def at(ms: int) -> str:
-    from models.serde import format_time
-    from streams.live.events import to_time
+    from models.times import format_time
+    from models.times import ms_to_datetime as to_time
 
     return format_time(to_time(ms))
 

@@ -14,7 +14,7 @@ from models.segments import SegmentRules, customer_segment, quintile_scores, rfm
 from sinks.errors import ReadOnlyViolation
 from sinks.reports import Table
 from sinks.sql import check_read_only
-from streams.output import write_table
+from streams.cli.output import write_table
 
 
 def test_quintiles_rank_and_share_ties():

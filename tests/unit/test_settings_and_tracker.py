@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from streams.settings import load_settings
-from streams.tracker import InvalidEvent, Tracker
+from models.settings import load_settings
+from streams.sdk.tracker import InvalidEvent, Tracker
 
 
 def test_settings_read_environment(monkeypatch, tmp_path):

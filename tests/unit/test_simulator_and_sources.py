@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from models.validation import Rules, validate_bytes
-from streams.simulator import SimConfig, simulate
-from streams.sources import jsonl_records, rees46_records
+from streams.sources.files import jsonl_records, rees46_records
+from streams.sources.simulator import SimConfig, simulate
 
 LATER = datetime(2027, 1, 1, tzinfo=UTC)
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "rees46-2019-oct-sample.csv"

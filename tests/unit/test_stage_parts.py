@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
+from models.deadletters import dead_letter, original_payload
 from models.errors import Issue
-from streams.deadletter import dead_letter, original_payload
-from streams.dedupe import DedupeMemory
+from streams.stages.dedupe import DedupeMemory
 from tests.unit.conftest import NOW
 
 

@@ -9,7 +9,7 @@ import sys
 import orjson
 
 from models.validation import Rules
-from streams.validate_cli import validate_stream
+from streams.cli.validate import validate_stream
 from tests.unit.conftest import NOW, order, track
 
 
@@ -67,7 +67,7 @@ def test_huge_line_is_skipped_not_loaded():
 def test_cli_exit_codes(tmp_path):
     good = tmp_path / "good.jsonl"
     good.write_bytes(orjson.dumps(track("Logged In")) + b"\n")
-    cmd = [sys.executable, "-m", "streams.cli", "validate"]
+    cmd = [sys.executable, "-m", "streams.cli.main", "validate"]
     ok = subprocess.run([*cmd, str(good)], capture_output=True)
     assert ok.returncode == 0, ok.stderr
     assert orjson.loads(ok.stdout)["ok"] is True
@@ -81,7 +81,7 @@ def test_cli_exit_codes(tmp_path):
 
 
 def test_schema_command_prints_the_contract():
-    out = subprocess.run([sys.executable, "-m", "streams.cli", "schema"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "streams.cli.main", "schema"], capture_output=True,
                          check=True)
     schema = orjson.loads(out.stdout)
     assert schema["$ref"] == "#/$defs/Envelope"

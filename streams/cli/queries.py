@@ -14,17 +14,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from models.errors import ShopstreamError
 from models.segments import SegmentRules
-from models.serde import format_time
+from models.settings import Settings
+from models.times import format_time, parse_iso
 from sinks.connection import is_embedded
 from sinks.reports import ReportParams, Table, run_report
 from sinks.sql import run_sql
-from streams.settings import Settings
 
 
 class QueryBackend(Protocol):
@@ -91,18 +91,13 @@ def report_params(settings: Settings, *, tenant: str | None = None,
 def params_from_query(query: dict[str, str], settings: Settings) -> ReportParams:
     """Report parameters from the worker's URL query (as written by :func:`report_query`)."""
     def time(name: str) -> datetime | None:
-        return parse_time(query[name]) if query.get(name) else None
+        return parse_iso(query[name]) if query.get(name) else None
 
     return report_params(
         settings, tenant=query.get("tenant"), start=time("start"), end=time("end"),
         as_of=time("as_of"), grain=query.get("grain", "day"), limit=int(query.get("limit", 50)),
         min_support=float(query.get("min_support", 0.0)),
     )
-
-
-def parse_time(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def worker_state_file(settings: Settings) -> Path:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.local.broker import BrokerError, LocalBroker
-from streams.settings import Settings
+from models.settings import Settings
 
 
 @dataclass(frozen=True)

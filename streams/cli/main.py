@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from models.errors import ShopstreamError
-from streams.settings import Settings, load_settings
+from models.settings import Settings, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -28,7 +28,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _require_bootstrap(settings: Settings) -> str:
-    from streams.broker import configured_bootstrap
+    from streams.kafka.discovery import configured_bootstrap
 
     bootstrap = configured_bootstrap(settings)
     if not bootstrap:
@@ -57,8 +57,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from streams.validate_cli import validate_stream
-    from streams.validation import rules_from
+    from streams.cli.validate import validate_stream
+    from streams.stages.validation import rules_from
 
     settings = _settings(args)
     try:
@@ -87,7 +87,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_triggers(args: argparse.Namespace) -> int:
-    from streams.triggers_cli import resolve_topic, tail
+    from streams.cli.triggers import resolve_topic, tail
 
     settings = _settings(args)
     topic = resolve_topic(settings, args.topic)
@@ -100,9 +100,9 @@ def cmd_triggers(args: argparse.Namespace) -> int:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from streams.progress import progress
-    from streams.sources import jsonl_records, rees46_records
-    from streams.tracker import Tracker
+    from streams.cli.progress import progress
+    from streams.sdk.tracker import Tracker
+    from streams.sources.files import jsonl_records, rees46_records
 
     settings = _settings(args)
     bootstrap = _require_bootstrap(settings)
@@ -125,14 +125,14 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from streams.simulate_cli import run_simulation
+    from streams.cli.simulate import run_simulation
 
     settings = _settings(args)
     return run_simulation(args, settings)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from streams.demo import run_demo
+    from streams.cli.demo import run_demo
 
     return run_demo(_settings(args), rate=args.rate, duration=args.duration, seed=args.seed)
 
@@ -140,7 +140,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_broker(args: argparse.Namespace) -> int:
     import json
 
-    from streams.broker import running_local_broker, start_background_broker, stop_background_broker
+    from streams.kafka.discovery import running_local_broker, start_background_broker, stop_background_broker
 
     settings = _settings(args)
     if args.action == "start":
@@ -171,7 +171,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _refuse_if_worker_owns_chdb(settings: Settings, what: str) -> None:
-    from streams.queries import owning_worker
+    from streams.cli.queries import owning_worker
 
     if owning_worker(settings):
         raise ShopstreamError(
@@ -181,14 +181,14 @@ def _refuse_if_worker_owns_chdb(settings: Settings, what: str) -> None:
 
 
 def _time_arg(text: str | None) -> datetime | None:
-    from streams.queries import parse_time
+    from models.times import parse_iso
 
-    return parse_time(text) if text else None
+    return parse_iso(text) if text else None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from streams.output import write_table
-    from streams.queries import query_backend, report_params
+    from streams.cli.output import write_table
+    from streams.cli.queries import query_backend, report_params
 
     settings = _settings(args)
     params = report_params(
@@ -201,8 +201,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from streams.output import write_table
-    from streams.queries import query_backend
+    from streams.cli.output import write_table
+    from streams.cli.queries import query_backend
 
     settings = _settings(args)
     query = sys.stdin.read() if args.query == "-" else args.query
@@ -212,10 +212,10 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from sinks.database import open_database
-    from sinks.ingest import ingest
     from sinks.writer import ClickHouseWriter
-    from streams.progress import progress
-    from streams.validation import rules_from
+    from streams.cli.progress import progress
+    from streams.sources.ingest import ingest
+    from streams.stages.validation import rules_from
 
     settings = _settings(args)
     path = Path(args.file)
@@ -241,7 +241,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_recommender(args: argparse.Namespace) -> int:
-    from recommender.cli import run
+    from streams.cli.recommender import run
 
     settings = _settings(args)
     return run(settings, args.action, tenant=args.tenant, holdout=args.holdout or settings.reco_holdout,

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.progress import progress
-from streams.settings import Settings
-from streams.simulator import SimConfig, SimEvent, simulate
+from models.settings import Settings
+from streams.cli.progress import progress
+from streams.sources.simulator import SimConfig, SimEvent, simulate
 
 
 def config_from(args: argparse.Namespace, settings: Settings) -> SimConfig:
@@ -62,8 +62,8 @@ def run_simulation(args: argparse.Namespace, settings: Settings) -> int:
         if sink is not sys.stdout.buffer:
             sink.close()
     else:
-        from streams.cli import _require_bootstrap
-        from streams.tracker import Tracker
+        from streams.cli.main import _require_bootstrap
+        from streams.sdk.tracker import Tracker
 
         bootstrap = _require_bootstrap(settings)
         with Tracker(bootstrap, settings.topics.raw) as tracker, progress("simulating") as bar:

@@ -14,12 +14,12 @@ from typing import Any, Protocol
 
 from models.errors import ShopstreamError
 from models.serde import dumps
+from models.settings import Settings
 from recommender.job import SplitChoice
 from recommender.ranking import METRICS
 from sinks.reports import Table
-from streams.output import write_table
-from streams.queries import owning_worker, worker_request
-from streams.settings import Settings
+from streams.cli.output import write_table
+from streams.cli.queries import owning_worker, worker_request
 
 Progress = Callable[[str], None]
 
@@ -72,10 +72,12 @@ def backend_for(settings: Settings) -> Backend:
         return WorkerBackend(web)
     from recommender.runner import JobRunner
     from sinks.database import open_database
-    from streams.broker import configured_bootstrap
+    from streams.kafka.discovery import configured_bootstrap
+    from streams.sdk.sender import recommendation_sender
 
     client = open_database(settings)
-    return JobRunner(lambda: client, settings, configured_bootstrap(settings))
+    return JobRunner(lambda: client, settings, recommendation_sender(
+        configured_bootstrap(settings), settings.topics.recommendations))
 
 
 def metrics_table(evaluation: dict[str, Any]) -> Table:

@@ -1,6 +1,6 @@
 """The producer SDK: a ``Tracker`` that sends contract events to ``shop.events.raw``.
 
-    from streams.tracker import Tracker
+    from streams.sdk.tracker import Tracker
 
     with Tracker("localhost:9092") as tracker:
         tracker.product_viewed("u42", {"product_id": "p1", "price": "19.99"})
@@ -24,8 +24,10 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from models.ecommerce import EventName
 from models.errors import Issue, ShopstreamError
-from models.serde import dumps, format_time
+from models.serde import dumps
+from models.times import format_time
 from models.validation import Rules, validate_obj
 
 log = logging.getLogger(__name__)
@@ -131,31 +133,31 @@ class Tracker:
     # -- typed helpers for the e-commerce spec -------------------------------
 
     def products_searched(self, user_id: str, query: str, **kw: Any) -> str:
-        return self.track("Products Searched", {"query": query}, user_id=user_id, **kw)
+        return self.track(EventName.PRODUCTS_SEARCHED, {"query": query}, user_id=user_id, **kw)
 
     def product_viewed(self, user_id: str, product: Mapping[str, Any], **kw: Any) -> str:
-        return self.track("Product Viewed", product, user_id=user_id, **kw)
+        return self.track(EventName.PRODUCT_VIEWED, product, user_id=user_id, **kw)
 
     def product_added(self, user_id: str, product: Mapping[str, Any], cart_id: str, **kw: Any) -> str:
-        return self.track("Product Added", {**product, "cart_id": cart_id}, user_id=user_id, **kw)
+        return self.track(EventName.PRODUCT_ADDED, {**product, "cart_id": cart_id}, user_id=user_id, **kw)
 
     def product_removed(self, user_id: str, product: Mapping[str, Any], cart_id: str, **kw: Any) -> str:
-        return self.track("Product Removed", {**product, "cart_id": cart_id}, user_id=user_id, **kw)
+        return self.track(EventName.PRODUCT_REMOVED, {**product, "cart_id": cart_id}, user_id=user_id, **kw)
 
     def checkout_started(self, user_id: str, properties: Mapping[str, Any], **kw: Any) -> str:
-        return self.track("Checkout Started", properties, user_id=user_id, **kw)
+        return self.track(EventName.CHECKOUT_STARTED, properties, user_id=user_id, **kw)
 
     def order_completed(self, user_id: str, properties: Mapping[str, Any], **kw: Any) -> str:
-        return self.track("Order Completed", properties, user_id=user_id, **kw)
+        return self.track(EventName.ORDER_COMPLETED, properties, user_id=user_id, **kw)
 
     def order_refunded(self, user_id: str, properties: Mapping[str, Any], **kw: Any) -> str:
-        return self.track("Order Refunded", properties, user_id=user_id, **kw)
+        return self.track(EventName.ORDER_REFUNDED, properties, user_id=user_id, **kw)
 
     def order_cancelled(self, user_id: str, properties: Mapping[str, Any], **kw: Any) -> str:
-        return self.track("Order Cancelled", properties, user_id=user_id, **kw)
+        return self.track(EventName.ORDER_CANCELLED, properties, user_id=user_id, **kw)
 
     def coupon_applied(self, user_id: str, properties: Mapping[str, Any], **kw: Any) -> str:
-        return self.track("Coupon Applied", properties, user_id=user_id, **kw)
+        return self.track(EventName.COUPON_APPLIED, properties, user_id=user_id, **kw)
 
     # -- raw access ----------------------------------------------------------
 

@@ -15,8 +15,8 @@ from clickhouse_connect.driver.client import Client
 
 from models.durations import parse_seconds
 from models.serde import dumps
-from streams.live_agent import LiveStage
-from streams.settings import Settings
+from models.settings import Settings
+from streams.stages.live import LiveStage
 
 log = logging.getLogger(__name__)
 STREAM_EVERY_S = 1.0
@@ -34,7 +34,7 @@ def snapshot(live: LiveStage, tenant: str) -> dict[str, Any]:
 
 def register_live_web(app: faust.App, settings: Settings, live: LiveStage,
                       database: Callable[[], Client] | None = None) -> None:
-    page = resources.files("streams.static").joinpath("dashboard.html").read_bytes()
+    page = resources.files("streams.web.static").joinpath("dashboard.html").read_bytes()
 
     def tenant_of(request: Any) -> str:
         return request.query.get("tenant") or settings.default_tenant

@@ -5,7 +5,7 @@ Exactly once, across restarts and rebalances. Each partition of ``shop.events``
 has its own :class:`~streams.live.state.PartitionState`. Everything an event
 changes (state entries in the ``live-state`` table's changelog, and the triggers
 it fires) is written in that partition's Kafka transaction, together with its
-offset (:class:`streams.transactions.EffectWriter`). On taking over a partition
+offset (:class:`streams.kafka.transactions.EffectWriter`). On taking over a partition
 the state is rebuilt from the changelog as committed (``read_committed``).
 
 The state also records the offset of the last event it applied, in the same
@@ -34,19 +34,20 @@ from typing import Any
 import faust
 import orjson
 
+from models.deadletters import dead_letter
 from models.errors import Code, Issue
-from models.serde import dumps, format_time
+from models.serde import dumps
+from models.settings import Settings
+from models.times import format_ms, parse_iso_ms
 from models.triggers import Trigger
-from streams import metrics
-from streams.deadletter import dead_letter
-from streams.live.events import live_event, parse_time_ms
+from streams.kafka.topic_reader import read_partition
+from streams.kafka.transactions import EffectWriter, Record
+from streams.live.events import live_event
 from streams.live.funnel import funnel_view
 from streams.live.pulse import live_figures
 from streams.live.state import OFFSET_KEY, LiveConfig, PartitionState
 from streams.live.trending import top
-from streams.settings import Settings
-from streams.topic_reader import read_partition
-from streams.transactions import EffectWriter, Record
+from streams.monitoring import metrics
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_S = 30.0
@@ -90,12 +91,12 @@ class LiveStage:
         now = self.now()
         view = funnel_view([s.funnel for s in self.states.values()], tenant, now - window_ms,
                            now + 1)
-        return {"tenant": tenant, "window_s": window_ms / 1000, "as_of": _iso(now), **view}
+        return {"tenant": tenant, "window_s": window_ms / 1000, "as_of": format_ms(now), **view}
 
     def trending(self, tenant: str, n: int, category: str | None) -> dict[str, Any]:
         now = self.now()
         items = top([s.trending for s in self.states.values()], tenant, now, n, category)
-        return {"tenant": tenant, "category": category, "as_of": _iso(now),
+        return {"tenant": tenant, "category": category, "as_of": format_ms(now),
                 "half_life_hours": self.settings.trending_half_life_h, "items": items}
 
     def live(self, tenant: str) -> dict[str, Any]:
@@ -103,14 +104,10 @@ class LiveStage:
         figures = live_figures([s.pulse for s in self.states.values()], tenant, now)
         open_carts = sum(1 for s in self.states.values() for c in s.carts.carts.values()
                          if c.tenant == tenant)
-        return {"tenant": tenant, "as_of": _iso(now), **figures, "open_carts": open_carts,
+        return {"tenant": tenant, "as_of": format_ms(now), **figures, "open_carts": open_carts,
                 "triggers": dict(self.trigger_counts),
                 "late_events": sum(s.carts.late_events for s in self.states.values())}
 
-
-
-def _iso(ms: int) -> str | None:
-    return format_time(datetime.fromtimestamp(ms / 1000, tz=UTC)) if ms else None
 
 
 def trigger_bytes(trigger: Trigger) -> bytes:
@@ -213,7 +210,7 @@ def register_live(app: faust.App, settings: Settings, bootstrap: str,
                         metrics.LATE_EVENTS.inc()
                     received = obj.get("receivedAt")
                     if received:
-                        metrics.LIVE_EVENT_LAG.set(max(0.0, (now - parse_time_ms(received)) / 1000))
+                        metrics.LIVE_EVENT_LAG.set(max(0.0, (now - parse_iso_ms(received)) / 1000))
                 if effects:
                     encoded = [(t, trigger_bytes(t)) for t in effects.triggers]
                     await effects_writer.write(event, records(partition, encoded, effects.writes))

@@ -15,7 +15,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError
 
 from models.errors import ShopstreamError
-from streams.settings import TRIGGER_KINDS, Settings
+from models.settings import TRIGGER_KINDS, Settings
 
 
 def resolve_topic(settings: Settings, name: str) -> str:

@@ -7,7 +7,7 @@ import logging
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.settings import Settings
+from models.settings import Settings
 
 log = logging.getLogger(__name__)
 

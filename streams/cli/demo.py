@@ -17,12 +17,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from streams.broker import broker_for
-from streams.kafka_admin import ensure_topics
-from streams.metrics_client import fetch_metrics, total
-from streams.settings import Settings
-from streams.simulate_cli import send_events
-from streams.simulator import SimConfig, simulate
+from models.settings import Settings
+from streams.cli.simulate import send_events
+from streams.kafka.admin import ensure_topics
+from streams.kafka.discovery import broker_for
+from streams.monitoring.scrape import fetch_metrics, total
+from streams.sources.simulator import SimConfig, simulate
 
 DEMO_ABANDON_AFTER = "2m"
 
@@ -47,7 +47,7 @@ def _wait_healthy(url: str, worker: subprocess.Popen[bytes], timeout: float = 90
 
 def _traffic(bootstrap: str, settings: Settings, rate: float, seed: int,
              stop: threading.Event) -> None:
-    from streams.tracker import Tracker
+    from streams.sdk.tracker import Tracker
 
     config = SimConfig(seed=seed, rate=rate, start=datetime.now(UTC))
     with Tracker(bootstrap, settings.topics.raw) as tracker:
@@ -113,7 +113,7 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         worker_log = open(settings.data_dir / "worker.log", "ab")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"], env=env,
+            [sys.executable, "-m", "streams.cli.main", "worker"], env=env,
             stdout=worker_log, stderr=subprocess.STDOUT,
         )
         base = f"http://{settings.web_host}:{settings.web_port}"

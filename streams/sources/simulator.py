@@ -20,10 +20,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
-from models.serde import dumps, format_time
+from models.ecommerce import EventName
+from models.money import CENT, round_cents
+from models.serde import dumps
+from models.times import format_time
 
 CATEGORIES = [
     "electronics.smartphone", "electronics.audio.headphone", "computers.notebook",
@@ -40,12 +43,7 @@ CAMPAIGNS = [
     (None, 0.40),  # direct
 ]
 COUPONS = {"WELCOME10": Decimal("0.10"), "AUTUMN15": Decimal("0.15")}
-CENT = Decimal("0.01")
 TASTE = 0.8  # share of product views from a shopper's two favourite categories
-
-
-def money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ def build_catalog(rng: random.Random, n: int) -> tuple[list[Product], list[float
         base = {"electronics": 300, "computers": 700, "appliances": 500, "furniture": 400}.get(
             category.split(".")[0], 40
         )
-        price = money(Decimal(str(round(base * rng.lognormvariate(0, 0.5), 2))) + CENT)
+        price = round_cents(Decimal(str(round(base * rng.lognormvariate(0, 0.5), 2))) + CENT)
         brand = BRANDS[rng.randrange(len(BRANDS))]
         products.append(Product(f"p{i + 1:05d}", f"{brand} {category.split('.')[-1]} {i + 1}",
                                 category, brand, price))
@@ -169,29 +167,29 @@ class Shop:
                                      "title": "Home"}})
         if user not in self.known and rng.random() < 0.5:
             self.known.add(user)
-            track("Signed Up", {"method": "email"})
+            track(EventName.SIGNED_UP, {"method": "email"})
             steps.append({"type": "identify", "userId": user, "context": context,
                           "traits": {"email": f"{user}@example.com"}})
 
         if user in self.abandoned and rng.random() < 0.4:  # comes back for the cart
             cart = self.abandoned.pop(user)
-            track("Cart Viewed", {"cart_id": cart["cart_id"], "products": cart["products"]})
+            track(EventName.CART_VIEWED, {"cart_id": cart["cart_id"], "products": cart["products"]})
             self._checkout(track, cart["cart_id"], cart["items"])
             return steps
         if user in self.orders and rng.random() < 0.08:
             order = self.orders[user].pop()
             if not self.orders[user]:
                 del self.orders[user]
-            event = "Order Refunded" if rng.random() < 0.7 else "Order Cancelled"
+            event = EventName.ORDER_REFUNDED if rng.random() < 0.7 else EventName.ORDER_CANCELLED
             track(event, {"order_id": order["order_id"], "total": order["total"],
                           "currency": order["currency"], "products": order["products"]})
             return steps
 
         if rng.random() < 0.35:
-            track("Products Searched", {"query": rng.choice(CATEGORIES).split(".")[-1]})
+            track(EventName.PRODUCTS_SEARCHED, {"query": rng.choice(CATEGORIES).split(".")[-1]})
         viewed = self._products(rng.randint(1, 6), user)
         for product in viewed:
-            track("Product Viewed", {**product.props(), "currency": self.config.currency})
+            track(EventName.PRODUCT_VIEWED, {**product.props(), "currency": self.config.currency})
         if rng.random() > 0.30:
             return steps  # dropped off after browsing
 
@@ -200,12 +198,12 @@ class Shop:
         for product in rng.sample(viewed, k=min(len(viewed), rng.randint(1, 2))):
             qty = rng.choice([1, 1, 1, 2, 3])
             items[product.product_id] = (product, qty)
-            track("Product Added", {**product.props(qty), "cart_id": cart_id,
+            track(EventName.PRODUCT_ADDED, {**product.props(qty), "cart_id": cart_id,
                                     "currency": self.config.currency})
         if len(items) > 1 and rng.random() < 0.15:
             pid = next(iter(items))
             product, qty = items.pop(pid)
-            track("Product Removed", {**product.props(qty), "cart_id": cart_id,
+            track(EventName.PRODUCT_REMOVED, {**product.props(qty), "cart_id": cart_id,
                                       "currency": self.config.currency})
         if not items or rng.random() > 0.55:
             if items:
@@ -225,32 +223,32 @@ class Shop:
         subtotal = Decimal(0)
         discount_total = Decimal(0)
         for product, qty in items.values():
-            discount = money(product.price * qty * rate)
+            discount = round_cents(product.price * qty * rate)
             line_total = product.price * qty - discount
             subtotal += product.price * qty
             discount_total += discount
             lines.append({**product.props(qty), "discount": discount, "line_total": line_total})
-        tax = money((subtotal - discount_total) * Decimal("0.08"))
+        tax = round_cents((subtotal - discount_total) * Decimal("0.08"))
         shipping = Decimal("0") if subtotal > 50 else Decimal("4.99")
         total = subtotal + tax + shipping - discount_total
         currency = self.config.currency
         basket = {"cart_id": cart_id, "currency": currency, "products": lines}
         if coupon:
-            track("Coupon Applied", {"cart_id": cart_id, "coupon_id": coupon,
+            track(EventName.COUPON_APPLIED, {"cart_id": cart_id, "coupon_id": coupon,
                                      "coupon_name": coupon, "discount": discount_total})
-        track("Checkout Started", {**basket, "subtotal": subtotal, "total": total,
+        track(EventName.CHECKOUT_STARTED, {**basket, "subtotal": subtotal, "total": total,
                                    "tax": tax, "shipping": shipping, "discount": discount_total})
-        track("Checkout Step Completed", {"step": 1, "shipping_method": "standard"})
+        track(EventName.CHECKOUT_STEP_COMPLETED, {"step": 1, "shipping_method": "standard"})
         if rng.random() > 0.75:
             return  # left at payment
-        track("Payment Info Entered", {"step": 2, "payment_method": rng.choice(["card", "paypal"])})
+        track(EventName.PAYMENT_INFO_ENTERED, {"step": 2, "payment_method": rng.choice(["card", "paypal"])})
         order_id = f"o-{self._uuid()[:12]}"
         order = {**basket, "order_id": order_id, "subtotal": subtotal, "tax": tax,
                  "shipping": shipping, "discount": discount_total, "total": total,
                  "revenue": subtotal - discount_total}
         if coupon:
             order["coupon"] = coupon
-        track("Order Completed", order)
+        track(EventName.ORDER_COMPLETED, order)
 
     # -- the stream ----------------------------------------------------------
     def _finish(self, step: dict[str, Any], index: int) -> dict[str, Any]:
@@ -259,7 +257,7 @@ class Shop:
         event["timestamp"] = format_time(self.config.start + timedelta(seconds=index / self.config.rate))
         if self.config.tenant:
             event["tenant"] = self.config.tenant
-        if event.get("event") == "Order Completed":
+        if event.get("event") == EventName.ORDER_COMPLETED:
             self.orders.setdefault(event["userId"], []).append(event["properties"])
         return event
 
@@ -285,11 +283,11 @@ class Shop:
             broken.pop("userId", None)
         elif kind == 3:
             broken["type"] = "track"
-            broken["event"] = "Product Viewed"
+            broken["event"] = EventName.PRODUCT_VIEWED
             broken["properties"] = {"product_id": "p00001", "price": -5}
         elif kind == 4:
             broken["type"] = "track"
-            broken["event"] = "Order Completed"
+            broken["event"] = EventName.ORDER_COMPLETED
             broken["properties"] = {"order_id": "o-broken", "currency": "usd", "products": []}
         else:
             broken["timestamp"] = "not a time"
@@ -314,7 +312,7 @@ class Shop:
             if roll < cfg.malformed:
                 yield self._malformed(event)
                 continue
-            if event.get("event") == "Product Viewed" and rng.random() < cfg.flat:
+            if event.get("event") == EventName.PRODUCT_VIEWED and rng.random() < cfg.flat:
                 yield SimEvent(event["userId"], self._flatten(event), "valid")
             else:
                 yield SimEvent(event.get("userId"), event, "valid")

@@ -16,15 +16,17 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from models.serde import dumps, format_time
-from streams.lines import read_lines
+from models.ecommerce import EventName
+from models.serde import dumps
+from models.times import format_time
+from streams.sources.lines import read_lines
 
 _REES46_NS = uuid.UUID("0b7c6f57-2a8e-4a43-9f4e-a1c2f0b6d3aa")
 REES46_EVENTS = {
-    "view": "Product Viewed",
-    "cart": "Product Added",
-    "remove_from_cart": "Product Removed",
-    "purchase": "Order Completed",
+    "view": EventName.PRODUCT_VIEWED,
+    "cart": EventName.PRODUCT_ADDED,
+    "remove_from_cart": EventName.PRODUCT_REMOVED,
+    "purchase": EventName.ORDER_COMPLETED,
 }
 
 

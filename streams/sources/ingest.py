@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from models.deadletters import dead_letter
 from models.serde import dumps, event_to_json
 from models.validation import Rules, ValidationResult, validate_line, validate_obj
 from sinks.rows import rows_for
 from sinks.writer import Batch, ClickHouseWriter
-from streams.deadletter import dead_letter
-from streams.lines import read_lines
-from streams.sources import csv_rows, rees46_objects
+from streams.sources.files import csv_rows, rees46_objects
+from streams.sources.lines import read_lines
 
 FORMATS = ("jsonl", "csv", "rees46")
 

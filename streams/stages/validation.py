@@ -17,14 +17,14 @@ from typing import Any
 import faust
 import orjson
 
+from models.deadletters import dead_letter
 from models.serde import event_to_json
+from models.settings import Settings
 from models.validation import Rules, validate_bytes
-from streams import metrics
-from streams.deadletter import dead_letter
-from streams.dedupe import DedupeMemory
-from streams.settings import Settings
-from streams.topic_reader import read_partition
-from streams.transactions import EffectWriter, Record
+from streams.kafka.topic_reader import read_partition
+from streams.kafka.transactions import EffectWriter, Record
+from streams.monitoring import metrics
+from streams.stages.dedupe import DedupeMemory
 
 log = logging.getLogger(__name__)
 

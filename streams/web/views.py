@@ -15,11 +15,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from models.errors import ShopstreamError
 from models.serde import dumps
+from models.settings import Settings
 from sinks.errors import ReadOnlyViolation
+from sinks.metrics import REGISTRY as SINK_REGISTRY
 from sinks.reports import REPORTS, Table, run_report
 from sinks.sql import run_sql
-from streams.metrics import REGISTRY
-from streams.settings import Settings
+from streams.monitoring.metrics import REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def register_web(app: faust.App, settings: Settings,
     async def metrics_view(web: Any, request: Any) -> Any:
         # aiohttp wants the charset apart from the content type
         content_type = CONTENT_TYPE_LATEST.split(";")[0]
-        return web.bytes(generate_latest(REGISTRY), content_type=content_type)
+        return web.bytes(generate_latest(REGISTRY) + generate_latest(SINK_REGISTRY),
+                         content_type=content_type)
 
     @app.page("/health")
     async def health_view(web: Any, request: Any) -> Any:
@@ -72,7 +74,7 @@ def register_web(app: faust.App, settings: Settings,
 
     @app.page("/report/{name}")
     async def report_view(web: Any, request: Any, name: str) -> Any:
-        from streams.queries import params_from_query
+        from streams.cli.queries import params_from_query
 
         if name not in REPORTS:
             return _error(web, f"unknown report {name!r}; choose from {', '.join(REPORTS)}", 404)

@@ -8,7 +8,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from models.serde import dumps, format_time
+from models.serde import dumps
+from models.times import format_time
 from sinks.reports import Table
 
 FORMATS = ("table", "csv", "json")

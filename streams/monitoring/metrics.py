@@ -43,32 +43,8 @@ VALIDATION_SECONDS = Histogram(
     registry=REGISTRY,
 )
 
-SINK_ROWS = Counter(
-    "shopstream_sink_rows_total", "Rows written to ClickHouse by the sink", ["table"],
-    registry=REGISTRY,
-)
-SINK_BATCH_ROWS = Histogram(
-    "shopstream_sink_batch_rows", "Events per batch written by the sink",
-    buckets=(1, 10, 100, 1_000, 5_000, 10_000, 50_000), registry=REGISTRY,
-)
-SINK_INSERT_SECONDS = Histogram(
-    "shopstream_sink_insert_seconds", "Time to insert one batch into ClickHouse",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY,
-)
-SINK_RETRIES = Counter(
-    "shopstream_sink_retries_total", "Failed ClickHouse writes (each is retried)",
-    registry=REGISTRY,
-)
-SINK_BLOCKED = Gauge(
-    "shopstream_sink_blocked", "1 while the sink is paused waiting for ClickHouse",
-    registry=REGISTRY,
-)
-SINK_LAG = Gauge(
-    "shopstream_sink_lag", "Canonical events not yet in ClickHouse, per partition",
-    ["partition"], registry=REGISTRY,
-)
 
-# -- live state (streams/live_agent.py) ---------------------------------------------------
+# -- live state (streams/stages/live.py) ---------------------------------------------------
 TRIGGERS = Counter(
     "shopstream_triggers_total", "Triggers emitted, by type", ["type"], registry=REGISTRY,
 )

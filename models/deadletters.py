@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from models.errors import Issue
-from models.serde import dumps, format_time
+from models.serde import dumps
+from models.times import format_time
 
 
 def dead_letter(

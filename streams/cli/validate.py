@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from models.serde import dumps, event_to_dict
 from models.validation import Rules, validate_line
-from streams.lines import read_lines
+from streams.sources.lines import read_lines
 
 
 def validate_stream(

@@ -1,0 +1,46 @@
+"""Money, defined once: an exact ``Decimal`` from what JSON carries.
+
+The one behaviour: a JSON number is read through its shortest float representation
+(``repr``), exact for up to 15 significant digits; a string is parsed as written; anything
+else (a bool, a list, text that is not a number, NaN or Infinity) is invalid money and raises
+:class:`InvalidMoney`. The contract turns that into a ``type_invalid`` validation error, so
+invalid money never reaches a stage; nothing reads garbage as 0.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+
+
+class InvalidMoney(ValueError):
+    """A value that is not an amount of money."""
+
+
+def parse_money(value: Any) -> Decimal:
+    """An exact Decimal from a JSON number, a numeric string or a Decimal; else InvalidMoney."""
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidMoney("amount must be a number")
+    else:
+        try:
+            result = Decimal(repr(value) if isinstance(value, float) else value)
+        except InvalidOperation:
+            raise InvalidMoney("amount is not a number") from None
+    if not result.is_finite():
+        raise InvalidMoney("amount must be finite")
+    return result
+
+
+def money_or_zero(value: Any) -> Decimal:
+    """An optional amount of a canonical (already validated) event: absent is 0."""
+    return ZERO if value is None else parse_money(value)
+
+
+def round_cents(value: Decimal) -> Decimal:
+    """To whole cents, half up (what a shop's checkout shows)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)

@@ -1,0 +1,50 @@
+"""Time helpers, defined once: every time in shopstream is an aware UTC datetime with
+millisecond precision, or an int of milliseconds since the epoch (event time in the live
+state). A naive datetime is taken as UTC everywhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def as_utc(value: datetime) -> datetime:
+    """The same instant as an aware UTC datetime (a naive one is taken as UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def to_utc_ms(value: datetime) -> datetime:
+    """Normalise to an aware UTC datetime truncated to milliseconds."""
+    value = as_utc(value)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def parse_iso(text: str) -> datetime:
+    """ISO 8601 (``Z`` or an offset, or naive = UTC) -> aware UTC datetime. Raises ValueError."""
+    return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def format_time(value: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and a ``Z`` (a naive time is taken as UTC)."""
+    return as_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    """Milliseconds since the epoch -> aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def datetime_to_ms(value: datetime) -> int:
+    """Aware (or naive = UTC) datetime -> milliseconds since the epoch."""
+    return int(as_utc(value).timestamp() * 1000)
+
+
+def parse_iso_ms(text: str) -> int:
+    """ISO 8601 -> milliseconds since the epoch (how canonical ``timestamp`` is read)."""
+    return datetime_to_ms(parse_iso(text))
+
+
+def format_ms(ms: int) -> str | None:
+    """Milliseconds -> ISO 8601 UTC text; None for 0 (no time yet)."""
+    return format_time(ms_to_datetime(ms)) if ms else None

@@ -1,0 +1,1 @@
+"""The producer SDK: :class:`streams.sdk.tracker.Tracker` sends contract events to Kafka."""
