@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/shopstream demo
 
 test: $(STAMP)
+	$(MAKE) lint
 	sh deploy/local/ensure-chromium.sh
 	$(BIN)/python -m pytest -ra
 
@@ -26,6 +27,7 @@ unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench-validation: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_validation.py --events 100000

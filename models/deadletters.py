@@ -1,7 +1,10 @@
 """Dead-letter records: the original bytes, every reason, where they came from, when.
 
 A dead letter is JSON so any consumer can read it. The original payload is
-kept byte-exact: as text when it is UTF-8, else base64.
+kept byte-exact: as text when it is UTF-8, else base64. A dead letter always fits the
+broker's message limit (1 MB by default): a payload over :data:`MAX_PAYLOAD_BYTES` keeps
+its first bytes, with ``payload_truncated`` true and ``payload_bytes`` the original size;
+reasons and the source key are cut the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ from typing import Any
 from models.errors import Issue
 from models.serde import dumps
 from models.times import format_time
+
+# base64 grows 4/3: 512 KiB of payload, a key and the reasons stay well under 1 MB
+MAX_PAYLOAD_BYTES = 512 * 1024
+MAX_KEY_BYTES = 16 * 1024
+MAX_REASONS = 50
 
 
 def dead_letter(
@@ -31,23 +39,31 @@ def dead_letter(
     record: dict[str, Any] = {
         "stage": stage,
         "failed_at": format_time(failed_at),
-        "reasons": [issue.as_dict() for issue in issues],
+        "reasons": [{"code": str(i.code), "path": i.path[:500], "message": i.message[:1000]}
+                    for i in issues[:MAX_REASONS]],
         "source": {
             "topic": topic,
             "partition": partition,
             "offset": offset,
-            "key": _text_or_b64(key)[0] if key is not None else None,
+            "key": _text_or_b64(key[:MAX_KEY_BYTES])[0] if key is not None else None,
         },
     }
-    text, encoding = _text_or_b64(payload)
+    record["payload_bytes"] = len(payload)
+    record["payload_truncated"] = len(payload) > MAX_PAYLOAD_BYTES
+    text, encoding = _text_or_b64(payload[:MAX_PAYLOAD_BYTES])
     record["payload"] = text
     record["payload_encoding"] = encoding
     return dumps(record)
 
 
+def dead_letter_key(key: bytes | None) -> bytes | None:
+    """The key a dead letter is produced with: the source key, cut to fit."""
+    return None if key is None else key[:MAX_KEY_BYTES]
+
+
 def _text_or_b64(data: bytes) -> tuple[str, str]:
     try:
-        return data.decode("utf-8"), "utf-8"
+        return data.decode("utf-8"), "utf-8"  # (a cut inside a character falls to base64)
     except UnicodeDecodeError:
         return base64.b64encode(data).decode("ascii"), "base64"
 

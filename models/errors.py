@@ -33,6 +33,12 @@ class Code(StrEnum):
     CURRENCY_INVALID = "currency_invalid"
     RATING_OUT_OF_RANGE = "rating_out_of_range"
     STOCK_NEGATIVE = "stock_negative"
+    # limits: what every later stage (serialiser, ClickHouse columns, Kafka) can hold
+    TOO_DEEP = "too_deep"
+    TOO_MANY_FIELDS = "too_many_fields"
+    TOO_LONG = "too_long"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
+    PRECISION_EXCEEDED = "precision_exceeded"
     # cross-field rules
     LINE_TOTAL_MISMATCH = "line_total_mismatch"
     ORDER_TOTAL_MISMATCH = "order_total_mismatch"

@@ -16,9 +16,11 @@ FUNNEL_STAGES = ("visit", "product_view", "add_to_cart", "checkout", "purchase")
 # the events that move a session to stages 2..5 (every event of a session is a visit)
 STAGE_EVENTS = (EventName.PRODUCT_VIEWED, EventName.PRODUCT_ADDED, EventName.CHECKOUT_STARTED,
                 EventName.ORDER_COMPLETED)
-STAGE_OF = {name: index + 2 for index, name in enumerate(STAGE_EVENTS)}
+STAGE_OF: dict[str, int] = {name: index + 2 for index, name in enumerate(STAGE_EVENTS)}
 SESSION_GAP_MS = 30 * 60_000
 GAP_PREFIX = "gap:"
+# identify calls carry traits, not shopping: they belong to no session and are no visit
+IDENTIFY_CALL = "identify"
 
 
 def continues_session(last_ms: int, ts_ms: int) -> bool:

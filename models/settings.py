@@ -7,6 +7,8 @@ read without a prefix (they are what operators set first); everything else is
 
 from __future__ import annotations
 
+import hashlib
+import socket
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -76,14 +78,20 @@ class Settings(BaseSettings):
         description="exactly_once: outputs, table changelogs and offsets commit atomically "
         "(Kafka transactions)")
     commit_interval_s: float = Field(
-        default=1.0, gt=0, description="how often the worker commits (a Kafka transaction per "
+        default=0.1, gt=0, description="how often the worker commits (a Kafka transaction per "
         "partition in exactly-once mode): outputs become visible to read_committed consumers "
         "then, so it bounds latency; shorter means more transactions")
+    worker_id: str | None = Field(
+        default=None, description="this worker instance's name, stable across its restarts "
+        "(its transactional ids derive from it, so a restarted worker fences what its killed "
+        "predecessor left open); default: host name + data directory")
     session_timeout_s: float = Field(
         default=30.0, gt=0, description="consumer group session timeout: how soon a crashed "
         "worker's partitions move to another")
 
     sink_enabled: bool = Field(default=True, description="run the ClickHouse sink in the worker")
+    blocked_limit_s: float = Field(default=60.0, gt=0, description="/health answers 503 when a "
+                                   "stage has been blocked this long (e.g. ClickHouse away)")
     sink_batch_rows: int = Field(default=10_000, gt=0, description="flush a partition's batch at")
     sink_batch_seconds: float = Field(default=1.0, gt=0, description="... or after this long")
     sink_max_backoff_s: float = Field(default=30.0, gt=0, description="retry ceiling when "
@@ -156,6 +164,15 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)
     log_level: str = "INFO"
+
+    @cached_property
+    def instance_id(self) -> str:
+        """:attr:`worker_id`, else the host name and a digest of the data directory: two
+        workers on one host need two data directories anyway (each owns its state)."""
+        if self.worker_id:
+            return self.worker_id
+        digest = hashlib.sha1(str(self.data_dir.resolve()).encode()).hexdigest()[:8]
+        return f"{socket.gethostname()}-{digest}"
 
     @field_validator("cart_abandon_after_s", "cart_recovery_window_s", "allowed_lateness_s",
                      mode="before")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -18,10 +18,12 @@ from models.ecommerce import EVENT_PROPERTIES, PageProps, Props
 from models.envelope import Envelope
 from models.errors import Code, Issue
 from models.flat import flat_to_segment, is_flat
+from models.limits import limit_issues
 from models.times import to_utc_ms
 
 _MESSAGE_ID_NAMESPACE = uuid.UUID("6f1d1d0e-5f59-4c55-9c1a-2f7f1c0b5e11")
 _TIME_FIELDS = {"timestamp", "sentAt", "receivedAt"}
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # event time starts here (0 means "none yet" downstream)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,9 @@ def validate_obj(obj: Any, rules: Rules, now: datetime) -> ValidationResult:
             None, (Issue(Code.NOT_OBJECT, "", f"an event is a JSON object, not {type(obj).__name__}"),)
         )
     data = flat_to_segment(obj) if is_flat(obj) else dict(obj)
+    too_big = limit_issues(data)  # first: the steps below serialise what they are given
+    if too_big:
+        return ValidationResult(None, tuple(too_big))
     data.setdefault("tenant", rules.default_tenant)
     if data.get("messageId") is None:
         data["messageId"] = message_id_for(obj)
@@ -116,6 +121,10 @@ def validate_obj(obj: Any, rules: Rules, now: datetime) -> ValidationResult:
     if issues:
         return ValidationResult(None, tuple(issues))
 
+    if event.timestamp < EARLIEST:
+        return ValidationResult(None, (Issue(
+            Code.TIMESTAMP_INVALID, "timestamp",
+            f"timestamp {event.timestamp.isoformat()} is before {EARLIEST.isoformat()}"),))
     limit = to_utc_ms(now) + rules.max_future_skew
     if event.timestamp > limit:
         return ValidationResult(
@@ -175,8 +184,8 @@ def json_schema() -> dict[str, Any]:
     for name, model in EVENT_PROPERTIES.items():
         models.setdefault(model.__name__, model)
         events[name] = model.__name__
-    for title, model in models.items():
-        defs[title] = model.model_json_schema(mode="validation")
+    for title, schema_model in models.items():
+        defs[title] = schema_model.model_json_schema(mode="validation")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "shopstream event contract",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -32,6 +33,22 @@ Progress = Callable[[str], None]
 AUTO_MAX_MS = 7 * DAY_MS
 AUTO_SHARE = 0.2
 RECENT_SHARE = 0.1  # recency-weighted popularity: half-life = 10% of the window, at most a day
+
+
+class Baselines(TypedDict):
+    popularity: dict[str, float]
+    recent_popularity: dict[str, float]
+
+
+class Evaluation(TypedDict):
+    """What :func:`evaluate` returns: metrics (name -> value, see ``recommender.ranking``) of the
+    model and of the baselines, and what they were measured on."""
+    model: dict[str, float]
+    baselines: Baselines
+    n_users: int
+    n_items: int
+    n_test_users: int
+    split: str
 
 
 @dataclass(frozen=True)
@@ -118,9 +135,8 @@ def recommend_by_scores(scores: np.ndarray, users: list[int], purchased: csr_mat
 
 
 def evaluate(split: Split, weights: Weights, params: AlsParams, n_users: int, n_items: int,
-             progress: Progress = lambda _: None, k: int = K) -> dict[str, object]:
-    """Metrics of ALS and of both baselines on ``split``, in the shape
-    ``{"model", "baselines", "n_users", "n_items", "n_test_users", "split"}``."""
+             progress: Progress = lambda _: None, k: int = K) -> Evaluation:
+    """Metrics of ALS and of both baselines on ``split``."""
     users = sorted(split.relevant)
     if len(split.train) == 0 or not users:
         raise ShopstreamError(

@@ -8,31 +8,34 @@ same codes, so a train/test split shares one index space.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
+from models.ecommerce import EventName as E
 from models.times import ms_to_datetime
+from sinks.schema import sql_names
 
 VIEW, ADD, PURCHASE, REFUND = 0, 1, 2, 3
 KINDS = ("view", "add", "purchase", "refund")
 DAY_MS = 86_400_000
 
-INTERACTIONS_SQL = """
+INTERACTIONS_SQL = f"""
 SELECT user_key, product_id, kind, toInt64(toUnixTimestamp64Milli(event_time)) AS ts
 FROM (
-    SELECT user_key, product_id, toUInt8(if(event = 'Product Viewed', 0, 1)) AS kind, event_time
+    SELECT user_key, product_id, toUInt8(if(event = {sql_names(E.PRODUCT_VIEWED)}, 0, 1)) AS kind, event_time
     FROM events
-    WHERE tenant = {tenant:String} AND event IN ('Product Viewed', 'Product Added')
+    WHERE tenant = {{tenant:String}} AND event IN ({sql_names(E.PRODUCT_VIEWED, E.PRODUCT_ADDED)})
       AND user_key != '' AND product_id != ''
-      AND event_time >= {start:DateTime64(3, 'UTC')} AND event_time <= {end:DateTime64(3, 'UTC')}
+      AND event_time >= {{start:DateTime64(3, 'UTC')}} AND event_time <= {{end:DateTime64(3, 'UTC')}}
     UNION ALL
     SELECT user_key, product_id, toUInt8(if(sign > 0, 2, 3)) AS kind, event_time
     FROM order_items
-    WHERE tenant = {tenant:String} AND user_key != '' AND product_id != ''
-      AND event_time >= {start:DateTime64(3, 'UTC')} AND event_time <= {end:DateTime64(3, 'UTC')}
+    WHERE tenant = {{tenant:String}} AND user_key != '' AND product_id != ''
+      AND event_time >= {{start:DateTime64(3, 'UTC')}} AND event_time <= {{end:DateTime64(3, 'UTC')}}
 )
 """
 
@@ -44,9 +47,10 @@ WHERE tenant = {tenant:String} AND product_id != '' AND category != ''
 GROUP BY product_id
 """
 
-LATEST_SQL = """
+SIGNALS = sql_names(E.PRODUCT_VIEWED, E.PRODUCT_ADDED, E.ORDER_COMPLETED)  # what training reads
+LATEST_SQL = f"""
 SELECT max(event_time) FROM events
-WHERE tenant = {tenant:String} AND event IN ('Product Viewed', 'Product Added', 'Order Completed')
+WHERE tenant = {{tenant:String}} AND event IN ({SIGNALS})
 """
 
 
@@ -61,8 +65,8 @@ class Interactions:
     item_categories: np.ndarray  # str per item code ('' when unknown)
 
     @classmethod
-    def from_rows(cls, users: list[str] | np.ndarray, items: list[str] | np.ndarray,
-                  kinds: list[int] | np.ndarray, times: list[int] | np.ndarray,
+    def from_rows(cls, users: Sequence[str] | np.ndarray, items: Sequence[str] | np.ndarray,
+                  kinds: Sequence[int] | np.ndarray, times: Sequence[int] | np.ndarray,
                   categories: dict[str, str] | None = None) -> Interactions:
         user_ids, user_codes = np.unique(np.asarray(users, dtype=object).astype(str),
                                          return_inverse=True)
@@ -120,7 +124,8 @@ def load_interactions(client: Client, tenant: str, days: float,
     start = ms_to_datetime(int(end.timestamp() * 1000) - int(days * DAY_MS))
     params = {"tenant": tenant, "start": start, "end": end}
     columns = client.query(INTERACTIONS_SQL, parameters=params).result_columns
-    categories = dict(client.query(CATEGORIES_SQL, parameters=params).result_rows)
+    categories: dict[str, str] = {str(r[0]): str(r[1]) for r in
+                                  client.query(CATEGORIES_SQL, parameters=params).result_rows}
     if not columns:
         return Interactions.from_rows([], [], [], [])
     users, items, kinds, times = columns

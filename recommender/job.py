@@ -58,8 +58,8 @@ def make_split(inter: Interactions, choice: SplitChoice) -> Split:
 def evaluate_job(client: Client, settings: Settings, tenant: str, choice: SplitChoice,
                  progress: Progress) -> dict[str, object]:
     inter = read(client, settings, tenant, progress)
-    return evaluate(make_split(inter, choice), Weights.from_settings(settings),
-                    AlsParams.from_settings(settings), inter.n_users, inter.n_items, progress)
+    return dict(evaluate(make_split(inter, choice), Weights.from_settings(settings),
+                         AlsParams.from_settings(settings), inter.n_users, inter.n_items, progress))
 
 
 def fit(inter: Interactions, weights: Weights, params: AlsParams, progress: Progress) -> TrainedModel:
@@ -86,10 +86,10 @@ def train_job(client: Client, settings: Settings, tenant: str, choice: SplitChoi
         data_start=ms_to_datetime(inter.start_ms), data_end=ms_to_datetime(inter.end_ms),
         params={"als": params.as_dict(), "weights": weights.as_dict(), "days": settings.reco_days,
                 "gate_metric": settings.reco_gate_metric, "tolerance": settings.reco_gate_tolerance},
-        metrics=evaluation, status="candidate", note="", path=""))
+        metrics=dict(evaluation), status="candidate", note="", path=""))
     progress(f"saved model v{record.version} in {record.path}")
     active = registry.active()
-    decision = decide(evaluation["model"], evaluation["baselines"]["popularity"],  # type: ignore[index]
+    decision = decide(evaluation["model"], evaluation["baselines"]["popularity"],
                       active.metrics.get("model") if active else None,
                       settings.reco_gate_metric, settings.reco_gate_tolerance)
     published = 0

@@ -116,10 +116,10 @@ class TrainedModel:
         with threadpool_limits(1, "blas"):
             als = AlternatingLeastSquares.load(str(folder / "als.npz"))
         with np.load(folder / "index.npz", allow_pickle=False) as data:
-            shape = tuple(int(x) for x in data["purchased_shape"])
+            n_users, n_items = (int(x) for x in data["purchased_shape"])
             indices = data["purchased_indices"]
             purchased = csr_matrix((np.ones(indices.shape[0], dtype=np.float32), indices,
-                                    data["purchased_indptr"]), shape=shape)
+                                    data["purchased_indptr"]), shape=(n_users, n_items))
             return cls(als, data["user_ids"].astype(object), data["item_ids"].astype(object),
                        data["item_categories"].astype(object), purchased,
                        data["similar_ids"], data["similar_scores"])

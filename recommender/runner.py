@@ -15,20 +15,22 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from models.ecommerce import EventName as E
 from models.errors import ShopstreamError
 from models.settings import Settings
 from recommender.job import Progress, SplitChoice, evaluate_job, publish_active, read, train_job
 from recommender.publish import Send
 from recommender.registry import Registry
+from sinks.schema import sql_names
 
 log = logging.getLogger(__name__)
 SenderFactory = Callable[[], AbstractContextManager[Send | None]]
 RETRY_AFTER_FAILURE_S = 600.0
 
-NEW_ORDERS_SQL = """
+NEW_ORDERS_SQL = f"""
 SELECT count() FROM events
-WHERE tenant = {tenant:String} AND event = 'Order Completed'
-  AND event_time > {since:DateTime64(3, 'UTC')}
+WHERE tenant = {{tenant:String}} AND event = {sql_names(E.ORDER_COMPLETED)}
+  AND event_time > {{since:DateTime64(3, 'UTC')}}
 """
 
 

@@ -18,10 +18,12 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from models.ecommerce import EventName as E
 from models.errors import ShopstreamError
 from models.settings import Settings
 from recommender.model import TrainedModel
 from recommender.registry import ModelRecord, Registry
+from sinks.schema import sql_names
 
 REFRESH_S = 5.0
 
@@ -36,19 +38,19 @@ SELECT
         GROUP BY product_id HAVING sum(sign) > 0)) AS bought
 """
 
-TRENDING_SQL = """
-WITH (SELECT max(event_time) FROM events WHERE tenant = {tenant:String}) AS latest
+TRENDING_SQL = f"""
+WITH (SELECT max(event_time) FROM events WHERE tenant = {{tenant:String}}) AS latest
 SELECT product_id,
-       sum(if(event = 'Product Added', {w_add:Float64}, {w_view:Float64})
-           * exp2(-dateDiff('second', event_time, latest) / {half_life_s:Float64})) AS score
+       sum(if(event = {sql_names(E.PRODUCT_ADDED)}, {{w_add:Float64}}, {{w_view:Float64}})
+           * exp2(-dateDiff('second', event_time, latest) / {{half_life_s:Float64}})) AS score
 FROM events
-WHERE tenant = {tenant:String} AND event IN ('Product Viewed', 'Product Added')
+WHERE tenant = {{tenant:String}} AND event IN ({sql_names(E.PRODUCT_VIEWED, E.PRODUCT_ADDED)})
   AND product_id != '' AND event_time >= latest - INTERVAL 7 DAY
-  AND ({category:String} = '' OR category = {category:String})
-  AND NOT has({exclude:Array(String)}, product_id)
+  AND ({{category:String}} = '' OR category = {{category:String}})
+  AND NOT has({{exclude:Array(String)}}, product_id)
 GROUP BY product_id
 ORDER BY score DESC, product_id
-LIMIT {n:UInt32}
+LIMIT {{n:UInt32}}
 """
 
 

@@ -9,6 +9,11 @@ class ClickHouseError(ShopstreamError):
     """ClickHouse refused a statement for a reason retrying will not fix."""
 
 
+class RowsRefused(ClickHouseError):
+    """ClickHouse refused an insert because of the rows themselves (a value a column cannot
+    hold, a type it cannot parse): the same rows are refused again, whenever tried."""
+
+
 class ClickHouseUnavailable(ShopstreamError):
     """ClickHouse could not be reached or is overloaded: back off and retry the same batch."""
 

@@ -20,14 +20,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from clickhouse_connect.driver.client import Client
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from sinks import metrics
+from sinks.dead_letters import DeadLetterSender, Refused, SinkStopped
+from sinks.errors import RowsRefused
 from sinks.rows import rows_for
 from sinks.writer import Batch, ClickHouseWriter
 
@@ -35,8 +38,33 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class SinkStopped(Exception):
-    """Raised inside the sink thread when it is asked to stop while waiting on ClickHouse."""
+class HealthReporter(Protocol):
+    """Where the sink says how it is doing (the worker's ``/health``)."""
+
+    def running(self) -> None: ...
+    def stopped(self) -> None: ...
+    def failed(self, error: str) -> None: ...
+    def assigned(self, partitions: list[int]) -> None: ...
+    def progressed(self, records: int) -> None: ...
+    def committed(self) -> None: ...
+    def blocked(self, reason: str) -> None: ...
+    def unblocked(self) -> None: ...
+
+
+class _NoHealth:
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+
+@dataclass
+class Row:
+    """One consumed event and the rows it becomes."""
+
+    offset: int
+    key: bytes | None
+    value: bytes
+    event: tuple[Any, ...]
+    items: list[tuple[Any, ...]]
 
 
 @dataclass
@@ -45,12 +73,25 @@ class Pending:
     started: float
     last_offset: int = -1
     target_last: int | None = None  # set when replaying a recorded batch
-    events: list[tuple[Any, ...]] = field(default_factory=list)
-    items: list[tuple[Any, ...]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    # records that are not canonical events: (offset, key, value, reason)
+    refused: list[Refused] = field(default_factory=list)
+
+    def batch(self, token: str, rows: list[Row] | None = None) -> Batch:
+        rows = self.rows if rows is None else rows
+        return Batch(token, [r.event for r in rows], [i for r in rows for i in r.items])
 
 
 def batch_token(group: str, topic: str, partition: int, first: int, last: int) -> str:
     return f"{group}:{topic}:{partition}:{first}-{last}"
+
+
+def located(message: Message) -> tuple[int, int]:
+    """Partition and offset of a consumed record (librdkafka sets both on every one that is
+    not an error)."""
+    partition, offset = message.partition(), message.offset()
+    assert partition is not None and offset is not None, "a consumed record has a position"
+    return partition, offset
 
 
 class KafkaSink:
@@ -65,7 +106,12 @@ class KafkaSink:
         batch_rows: int = 10_000,
         batch_seconds: float = 1.0,
         max_backoff: float = 30.0,
+        health: HealthReporter | None = None,
+        dlq_topic: str | None = None,
     ) -> None:
+        self.health: HealthReporter = health if health is not None else _NoHealth()
+        self.dlq_topic = dlq_topic or f"{topic}.dlq"
+        self.dead_letters = DeadLetterSender(bootstrap, self.dlq_topic)
         self.topic = topic
         self.group = group
         self.batch_rows = batch_rows
@@ -100,12 +146,16 @@ class KafkaSink:
                     self._writer = ClickHouseWriter(self._connect())
                 result = action()
                 metrics.SINK_BLOCKED.set(0)
+                self.health.unblocked()
                 return result
+            except RowsRefused:
+                raise  # refused for good: the caller decides what becomes of the rows
             except Exception as exc:  # noqa: BLE001 - retried until it works: never dropped
                 if self._stop.is_set():
                     raise SinkStopped(f"stopped while {what}") from exc
                 metrics.SINK_RETRIES.inc()
                 metrics.SINK_BLOCKED.set(1)
+                self.health.blocked(f"{what}: {exc}")
                 log.warning("%s failed (%s); retrying in %.1fs", what, exc, backoff)
                 self._writer = None  # reconnect on the next attempt
                 if pause:
@@ -126,15 +176,16 @@ class KafkaSink:
                                             timeout=30)
         for tp in committed:
             start = tp.offset if tp.offset >= 0 else 0
-            rows = self._retry(
-                f"reading recorded batches of partition {tp.partition}",
-                lambda tp=tp, start=start: self._writer_now().client.query(
+
+            def recorded(tp: TopicPartition = tp, start: int = start) -> Sequence[Sequence[Any]]:
+                return self._writer_now().client.query(
                     "SELECT first_offset, max(last_offset) FROM sink_batches WHERE consumer_group"
                     " = {g:String} AND topic = {t:String} AND partition = {p:UInt32} AND "
                     "first_offset >= {o:UInt64} GROUP BY first_offset",
                     parameters={"g": self.group, "t": self.topic, "p": tp.partition, "o": start},
-                ).result_rows,
-            )
+                ).result_rows
+
+            rows = self._retry(f"reading recorded batches of partition {tp.partition}", recorded)
             self._plans[tp.partition] = {int(first): int(last) for first, last in rows}
             if rows:
                 log.info("partition %d: replaying %d recorded batch(es) from offset %d",
@@ -146,55 +197,88 @@ class KafkaSink:
         new = [tp.partition for tp in partitions]
         self._assigned.update(new)
         self._load_plans(new)
+        self.health.assigned(sorted(self._assigned))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:  # not written, not committed: the next owner reads them again
             self._pending.pop(tp.partition, None)
             self._plans.pop(tp.partition, None)
             self._assigned.discard(tp.partition)
+        self.health.assigned(sorted(self._assigned))
 
-    def _add(self, partition: int, offset: int, value: bytes) -> None:
+    def _add(self, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
         pending = self._pending.get(partition)
         if pending is None:
             plan = self._plans.get(partition, {})
             pending = Pending(first_offset=offset, started=time.monotonic(),
                               target_last=plan.pop(offset, None))
             self._pending[partition] = pending
-        event_row, items = rows_for(value)
-        pending.events.append(event_row)
-        pending.items.extend(items)
+        try:
+            if value is None:
+                raise ValueError("a record without a value")
+            event_row, items = rows_for(value)
+            pending.rows.append(Row(offset, key, value, event_row, items))
+        except Exception as exc:  # noqa: BLE001 - whatever it is, it is not a canonical event
+            pending.refused.append((offset, key, value or b"", f"not a canonical event: {exc}"))
         pending.last_offset = offset
         if pending.target_last is not None:
             if offset >= pending.target_last:
                 self._flush(partition)
-        elif len(pending.events) >= self.batch_rows:
+        elif len(pending.rows) + len(pending.refused) >= self.batch_rows:
             self._flush(partition)
 
     def _flush(self, partition: int) -> None:
+        """Dead letters first, then the batch; the offset after it commits only when both
+        are done. A batch ClickHouse refuses for good is written row by row, and the rows
+        it refuses become dead letters: the partition never stalls on them."""
         pending = self._pending.pop(partition)
         token = batch_token(self.group, self.topic, partition, pending.first_offset,
                             pending.last_offset)
-        batch = Batch(token, pending.events, pending.items)
 
-        def record_and_write() -> float:
-            writer = self._writer_now()
+        def record() -> None:
             if pending.target_last is None:
-                writer.client.insert(
+                self._writer_now().client.insert(
                     "sink_batches",
                     [[self.group, self.topic, partition, pending.first_offset,
-                      pending.last_offset, len(batch)]],
+                      pending.last_offset, len(pending.rows)]],
                     column_names=["consumer_group", "topic", "partition", "first_offset",
                                   "last_offset", "rows"],
                 )
                 pending.target_last = pending.last_offset  # recorded: a retry must not re-record
-            return writer.write(batch)
 
-        seconds = self._retry(f"writing batch {token}", record_and_write, pause=True)
+        self._retry(f"recording batch {token}", record, pause=True)
+        refused = list(pending.refused)
+        written = 0
+        try:
+            seconds = self._retry(f"writing batch {token}", partial(self._write, pending.batch(token)),
+                                  pause=True)
+            written = len(pending.rows)
+        except RowsRefused as exc:
+            log.warning("%s; writing its %d rows one by one", exc, len(pending.rows))
+            started = time.perf_counter()
+            for row in pending.rows:
+                single = pending.batch(f"{token}/{row.offset}", [row])
+                try:
+                    self._retry(f"writing row {single.token}", partial(self._write, single),
+                                pause=True)
+                    written += 1
+                except RowsRefused as row_exc:
+                    refused.append((row.offset, row.key, row.value,
+                                    f"refused by ClickHouse: {row_exc.__cause__ or row_exc}"))
+            seconds = time.perf_counter() - started
+        if refused:
+            self.dead_letters.send(self.topic, partition, refused, self._stop)
         metrics.SINK_INSERT_SECONDS.observe(seconds)
-        metrics.SINK_BATCH_ROWS.observe(len(batch))
-        metrics.SINK_ROWS.labels("events").inc(len(batch.events))
-        metrics.SINK_ROWS.labels("order_items").inc(len(batch.items))
+        metrics.SINK_BATCH_ROWS.observe(written)
+        metrics.SINK_ROWS.labels("events").inc(written)
+        metrics.SINK_ROWS.labels("order_items").inc(
+            sum(len(r.items) for r in pending.rows) if written == len(pending.rows) else 0)
         self._commit(partition, pending.last_offset + 1)
+        self.health.progressed(len(pending.rows) + len(pending.refused))
+        self.health.committed()
+
+    def _write(self, batch: Batch) -> float:
+        return self._writer_now().write(batch)
 
     def _commit(self, partition: int, offset: int) -> None:
         try:
@@ -213,7 +297,7 @@ class KafkaSink:
             # assigned during this poll may: rewind it so that nothing is skipped
             message = self.consumer.poll(0.1)
             if message is not None and message.error() is None:
-                tp = TopicPartition(self.topic, message.partition(), message.offset())
+                tp = TopicPartition(self.topic, *located(message))
                 self.consumer.seek(tp)
                 self.consumer.pause([tp])
                 assigned.append(tp)
@@ -245,6 +329,7 @@ class KafkaSink:
             return
         self.consumer.subscribe([self.topic], on_assign=self._on_assign,
                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        self.health.running()
         try:
             while not self._stop.is_set():
                 for message in self.consumer.consume(num_messages=self.batch_rows, timeout=0.1):
@@ -253,7 +338,8 @@ class KafkaSink:
                         if error.code() != KafkaError._PARTITION_EOF:
                             log.warning("sink consumer: %s", error)
                         continue
-                    self._add(message.partition(), message.offset(), message.value())
+                    partition, offset = located(message)
+                    self._add(partition, offset, message.key(), message.value())
                 now = time.monotonic()
                 for partition, pending in list(self._pending.items()):
                     if (pending.target_last is None and partition in self._pending
@@ -263,10 +349,16 @@ class KafkaSink:
             for partition in list(self._pending):
                 if self._pending[partition].target_last is None:
                     self._flush(partition)
+            self.health.stopped()
         except SinkStopped as exc:
             log.info("sink stopped with a batch unwritten (%s); it is replayed on restart", exc)
+            self.health.stopped()
+        except Exception as exc:
+            self.health.failed(f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             self.consumer.close()
+            self.dead_letters.close()
 
     def stop(self) -> None:
         self._stop.set()

@@ -31,3 +31,8 @@ SINK_LAG = Gauge(
     "shopstream_sink_lag", "Canonical events not yet in ClickHouse, per partition",
     ["partition"], registry=REGISTRY,
 )
+SINK_DEAD_LETTERS = Counter(
+    "shopstream_sink_dead_letters_total", "Records on shop.events the sink could not write "
+    "(not a canonical event, or refused by ClickHouse for good), sent to the dead-letter topic",
+    registry=REGISTRY,
+)

@@ -15,9 +15,10 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from models.ecommerce import EventName as E
 from models.segments import SegmentRules, customer_segment, quintile_scores, rfm_segment
 from models.times import as_utc
-from sinks.schema import FUNNEL_WINDOW_MS
+from sinks.schema import FUNNEL_COUNTS, sql_names
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
@@ -62,18 +63,21 @@ def kpis(client: Client, p: ReportParams) -> Table:
         raise ValueError(f"grain must be one of {', '.join(GRAINS)}")
     bucket = GRAINS[p.grain].format(c="k.minute")
     first_bucket = GRAINS[p.grain].format(c="first_seen")
+    # sessions (models/funnel.py) are computed from events, bucketed by the minute of each
+    # event as the rollup's minutes are
+    minute = "toStartOfMinute(toDateTime(e.event_time, 'UTC'))"
+    session_bucket = GRAINS[p.grain].format(c=minute)
     sql = f"""
     SELECT
-        k.bucket AS bucket, sessions, users,
+        k.bucket AS bucket, ifNull(s.sessions, 0) AS sessions, users,
         ifNull(n.new_users, 0) AS new_users, users - ifNull(n.new_users, 0) AS returning_users,
         page_views, product_views, adds, checkouts, orders,
         revenue, refunds, refund_amount, cancellations, cancel_amount,
         revenue - refund_amount - cancel_amount AS net_revenue,
         toDecimal128(if(orders > 0, round(revenue / orders, 2), 0), 2) AS aov,
-        if(sessions > 0, round(orders / sessions, 4), 0) AS conversion_rate
+        if(ifNull(s.sessions, 0) > 0, round(orders / s.sessions, 4), 0) AS conversion_rate
     FROM (
-        SELECT {bucket} AS bucket,
-               uniqExactMerge(k.sessions) AS sessions, uniqExactMerge(k.users) AS users,
+        SELECT {bucket} AS bucket, uniqExactMerge(k.users) AS users,
                sum(k.page_views) AS page_views, sum(k.product_views) AS product_views,
                sum(k.adds) AS adds, sum(k.checkouts) AS checkouts, sum(k.orders) AS orders,
                sum(k.revenue) AS revenue, sum(k.refunds) AS refunds,
@@ -83,6 +87,12 @@ def kpis(client: Client, p: ReportParams) -> Table:
         WHERE k.tenant = {{tenant:String}} AND {TIME_RANGE.format(c="k.minute")}
         GROUP BY bucket
     ) AS k
+    LEFT JOIN (
+        SELECT {session_bucket} AS bucket, uniqExact(e.session_id) AS sessions
+        FROM session_events AS e
+        WHERE e.tenant = {{tenant:String}} AND {TIME_RANGE.format(c=minute)}
+        GROUP BY bucket
+    ) AS s ON s.bucket = k.bucket
     LEFT JOIN (
         SELECT {first_bucket} AS bucket, count() AS new_users
         FROM (SELECT user_key, min(first_seen) AS first_seen FROM users_first_seen
@@ -104,16 +114,9 @@ def funnel(client: Client, p: ReportParams) -> Table:
            if(checkout > 0, round(purchase / checkout, 4), 0) AS purchase_rate,
            if(visit > 0, round(purchase / visit, 4), 0) AS conversion_rate
     FROM (
-        SELECT toDate(started) AS day, count() AS visit,
-               countIf(level >= 2) AS product_view, countIf(level >= 3) AS add_to_cart,
-               countIf(level >= 4) AS checkout, countIf(level >= 5) AS purchase
-        FROM (
-            SELECT s.session_id AS session_id, min(s.started_at) AS started,
-                   windowFunnelMerge({FUNNEL_WINDOW_MS})(s.funnel) AS level
-            FROM sessions AS s WHERE s.tenant = {{tenant:String}}
-            GROUP BY session_id
-        )
-        WHERE {TIME_RANGE.format(c="started")}
+        SELECT toDate(started_at) AS day, {FUNNEL_COUNTS}
+        FROM session_summary
+        WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="started_at")}
         GROUP BY day
     )
     ORDER BY day
@@ -152,12 +155,9 @@ def attribution(client: Client, p: ReportParams) -> Table:
         round(conversions / sessions, 4) AS conversion_rate,
         sum(revenue) AS revenue
     FROM (
-        SELECT s.session_id AS session_id, min(s.started_at) AS started,
-               argMinMerge(s.campaign) AS c, sum(s.orders) AS orders, sum(s.revenue) AS revenue
-        FROM sessions AS s WHERE s.tenant = {{tenant:String}}
-        GROUP BY session_id
+        SELECT session_id, campaign AS c, orders, revenue FROM session_summary
+        WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="started_at")}
     )
-    WHERE {TIME_RANGE.format(c="started")}
     GROUP BY source, medium, campaign
     ORDER BY revenue DESC, sessions DESC, source, medium, campaign
     """
@@ -178,15 +178,15 @@ def coupons(client: Client, p: ReportParams) -> Table:
 
 ORDER_FIGURES = f"""
     SELECT user_key,
-           uniqExactIf(order_id, event = 'Order Completed') AS completed,
-           uniqExactIf(order_id, event = 'Order Cancelled') AS cancelled,
-           minIf(event_time, event = 'Order Completed') AS first_order,
-           maxIf(event_time, event = 'Order Completed') AS last_order,
-           sumIf(revenue, event = 'Order Completed')
-             - sumIf(revenue, event IN ('Order Refunded', 'Order Cancelled')) AS net_revenue
+           uniqExactIf(order_id, event = {sql_names(E.ORDER_COMPLETED)}) AS completed,
+           uniqExactIf(order_id, event = {sql_names(E.ORDER_CANCELLED)}) AS cancelled,
+           minIf(event_time, event = {sql_names(E.ORDER_COMPLETED)}) AS first_order,
+           maxIf(event_time, event = {sql_names(E.ORDER_COMPLETED)}) AS last_order,
+           sumIf(revenue, event = {sql_names(E.ORDER_COMPLETED)})
+             - sumIf(revenue, event IN ({sql_names(E.ORDER_REFUNDED, E.ORDER_CANCELLED)})) AS net_revenue
     FROM events
     WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="event_time")}
-      AND event IN ('Order Completed', 'Order Refunded', 'Order Cancelled')
+      AND event IN ({sql_names(E.ORDER_COMPLETED, E.ORDER_REFUNDED, E.ORDER_CANCELLED)})
     GROUP BY user_key
     HAVING completed > 0
 """
@@ -225,7 +225,7 @@ def cohorts(client: Client, p: ReportParams) -> Table:
     sql = f"""
     WITH firsts AS (
         SELECT user_key, toStartOfMonth(min(event_time)) AS cohort FROM events
-        WHERE tenant = {{tenant:String}} AND event = 'Order Completed'
+        WHERE tenant = {{tenant:String}} AND event = {sql_names(E.ORDER_COMPLETED)}
         GROUP BY user_key
     ),
     sizes AS (SELECT cohort, count() AS size FROM firsts GROUP BY cohort),
@@ -234,7 +234,7 @@ def cohorts(client: Client, p: ReportParams) -> Table:
                dateDiff('month', f.cohort, toStartOfMonth(e.event_time)) AS months_since,
                uniqExact(e.user_key) AS customers
         FROM events AS e INNER JOIN firsts AS f ON f.user_key = e.user_key
-        WHERE e.tenant = {{tenant:String}} AND e.event = 'Order Completed'
+        WHERE e.tenant = {{tenant:String}} AND e.event = {sql_names(E.ORDER_COMPLETED)}
         GROUP BY cohort, months_since
     )
     SELECT a.cohort AS cohort, a.months_since AS months_since, a.customers AS customers,
@@ -281,7 +281,7 @@ def affinity(client: Client, p: ReportParams) -> Table:
 
 def customers(client: Client, p: ReportParams) -> Table:
     figures = _query(client, ORDER_FIGURES, p).records()
-    distinct = dict(client.query(
+    distinct: dict[str, int] = dict(client.query(  # type: ignore[arg-type]  # rows are pairs
         f"""SELECT user_key, uniqExact(product_id) FROM order_items
         WHERE tenant = {{tenant:String}} AND sign > 0 AND {TIME_RANGE.format(c="event_time")}
         GROUP BY user_key""", parameters=p.bounds()).result_rows)

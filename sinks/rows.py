@@ -7,7 +7,10 @@ Definitions that reports rely on (also in the README):
 - ``revenue`` of Order Refunded / Cancelled is the amount given back: its
   ``total``, else the sum of the lines it names, else 0.
 - ``session_id`` is the context session id; without one, the user's 30-minute
-  bucket of event time (``<user>:<bucket>``).
+  bucket of event time (``<user>:<bucket>``), which marks "no session id sent" and is
+  *not* the session: sessions follow ``models/funnel.py`` and are computed from the
+  events by the ``session_events`` view (``sinks/schema.py``, migration 6), which
+  recognises this id. Kept as it was so that stored rows and rollups keep their meaning.
 - ``order_items`` gets one row per product line of Order Completed (sign +1)
   and Order Refunded (sign -1); a line total absent from the event is
   quantity x price - discount.
@@ -19,10 +22,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from models.orders import line_total, order_amount
 
 from models.ecommerce import EventName
 from models.money import money_or_zero
+from models.orders import line_total, order_amount
 from models.serde import dumps
 from models.times import parse_iso
 
@@ -40,7 +43,7 @@ ITEM_COLUMNS = (
     "product_id", "category", "brand", "quantity", "price", "discount", "line_total", "currency",
 )
 ORDER_EVENTS = {EventName.ORDER_COMPLETED, EventName.ORDER_REFUNDED, EventName.ORDER_CANCELLED}
-ITEM_SIGNS = {EventName.ORDER_COMPLETED: 1, EventName.ORDER_REFUNDED: -1}
+ITEM_SIGNS: dict[str, int] = {EventName.ORDER_COMPLETED: 1, EventName.ORDER_REFUNDED: -1}
 
 
 def _text(value: Any) -> str:

@@ -9,6 +9,8 @@ and in every materialized view fed by them.
 from __future__ import annotations
 
 import logging
+import re
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,12 +19,25 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from sinks.errors import ClickHouseError, ClickHouseUnavailable
+from sinks.errors import ClickHouseUnavailable, RowsRefused
 from sinks.rows import EVENT_COLUMNS, ITEM_COLUMNS
 
 log = logging.getLogger(__name__)
 
-INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+INSERT_SETTINGS = {
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+    # a batch of old traffic may span many months (one partition each): not a reason to refuse
+    "max_partitions_per_insert_block": 0,
+}
+# ClickHouse error codes that say "not now" rather than "never": overload, timeouts, network,
+# read-only replicas, memory. Any other refusal of an insert will recur for the same rows.
+TRANSIENT_CODES = {3, 159, 164, 202, 203, 209, 210, 241, 242, 252, 285, 319, 425, 999, 1000}
+_CODE = re.compile(r"Code: (\d+)")
+
+
+def is_transient(exc: DatabaseError) -> bool:
+    match = _CODE.search(str(exc))
+    return match is None or int(match.group(1)) in TRANSIENT_CODES
 
 
 @dataclass
@@ -56,7 +71,8 @@ class ClickHouseWriter:
 
     def write(self, batch: Batch) -> float:
         """Insert the batch; returns seconds taken. A failure raises ClickHouseUnavailable
-        (not reached) or ClickHouseError (refused); the sink retries both, ``ingest`` stops."""
+        (not reached, or overloaded: retry) or RowsRefused (refused: the same rows will be
+        refused again; the sink splits the batch and dead-letters the rows refused)."""
         started = time.perf_counter()
         try:
             self._insert("events", EVENT_COLUMNS, batch.events, batch.token)
@@ -64,5 +80,10 @@ class ClickHouseWriter:
         except OperationalError as exc:
             raise ClickHouseUnavailable(f"insert of batch {batch.token} failed: {exc}") from exc
         except DatabaseError as exc:
-            raise ClickHouseError(f"insert of batch {batch.token} refused: {exc}") from exc
+            if is_transient(exc):
+                raise ClickHouseUnavailable(f"insert of batch {batch.token} failed: {exc}") from exc
+            raise RowsRefused(f"insert of batch {batch.token} refused: {exc}") from exc
+        except (ValueError, TypeError, OverflowError, ArithmeticError, struct.error) as exc:
+            # a value the column cannot hold, found while encoding the block
+            raise RowsRefused(f"insert of batch {batch.token} refused: {exc}") from exc
         return time.perf_counter() - started

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import threading
+from collections.abc import Callable
 
 import faust
 from clickhouse_connect.driver.client import Client
@@ -13,8 +15,10 @@ from clickhouse_connect.driver.client import Client
 from models.settings import Settings
 from streams.app import create_app, faust_app_id
 from streams.kafka.admin import ensure_topics
+from streams.kafka.transactional import StageFailed
+from streams.monitoring.health import HealthBoard
 from streams.stages.live import LiveStage, register_live
-from streams.stages.validation import register_validation
+from streams.stages.validation import dedupe_topic, validation_loop
 from streams.web.live import register_live_web
 from streams.web.views import register_web
 
@@ -39,11 +43,15 @@ class DatabaseHandle:
 
 
 def build_worker_app(settings: Settings, bootstrap: str,
-                     database: DatabaseHandle | None = None) -> faust.App:
+                     database: DatabaseHandle | None = None,
+                     board: HealthBoard | None = None) -> faust.App:
+    """The Faust app: the live agent, the web views and the timers. The validation stage and
+    the sink run beside it in threads (:func:`run_worker`)."""
     app = create_app(settings, bootstrap)
-    register_validation(app, settings, bootstrap)
-    live = register_live(app, settings, bootstrap) if settings.live_enabled else None
-    register_web(app, settings, database)
+    board = board or HealthBoard()
+    live = register_live(app, settings, bootstrap,
+                         board.stage("live", settings.topics.events)) if settings.live_enabled else None
+    register_web(app, settings, board, database)
     if live is not None:
         register_live_web(app, settings, live, database)
         if database is not None:
@@ -103,24 +111,59 @@ def register_recommender(app: faust.App, settings: Settings, bootstrap: str,
             log.exception("recommender: the retraining schedule failed")
 
 
+class StageThread:
+    """A stage running in a thread of the worker. When it dies unexpectedly the whole worker
+    stops (SIGTERM to itself) and exits non-zero, so that a supervisor restarts it."""
+
+    def __init__(self, name: str, run: Callable[[], None], stop: Callable[[], None]) -> None:
+        self.name, self._run, self.stop = name, run, stop
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._main, name=name, daemon=True)
+
+    def start(self) -> StageThread:
+        self.thread.start()
+        return self
+
+    def _main(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # noqa: BLE001 - reported, then the worker stops
+            self.error = exc
+            log.error("stage %s died: %s; stopping the worker", self.name, exc,
+                      exc_info=not isinstance(exc, StageFailed))
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def join(self, timeout: float) -> bool:
+        """Stop the stage and wait for it; False if it did not finish in time."""
+        self.stop()
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+
 def run_worker(settings: Settings, bootstrap: str) -> None:
-    """Blocks until SIGINT/SIGTERM; then stops cleanly: the sink writes and commits what it
-    holds, Faust commits what it processed."""
-    from sinks.kafka_sink import KafkaSink, start_sink_thread
+    """Blocks until SIGINT/SIGTERM; then stops cleanly: the validation stage commits what it
+    handled, the sink writes and commits what it holds, Faust commits the live state. Exits
+    non-zero when a stage died or did not stop cleanly."""
+    from sinks.kafka_sink import KafkaSink
     from streams.cli.queries import worker_state_file
 
-    ensure_topics(settings, bootstrap)
+    ensure_topics(settings, bootstrap, compacted_extra=[dedupe_topic(settings)])
+    board = HealthBoard()
     database = DatabaseHandle(settings)
-    app = build_worker_app(settings, bootstrap, database)
-    sink: KafkaSink | None = None
-    thread: threading.Thread | None = None
+    app = build_worker_app(settings, bootstrap, database, board)
+    stages: list[StageThread] = []
+    validation = validation_loop(settings, bootstrap,
+                                 board.stage("validate", settings.topics.raw))
+    stages.append(StageThread("validate", validation.run, validation.stop).start())
     if settings.sink_enabled:
         sink = KafkaSink(
             bootstrap, settings.topics.events, group=f"{faust_app_id(settings)}-clickhouse-sink",
             connect=database, batch_rows=settings.sink_batch_rows,
             batch_seconds=settings.sink_batch_seconds, max_backoff=settings.sink_max_backoff_s,
+            health=board.stage("sink", settings.topics.events, settings.blocked_limit_s),
+            dlq_topic=settings.topics.dlq,
         )
-        thread = start_sink_thread(sink)
+        stages.append(StageThread("sink", sink.run, sink.stop).start())
     state = worker_state_file(settings)
     state.write_text(json.dumps({
         "pid": os.getpid(), "web": f"http://{settings.web_host}:{settings.web_port}",
@@ -132,9 +175,12 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
-        if sink is not None and thread is not None:
-            sink.stop()
-            thread.join(120)
+        for stage in stages:
+            if not stage.join(120):
+                log.error("stage %s did not stop within 120 s", stage.name)
+                code = code or 1
+            elif stage.error is not None:
+                code = code or 1
         state.unlink(missing_ok=True)
     exit_even_if_threads_linger(code)
 

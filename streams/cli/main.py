@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from models.errors import ShopstreamError
 from models.settings import Settings, load_settings
+from streams.kafka.discovery import require_bootstrap
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -25,18 +26,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "web_port", None) is not None:
         overrides["web_port"] = args.web_port
     return load_settings(**overrides)
-
-
-def _require_bootstrap(settings: Settings) -> str:
-    from streams.kafka.discovery import configured_bootstrap
-
-    bootstrap = configured_bootstrap(settings)
-    if not bootstrap:
-        raise ShopstreamError(
-            "no Kafka broker: set KAFKA_BOOTSTRAP=host:port, or start a local one with "
-            "`shopstream broker start`"
-        )
-    return bootstrap
 
 
 def _open_input(path: str) -> BinaryIO:
@@ -52,7 +41,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.worker import run_worker
 
     settings = _settings(args)
-    run_worker(settings, _require_bootstrap(settings))
+    run_worker(settings, require_bootstrap(settings))
     return 0
 
 
@@ -92,7 +81,7 @@ def cmd_triggers(args: argparse.Namespace) -> int:
     settings = _settings(args)
     topic = resolve_topic(settings, args.topic)
     print(f"tailing {topic} (read_committed); Ctrl-C stops", file=sys.stderr, flush=True)
-    printed = tail(_require_bootstrap(settings), topic, group=args.group,
+    printed = tail(require_bootstrap(settings), topic, group=args.group,
                    from_beginning=args.from_beginning, max_messages=args.max,
                    idle_timeout=args.idle_timeout)
     print(f"{printed} trigger(s)", file=sys.stderr)
@@ -105,7 +94,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     from streams.sources.files import jsonl_records, rees46_records
 
     settings = _settings(args)
-    bootstrap = _require_bootstrap(settings)
+    bootstrap = require_bootstrap(settings)
     topic = args.topic or settings.topics.raw
     try:
         source = _open_input(args.file)

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 
 @dataclass
 class Bar:
     progress: Progress | None
-    task: int | None
+    task: TaskID | None
     done: int = 0
 
     def advance(self, n: int = 1) -> None:

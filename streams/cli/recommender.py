@@ -56,7 +56,7 @@ class WorkerBackend:
         return self._job("GET", "/recommender/evaluate", _choice_params(tenant, choice), progress)
 
     def models(self, tenant: str | None) -> list[dict[str, Any]]:
-        return self._call("GET", "/recommender/models", {"tenant": tenant})  # type: ignore[no-any-return]
+        return self._call("GET", "/recommender/models", {"tenant": tenant})
 
     def activate(self, tenant: str | None, version: int, progress: Progress) -> dict[str, Any]:
         return self._job("POST", f"/recommender/activate/{version}", {"tenant": tenant}, progress)

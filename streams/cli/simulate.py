@@ -62,10 +62,10 @@ def run_simulation(args: argparse.Namespace, settings: Settings) -> int:
         if sink is not sys.stdout.buffer:
             sink.close()
     else:
-        from streams.cli.main import _require_bootstrap
+        from streams.kafka.discovery import require_bootstrap
         from streams.sdk.tracker import Tracker
 
-        bootstrap = _require_bootstrap(settings)
+        bootstrap = require_bootstrap(settings)
         with Tracker(bootstrap, settings.topics.raw) as tracker, progress("simulating") as bar:
             rate = config.rate if pace else None
             for event in send_events(tracker, simulate(config, count), rate):

@@ -47,12 +47,16 @@ def tail(bootstrap: str, topic: str, *, group: str | None, from_beginning: bool,
                 if idle_timeout is not None and time.monotonic() - last > idle_timeout:
                     break
                 continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
                     continue
-                raise ShopstreamError(f"reading {topic}: {message.error()}")
+                raise ShopstreamError(f"reading {topic}: {error}")
             last = time.monotonic()
-            trigger = orjson.loads(message.value())
+            value = message.value()
+            if value is None:  # a tombstone: no trigger to print
+                continue
+            trigger = orjson.loads(value)
             out.write(orjson.dumps(trigger).decode() + "\n")
             out.flush()
             printed += 1

@@ -12,17 +12,19 @@ from models.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 30.0) -> list[str]:
-    """Create shopstream's topics that do not exist yet; return the ones created."""
+def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 30.0,
+                  compacted_extra: list[str] | None = None) -> list[str]:
+    """Create shopstream's topics (and ``compacted_extra``, a stage's state changelogs) that
+    do not exist yet; return the ones created."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=timeout).topics)
-    compacted = settings.topics.compacted()
+    compacted = settings.topics.compacted() | set(compacted_extra or [])
     configs = {name: {"cleanup.policy": "compact"} for name in compacted}
     configs[settings.topics.ticks] = {"retention.ms": str(3_600_000)}  # ticks matter for seconds
     wanted = [
         NewTopic(name, settings.topic_partitions, settings.topic_replication,
                  config=configs.get(name, {}))
-        for name in settings.topics.all()
+        for name in [*settings.topics.all(), *sorted(compacted_extra or [])]
         if name not in existing
     ]
     if not wanted:

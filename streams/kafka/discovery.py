@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.local.broker import BrokerError, LocalBroker
+from models.errors import ShopstreamError
 from models.settings import Settings
 
 
@@ -111,3 +112,14 @@ def stop_background_broker(settings: Settings) -> bool:
 
 
 __all__ = ["Broker", "BrokerError", "broker_for", "configured_bootstrap"]
+
+
+def require_bootstrap(settings: Settings) -> str:
+    """The broker to use, or a ShopstreamError saying how to get one."""
+    bootstrap = configured_bootstrap(settings)
+    if not bootstrap:
+        raise ShopstreamError(
+            "no Kafka broker: set KAFKA_BOOTSTRAP=host:port, or start a local one with "
+            "`shopstream broker start`"
+        )
+    return bootstrap

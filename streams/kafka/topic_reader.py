@@ -30,8 +30,9 @@ def read_partition(bootstrap: str, topic: str, partition: int,
             if time.monotonic() > deadline:
                 raise TimeoutError(f"reading {topic}[{partition}] took over {timeout:.0f}s")
             for message in consumer.consume(10_000, timeout=0.5):
-                if message.error() is None and message.key() is not None:
-                    state[message.key()] = message.value()
+                key = message.key()
+                if message.error() is None and key is not None:
+                    state[key] = message.value()
         return state
     finally:
         consumer.close()

@@ -17,18 +17,11 @@ tests fail if a Faust upgrade changes them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import faust
 
-
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    partition: int | None = None
+from streams.kafka.records import Record
 
 
 class EffectWriter:

@@ -3,8 +3,8 @@ what the recommender publishes its top-N with (``shop.recommendations``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 from recommender.publish import Send
 from streams.sdk.tracker import Tracker
@@ -25,6 +25,7 @@ def kafka_sender(bootstrap: str | None, topic: str) -> Iterator[Send | None]:
                                f"delivered to {topic}")
 
 
-def recommendation_sender(bootstrap: str | None, topic: str):  # type: ignore[no-untyped-def]
+def recommendation_sender(bootstrap: str | None,
+                          topic: str) -> Callable[[], AbstractContextManager[Send | None]]:
     """A sender factory for :class:`recommender.runner.JobRunner`."""
     return lambda: kafka_sender(bootstrap, topic)

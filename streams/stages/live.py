@@ -28,29 +28,31 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import faust
 import orjson
 
-from models.deadletters import dead_letter
+from models.deadletters import dead_letter, dead_letter_key
 from models.errors import Code, Issue
 from models.serde import dumps
-from models.settings import Settings
-from models.times import format_ms, parse_iso_ms
+from models.settings import Settings, Topics
+from models.times import format_ms, ms_to_datetime, parse_iso_ms
 from models.triggers import Trigger
+from streams.kafka.records import Consumed, Record, consumed_from
 from streams.kafka.topic_reader import read_partition
-from streams.kafka.transactions import EffectWriter, Record
-from streams.live.events import live_event
+from streams.kafka.transactions import EffectWriter
+from streams.live.events import Effects, live_event
 from streams.live.funnel import funnel_view
 from streams.live.pulse import live_figures
 from streams.live.state import OFFSET_KEY, LiveConfig, PartitionState
 from streams.live.trending import top
 from streams.monitoring import metrics
+from streams.monitoring.health import StageHealth
 
 log = logging.getLogger(__name__)
-HOUSEKEEPING_EVERY_S = 30.0
+HOUSEKEEPING_EVERY_MS = 30_000
 RECENT_TRIGGERS = 50
 
 
@@ -118,7 +120,97 @@ def trigger_key(trigger: Trigger) -> bytes:
     return str(trigger.user_id or trigger.anonymous_id or trigger.tenant).encode()
 
 
+@dataclass
+class Step:
+    """What one record on ``shop.events`` or the ticks topic comes to: what kind of step it
+    was, the records to write in its transaction and the triggers among them."""
+
+    kind: Literal["tick", "event", "replayed", "dead_letter"]
+    records: list[Record] = field(default_factory=list)
+    triggers: list[tuple[Trigger, bytes]] = field(default_factory=list)
+    late: bool = False
+    lag_s: float | None = None  # event's receivedAt -> now, for a live event
+
+
+class LiveDecisions:
+    """The live stage's per-record decisions (pure apart from the partition state it is
+    given): a tick fires due deadlines (and, when asked, housekeeping); an event is applied
+    once (a redelivered offset is skipped); anything that is not a canonical event becomes
+    a dead letter, once. ``now_ms`` is the wall clock that advances idle event time."""
+
+    def __init__(self, topics: Topics, changelog: str) -> None:
+        self.topics, self.changelog = topics, changelog
+
+    def handle(self, state: PartitionState, record: Consumed, now_ms: int,
+               housekeeping: bool = False) -> Step:
+        if record.topic == self.topics.ticks:
+            effects = state.due(now_ms)
+            if housekeeping:
+                effects.merge(state.housekeeping(now_ms))
+            return self._step("tick", record.partition, effects)
+        raw = record.value or b""
+        try:
+            obj = orjson.loads(raw)
+            parsed = live_event(obj)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            if record.offset <= state.applied_offset:  # dead-lettered before a replay
+                return Step("replayed")
+            return self._refuse(state, record, raw, exc, now_ms)
+        late_before = state.carts.late_events
+        applied = state.apply_at(record.offset, parsed, now_ms)
+        if applied is None:
+            return Step("replayed")
+        step = self._step("event", record.partition, applied)
+        step.late = state.carts.late_events > late_before
+        received = obj.get("receivedAt")
+        if received:
+            step.lag_s = max(0.0, (now_ms - parse_iso_ms(received)) / 1000)
+        return step
+
+    def _step(self, kind: Literal["tick", "event"], partition: int, effects: Effects) -> Step:
+        triggers = [(t, trigger_bytes(t)) for t in effects.triggers]
+        records = [Record(self.topics.triggers[t.type], trigger_key(t), encoded)
+                   for t, encoded in triggers]
+        records.extend(Record(self.changelog, orjson.dumps(key),
+                              None if value is None else dumps(value), partition)
+                       for key, value in effects.writes.items())
+        return Step(kind, records, triggers)
+
+    def _refuse(self, state: PartitionState, record: Consumed, raw: bytes, exc: Exception,
+                now_ms: int) -> Step:
+        """Something on shop.events that is not a canonical event: a dead letter (with the
+        offset it was applied at, so a replay does not send it twice), not a crash."""
+        letter = dead_letter(raw, [Issue(Code.VALUE_INVALID, "", f"not a canonical event: {exc}")],
+                             topic=record.topic, partition=record.partition,
+                             offset=record.offset, key=record.key,
+                             failed_at=ms_to_datetime(now_ms), stage="live")
+        state.applied_offset = record.offset
+        log.warning("%s[%d]@%d is not a canonical event (%s): dead-lettered", record.topic,
+                    record.partition, record.offset, exc)
+        return Step("dead_letter", [
+            Record(self.topics.dlq, dead_letter_key(record.key), letter),
+            Record(self.changelog, orjson.dumps(OFFSET_KEY), orjson.dumps(record.offset),
+                   record.partition)])
+
+
+def count_step(step: Step, dlq_topic: str) -> None:
+    """The live stage's metrics for one step."""
+    if step.kind == "tick":
+        metrics.LIVE_TICKS.inc()
+    elif step.kind == "replayed":
+        metrics.LIVE_REPLAYED.inc()
+    elif step.kind == "dead_letter":
+        metrics.EVENTS_OUT.labels(dlq_topic).inc()
+    else:
+        metrics.LIVE_EVENTS.inc()
+        if step.late:
+            metrics.LATE_EVENTS.inc()
+        if step.lag_s is not None:
+            metrics.LIVE_EVENT_LAG.set(step.lag_s)
+
+
 def register_live(app: faust.App, settings: Settings, bootstrap: str,
+                  health: StageHealth | None = None,
                   clock: Callable[[], int] = wall_ms) -> LiveStage:
     topics = settings.topics
     source = app.topic(topics.events, topics.ticks, key_serializer="raw", value_serializer="raw")
@@ -128,7 +220,9 @@ def register_live(app: faust.App, settings: Settings, bootstrap: str,
     live = LiveStage(settings)
     locks: dict[int, asyncio.Lock] = {}
     effects_writer = EffectWriter(app)
-    last_housekeeping: dict[int, float] = {}
+    decisions = LiveDecisions(topics, changelog)
+    last_housekeeping: dict[int, int] = {}
+    health = health or StageHealth("live", topics.events)
 
     async def adopt(partition: int) -> PartitionState:
         committed = await asyncio.to_thread(read_partition, bootstrap, changelog, partition)
@@ -143,78 +237,37 @@ def register_live(app: faust.App, settings: Settings, bootstrap: str,
                  len(state.customers.customers), len(state.trending.scores))
         return state
 
-    def records(partition: int, triggers: list[tuple[Trigger, bytes]],
-                writes: dict[str, Any]) -> list[Record]:
-        out = [Record(topics.triggers[t.type], trigger_key(t), encoded) for t, encoded in triggers]
-        out.extend(Record(changelog, orjson.dumps(key), None if value is None else dumps(value),
-                          partition) for key, value in writes.items())
-        return out
-
-    async def refuse(event: Any, state: PartitionState, raw: bytes, exc: Exception) -> None:
-        """Something on shop.events that is not a canonical event: a dead letter, not a crash."""
-        message = event.message
-        letter = dead_letter(raw, [Issue(Code.VALUE_INVALID, "", f"not a canonical event: {exc}")],
-                             topic=message.topic, partition=message.partition,
-                             offset=message.offset, key=message.key,
-                             failed_at=datetime.now(UTC), stage="live")
-        state.applied_offset = message.offset
-        log.warning("%s[%d]@%d is not a canonical event (%s): dead-lettered", message.topic,
-                    message.partition, message.offset, exc)
-        metrics.EVENTS_OUT.labels(topics.dlq).inc()
-        await effects_writer.write(event, [
-            Record(topics.dlq, message.key, letter),
-            Record(changelog, orjson.dumps(OFFSET_KEY), orjson.dumps(message.offset),
-                   message.partition)])
-
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust types receivers as (sender, *args, signal=, **kwargs)
     async def forget_revoked(sender: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         for tp in revoked:
             if tp.topic == topics.events:
                 live.states.pop(tp.partition, None)
+        health.assigned(sorted(live.states))
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # as above
+    async def note_assigned(sender: faust.App, assigned: set[Any], **kwargs: Any) -> None:
+        health.assigned(sorted(tp.partition for tp in assigned if tp.topic == topics.events))
 
     @app.agent(source, name="live")
     async def live_agent(stream: faust.StreamT) -> None:
+        health.running()
         async for event in stream.events():
-            message = event.message
-            partition = message.partition
-            lock = locks.setdefault(partition, asyncio.Lock())
+            record = consumed_from(event)
+            if record.topic == topics.ticks and app.should_stop:
+                continue  # shutting down: the final commit may be done already
+            lock = locks.setdefault(record.partition, asyncio.Lock())
             async with lock:
-                state = live.states.get(partition) or await adopt(partition)
+                state = live.states.get(record.partition) or await adopt(record.partition)
                 now = clock()
-                if message.topic == topics.ticks:
-                    if app.should_stop:  # shutting down: the final commit may be done already
-                        continue
-                    effects = state.due(now)
-                    metrics.LIVE_TICKS.inc()
-                    if time.monotonic() - last_housekeeping.get(partition, 0) > HOUSEKEEPING_EVERY_S:
-                        last_housekeeping[partition] = time.monotonic()
-                        effects.merge(state.housekeeping(now))
-                else:
-                    raw = event.value if isinstance(event.value, bytes) else b""
-                    try:
-                        obj = orjson.loads(raw)
-                        parsed = live_event(obj)
-                    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError,
-                            AttributeError) as exc:
-                        if message.offset > state.applied_offset:  # once, even after a replay
-                            await refuse(event, state, raw, exc)
-                        continue
-                    late_before = state.carts.late_events
-                    applied = state.apply_at(message.offset, parsed, now)
-                    if applied is None:
-                        metrics.LIVE_REPLAYED.inc()
-                        continue
-                    effects = applied
-                    metrics.LIVE_EVENTS.inc()
-                    if state.carts.late_events > late_before:
-                        metrics.LATE_EVENTS.inc()
-                    received = obj.get("receivedAt")
-                    if received:
-                        metrics.LIVE_EVENT_LAG.set(max(0.0, (now - parse_iso_ms(received)) / 1000))
-                if effects:
-                    encoded = [(t, trigger_bytes(t)) for t in effects.triggers]
-                    await effects_writer.write(event, records(partition, encoded, effects.writes))
-                    live.emitted(encoded)
+                housekeeping = now - last_housekeeping.get(record.partition, 0) >= HOUSEKEEPING_EVERY_MS
+                if record.topic == topics.ticks and housekeeping:
+                    last_housekeeping[record.partition] = now
+                step = decisions.handle(state, record, now, housekeeping)
+                if step.records:
+                    await effects_writer.write(event, step.records)
+                count_step(step, topics.dlq)
+                health.progressed(1)
+                live.emitted(step.triggers)
 
     @app.timer(settings.live_tick_s)
     async def send_ticks() -> None:

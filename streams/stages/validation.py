@@ -1,34 +1,45 @@
 """Validation stage: ``shop.events.raw`` -> ``shop.events`` | ``shop.events.dlq``.
 
-Each raw event is validated (:mod:`models.validation`), checked against the
-dedupe window, and forwarded canonical and keyed by user; a bad one becomes a
-dead letter with its original bytes. Nothing here raises on bad input.
+:class:`ValidationStage` decides, for one raw record and the time: validate it
+(:mod:`models.validation`), check it against the dedupe window, and say what to write:
+the canonical event keyed by user with its dedupe-memory changes, or a dead letter with
+the original bytes. It does no I/O and never raises on bad input.
+
+The runtime is :class:`streams.kafka.transactional.TransactionalLoop` on plain
+confluent-kafka (:func:`validation_loop`): a batch at a time, outputs, dead letters,
+dedupe changelog entries and the consumed offsets in one Kafka transaction per commit
+interval. A partition's dedupe memory is rebuilt from the committed changelog when the
+stage takes the partition over, and again after an aborted transaction.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Literal
 
-import faust
 import orjson
 
-from models.deadletters import dead_letter
+from models.deadletters import dead_letter, dead_letter_key
 from models.serde import event_to_json
 from models.settings import Settings
+from models.times import datetime_to_ms
 from models.validation import Rules, validate_bytes
+from streams.app import faust_app_id
+from streams.kafka.records import Consumed, Record
 from streams.kafka.topic_reader import read_partition
-from streams.kafka.transactions import EffectWriter, Record
+from streams.kafka.transactional import LoopConfig, TransactionalLoop
 from streams.monitoring import metrics
+from streams.monitoring.health import StageHealth
 from streams.stages.dedupe import DedupeMemory
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Outcome = Literal["canonical", "dead_letter", "duplicate"]
 
 
 def wall_clock() -> datetime:
@@ -43,89 +54,121 @@ def rules_from(settings: Settings) -> Rules:
     )
 
 
-def register_validation(app: faust.App, settings: Settings, bootstrap: str,
-                        clock: Clock = wall_clock) -> Any:
-    """Declare the topics, the dedupe table and the validation agent on ``app``."""
-    topics = settings.topics
-    raw_topic = app.topic(topics.raw, key_serializer="raw", value_serializer="raw")
-    # The dedupe memory is persisted in this table's changelog (Faust's exactly-once
-    # machinery also needs the app to have a table). Entries are written by the agent
-    # in the source partition's transaction, in Faust's JSON format.
-    seen = app.Table("dedupe-message-ids", key_type=str, partitions=settings.topic_partitions,
-                     help="messageId -> event time (ms): the validation stage's dedupe memory")
-    rules = rules_from(settings)
-    memory = DedupeMemory(window_ms=int(settings.dedupe_window_s * 1000))
-    effects = EffectWriter(app)
-    events_name, dlq_name = topics.events, topics.dlq
-    dedupe_name = seen.changelog_topic.get_topic_name()
+@dataclass
+class Decision:
+    """What one raw record comes to: the outcome, the records to write in its transaction,
+    and the first rejection code of a dead letter."""
 
-    async def adopt_partition(partition: int) -> None:
-        """On taking over a partition, rebuild its dedupe memory from what was committed
-        to the changelog (read_committed): exactly the entries whose outputs committed."""
-        committed = await asyncio.to_thread(read_partition, bootstrap, dedupe_name, partition)
+    outcome: Outcome
+    records: list[Record] = field(default_factory=list)
+    code: str | None = None
+
+
+class ValidationStage:
+    """The validation stage's decisions (pure apart from its dedupe memory).
+
+    Called once per raw record, in partition order, after the partition's dedupe memory
+    was loaded (:meth:`needs_memory` says when it must be). ``now`` is the validator's
+    clock: it fills ``receivedAt`` and bounds future timestamps.
+    """
+
+    def __init__(self, rules: Rules, events_topic: str, dlq_topic: str, dedupe_topic: str,
+                 memory: DedupeMemory) -> None:
+        self.rules = rules
+        self.events_topic, self.dlq_topic, self.dedupe_topic = events_topic, dlq_topic, dedupe_topic
+        self.memory = memory
+
+    def needs_memory(self, partition: int) -> bool:
+        return not self.memory.knows(partition)
+
+    def load_memory(self, partition: int, committed: dict[bytes, bytes | None]) -> int:
+        """Adopt a partition's dedupe memory from its committed changelog entries."""
         entries = {orjson.loads(key): int(orjson.loads(value))
                    for key, value in committed.items() if value is not None}
-        memory.load(partition, entries)
-        log.info("partition %d: %d messageIds in the dedupe window", partition, len(entries))
+        self.memory.load(partition, entries)
+        return len(entries)
 
-    @app.on_partitions_revoked.connect
-    async def forget_revoked(sender: faust.App, revoked: set[Any], **kwargs: Any) -> None:
-        for tp in revoked:
-            if tp.topic == topics.raw:
-                memory.drop(tp.partition)
+    def handle(self, record: Consumed, now: datetime) -> Decision:
+        raw = record.value or b""
+        result = validate_bytes(raw, self.rules, now)
+        if result.event is None:
+            letter = dead_letter(raw, result.issues, topic=record.topic,
+                                 partition=record.partition, offset=record.offset,
+                                 key=record.key, failed_at=now)
+            return Decision("dead_letter", [Record(self.dlq_topic, dead_letter_key(record.key), letter)],
+                            code=result.issues[0].code)
+        canonical = result.event
+        partition, message_id = record.partition, canonical.messageId
+        if self.memory.seen(partition, message_id):
+            return Decision("duplicate")
+        # the output and every change to the dedupe memory travel in one transaction
+        records = [Record(self.events_topic, canonical.key.encode(), event_to_json(canonical))]
+        ts_ms = datetime_to_ms(canonical.timestamp)
+        if self.memory.remember(partition, message_id, ts_ms):
+            records.append(Record(self.dedupe_topic, orjson.dumps(message_id),
+                                  orjson.dumps(ts_ms), partition))
+        records.extend(Record(self.dedupe_topic, orjson.dumps(old), None, partition)
+                       for old in self.memory.expire(partition))
+        return Decision("canonical", records)
 
-    in_counter = metrics.EVENTS_IN.labels(topics.raw)
-    out_counter = metrics.EVENTS_OUT.labels(topics.events)
-    dlq_counter = metrics.EVENTS_OUT.labels(topics.dlq)
 
-    @app.agent(raw_topic, name="validate")
-    async def validate(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
-            in_counter.inc()
-            now = clock()
-            started = time.perf_counter()
-            result = validate_bytes(raw, rules, now)
-            metrics.VALIDATION_SECONDS.observe(time.perf_counter() - started)
-            if result.event is None:
-                metrics.EVENTS_REJECTED.labels(result.issues[0].code).inc()
-                letter = dead_letter(raw, result.issues, topic=message.topic,
-                                     partition=message.partition, offset=message.offset,
-                                     key=message.key, failed_at=now)
-                await effects.write(event, [Record(dlq_name, message.key, letter)])
-                dlq_counter.inc()
-                continue
+def dedupe_topic(settings: Settings) -> str:
+    """The compacted changelog of the dedupe memory (messageId -> event time in ms)."""
+    return f"{faust_app_id(settings)}-dedupe-message-ids-changelog"
 
-            canonical = result.event
-            partition = message.partition
-            if not memory.knows(partition):
-                await adopt_partition(partition)
-            message_id = canonical.messageId
-            if memory.seen(partition, message_id):
-                metrics.EVENTS_DUPLICATE.inc()
-                continue
-            # the output and every change to the dedupe memory travel in one transaction
-            records = [Record(events_name, canonical.key.encode(), event_to_json(canonical))]
-            ts_ms = int(canonical.timestamp.timestamp() * 1000)
-            if memory.remember(partition, message_id, ts_ms):
-                records.append(Record(dedupe_name, orjson.dumps(message_id),
-                                      orjson.dumps(ts_ms), partition))
-            records.extend(Record(dedupe_name, orjson.dumps(old), None, partition)
-                           for old in memory.expire(partition))
-            await effects.write(event, records)
-            out_counter.inc()
 
-    @app.timer(5.0)
-    async def report_lag() -> None:
-        metrics.DEDUPE_IDS.set(len(memory))
-        consumer = app.consumer
-        for tp in consumer.assignment():
-            highwater = consumer.highwater(tp)
-            position = await consumer.position(tp)
-            if highwater is not None and position is not None:
-                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
-                    max(highwater - position, 0)
-                )
+class ValidationProcessor:
+    """The validation stage inside :class:`~streams.kafka.transactional.TransactionalLoop`:
+    loads a partition's dedupe memory on assignment, decides per record with
+    :class:`ValidationStage`, counts what it decided."""
 
-    return validate
+    def __init__(self, stage: ValidationStage, read_committed: Callable[[int], dict[bytes, bytes | None]],
+                 raw_topic: str, clock: Clock = wall_clock) -> None:
+        self.stage, self.read_committed, self.clock = stage, read_committed, clock
+        self.in_counter = metrics.EVENTS_IN.labels(raw_topic)
+        self.out_counters = {"canonical": metrics.EVENTS_OUT.labels(stage.events_topic),
+                             "dead_letter": metrics.EVENTS_OUT.labels(stage.dlq_topic)}
+
+    def assigned(self, partitions: list[int]) -> None:
+        for partition in partitions:
+            count = self.stage.load_memory(partition, self.read_committed(partition))
+            log.info("partition %d: %d messageIds in the dedupe window", partition, count)
+        metrics.DEDUPE_IDS.set(len(self.stage.memory))
+
+    def revoked(self, partitions: list[int]) -> None:
+        for partition in partitions:
+            self.stage.memory.drop(partition)
+
+    def handle(self, record: Consumed) -> list[Record]:
+        self.in_counter.inc()
+        started = time.perf_counter()
+        decision = self.stage.handle(record, self.clock())
+        metrics.VALIDATION_SECONDS.observe(time.perf_counter() - started)
+        if decision.outcome == "duplicate":
+            metrics.EVENTS_DUPLICATE.inc()
+        else:
+            self.out_counters[decision.outcome].inc()
+            if decision.code is not None:
+                metrics.EVENTS_REJECTED.labels(decision.code).inc()
+        return decision.records
+
+    def committed(self) -> None:
+        metrics.DEDUPE_IDS.set(len(self.stage.memory))
+
+
+def validation_loop(settings: Settings, bootstrap: str, health: StageHealth,
+                    clock: Clock = wall_clock) -> TransactionalLoop:
+    """The validation stage, ready to :meth:`~TransactionalLoop.run` in a thread."""
+    topics = settings.topics
+    changelog = dedupe_topic(settings)
+    stage = ValidationStage(rules_from(settings), topics.events, topics.dlq, changelog,
+                            DedupeMemory(window_ms=int(settings.dedupe_window_s * 1000)))
+    processor = ValidationProcessor(
+        stage, lambda partition: read_partition(bootstrap, changelog, partition), topics.raw, clock)
+    group = f"{faust_app_id(settings)}-validate"
+    return TransactionalLoop(LoopConfig(
+        bootstrap=bootstrap, topic=topics.raw, group=group,
+        transactional_id=f"{group}-{settings.instance_id}",
+        commit_interval_s=settings.commit_interval_s,
+        session_timeout_ms=int(settings.session_timeout_s * 1000),
+    ), processor, health)

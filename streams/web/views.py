@@ -20,6 +20,7 @@ from sinks.errors import ReadOnlyViolation
 from sinks.metrics import REGISTRY as SINK_REGISTRY
 from sinks.reports import REPORTS, Table, run_report
 from sinks.sql import run_sql
+from streams.monitoring.health import HealthBoard
 from streams.monitoring.metrics import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def _error(web: Any, message: str, status: int) -> Any:
     return web.bytes(dumps({"error": message}), content_type="application/json", status=status)
 
 
-def register_web(app: faust.App, settings: Settings,
+def register_web(app: faust.App, settings: Settings, board: HealthBoard,
                  database: Callable[[], Client] | None = None) -> None:
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
@@ -45,14 +46,21 @@ def register_web(app: faust.App, settings: Settings,
 
     @app.page("/health")
     async def health_view(web: Any, request: Any) -> Any:
-        assignment = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment())
+        """Each stage: alive, partitions, progress, blocked and why; 503 when one died or
+        has been blocked longer than ``blocked_limit_s``."""
+        ok, stages = board.report()
+        assignment = sorted({f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()} |
+                            {f"{s['topic']}:{p}" for s in stages.values() if s["topic"]
+                             for p in s["partitions"]})
         return web.json(
             {
-                "status": "ok",
+                "status": "ok" if ok else "unhealthy",
                 "app": app.conf.id,
+                "stages": stages,
                 "topics": settings.topics.all(),
                 "assigned_partitions": assignment,
-            }
+            },
+            status=200 if ok else 503,
         )
 
     if database is None:

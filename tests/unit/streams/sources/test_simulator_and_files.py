@@ -14,10 +14,11 @@ import pytest
 from models.validation import Rules, validate_bytes
 from streams.sources.files import jsonl_records, rees46_records
 from streams.sources.simulator import SimConfig, simulate
+from tests.support import REPO
 
 LATER = datetime(2027, 1, 1, tzinfo=UTC)
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "rees46-2019-oct-sample.csv"
-HEAD = Path(__file__).resolve().parents[1] / "data" / "rees46-head.csv"
+SAMPLE = REPO.parent / "shared" / "data" / "rees46-2019-oct-sample.csv"
+HEAD = REPO / "tests" / "data" / "rees46-head.csv"
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes():

@@ -1,0 +1,141 @@
+"""Limits of the contract: what every later stage can hold, checked before an event is
+accepted (pure).
+
+An accepted event must fit everywhere it goes: the canonical serialiser (nesting depth),
+ClickHouse's columns (``Int32`` quantities, ``Decimal(18, 4)`` money: at most 14 integer
+digits and 4 decimals, nothing silently rounded), Kafka's message limit (the live state's
+snapshots carry ids and categories: bounded lengths). The checks apply to every event,
+typed or custom, for the property fields the ClickHouse rows read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from models.errors import Code, Issue
+from models.money import InvalidMoney, parse_money
+
+MAX_DEPTH = 32                 # nesting of objects and arrays in properties / context / traits
+MAX_FIELDS = 2_000             # keys and array items in one event, all levels together
+MAX_ID_CHARS = 1_024           # ids and the short texts the live state and columns keep
+MAX_URL_CHARS = 8_192          # page url, path, referrer, title
+MONEY_LIMIT = Decimal(10) ** 14  # Decimal(18, 4): |amount| < 10^14
+MONEY_DECIMALS = 4
+INT32_MAX = 2**31 - 1
+
+ID_FIELDS = ("userId", "anonymousId", "messageId", "tenant", "event")
+PROPERTY_IDS = ("product_id", "cart_id", "order_id", "checkout_id", "category", "brand",
+                "coupon", "coupon_id", "coupon_name", "currency", "name", "sku", "list_id")
+MONEY_FIELDS = ("price", "revenue", "value", "discount", "total", "subtotal", "tax",
+                "shipping", "line_total")
+PAGE_FIELDS = ("url", "path", "referrer", "title", "search")
+
+
+def limit_issues(data: dict[str, Any]) -> list[Issue]:
+    """Every limit ``data`` (a decoded event, before the contract's models) breaks."""
+    issues: list[Issue] = []
+    for key in ("properties", "context", "traits"):
+        issues.extend(_shape_issues(data.get(key), key))
+    if issues:  # too deep or too big: the fields below are not looked at
+        return issues
+    for key in ID_FIELDS:
+        issues.extend(_text_issue(data.get(key), key, MAX_ID_CHARS))
+    context = data.get("context")
+    if isinstance(context, dict):
+        page = context.get("page")
+        if isinstance(page, dict):
+            for key in PAGE_FIELDS:
+                issues.extend(_text_issue(page.get(key), f"context.page.{key}", MAX_URL_CHARS))
+        issues.extend(_text_issue(context.get("sessionId"), "context.sessionId", MAX_ID_CHARS))
+    props = data.get("properties")
+    if isinstance(props, dict):
+        issues.extend(_column_issues(props, "properties"))
+        for key in PAGE_FIELDS:
+            issues.extend(_text_issue(props.get(key), f"properties.{key}", MAX_URL_CHARS))
+        products = props.get("products")
+        if isinstance(products, list):
+            for index, line in enumerate(products):
+                if isinstance(line, dict):
+                    issues.extend(_column_issues(line, f"properties.products.{index}"))
+    return issues
+
+
+def _shape_issues(value: Any, path: str) -> list[Issue]:
+    fields = 0
+    for depth, _ in _walk(value, 1):
+        fields += 1
+        if depth > MAX_DEPTH:
+            return [Issue(Code.TOO_DEEP, path, f"nested more than {MAX_DEPTH} levels deep")]
+        if fields > MAX_FIELDS:
+            return [Issue(Code.TOO_MANY_FIELDS, path, f"more than {MAX_FIELDS} fields")]
+    return []
+
+
+def _walk(value: Any, depth: int) -> Iterator[tuple[int, Any]]:
+    """(depth, child) for every key or item below ``value``, stopping below MAX_DEPTH + 1."""
+    if depth > MAX_DEPTH + 1:
+        return
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        yield depth, child
+        if isinstance(child, dict | list):
+            yield from _walk(child, depth + 1)
+
+
+def _text_issue(value: Any, path: str, limit: int) -> list[Issue]:
+    if isinstance(value, str) and len(value) > limit:
+        return [Issue(Code.TOO_LONG, path, f"{len(value)} characters, the limit is {limit}")]
+    return []
+
+
+def _column_issues(obj: dict[str, Any], path: str) -> list[Issue]:
+    issues: list[Issue] = []
+    for key in PROPERTY_IDS:
+        value = obj.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            issues.extend(_text_issue(str(value), f"{path}.{key}", MAX_ID_CHARS))
+    for key in MONEY_FIELDS:
+        if obj.get(key) is not None:
+            issues.extend(_money_issue(obj[key], f"{path}.{key}"))
+    quantity = obj.get("quantity")
+    if quantity is not None:
+        issues.extend(_quantity_issue(quantity, f"{path}.quantity"))
+    return issues
+
+
+def _money_issue(value: Any, path: str) -> list[Issue]:
+    try:
+        amount = parse_money(value)
+    except InvalidMoney as exc:
+        return [Issue(Code.TYPE_INVALID, path, str(exc))]
+    if abs(amount) >= MONEY_LIMIT:
+        return [Issue(Code.VALUE_OUT_OF_RANGE, path,
+                      f"{amount} is out of range: amounts are below 10^14 in size")]
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MONEY_DECIMALS and amount != amount.quantize(
+            Decimal(1).scaleb(-MONEY_DECIMALS)):
+        return [Issue(Code.PRECISION_EXCEEDED, path,
+                      f"{amount} has more than {MONEY_DECIMALS} decimal places")]
+    return []
+
+
+def _quantity_issue(value: Any, path: str) -> list[Issue]:
+    if isinstance(value, bool):
+        return [Issue(Code.TYPE_INVALID, path, "quantity must be an integer")]
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("-").isdigit():
+            return [Issue(Code.TYPE_INVALID, path, "quantity must be an integer")]
+        value = int(text)
+    if isinstance(value, float):
+        if not value.is_integer():
+            return [Issue(Code.TYPE_INVALID, path, "quantity must be an integer")]
+        value = int(value)
+    if not isinstance(value, int):
+        return [Issue(Code.TYPE_INVALID, path, "quantity must be an integer")]
+    if abs(value) > INT32_MAX:
+        return [Issue(Code.VALUE_OUT_OF_RANGE, path, f"quantity {value} is out of range "
+                      f"(at most {INT32_MAX})")]
+    return []

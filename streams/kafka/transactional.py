@@ -1,0 +1,265 @@
+"""A batch-at-a-time, exactly-once stage loop on plain confluent-kafka.
+
+The loop consumes a batch, hands each record to a :class:`Processor` (pure decisions), and
+produces what it returns inside one Kafka transaction together with the consumed offsets
+(``send_offsets_to_transaction``). A transaction spans a commit interval (100 ms by
+default), not one record: a crash or an abort throws the whole interval away (outputs, state
+changelog entries and offsets alike) and the stage resumes from the committed offsets with
+its state rebuilt from what was committed.
+
+Fencing. The transactional id is stable per worker instance (``<group>-<instance>``), so a
+restarted worker aborts what its killed predecessor left open at once (``init_transactions``)
+instead of leaving read_committed consumers stuck behind it until the transaction times
+out. Against a zombie with another id, the consumer group generation sent with the offsets
+fences it (KIP-447). A fenced producer is fatal: the stage stops and says so.
+
+Everything that talks to Kafka is here; the processor's decisions never see a client.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from streams.kafka.records import Consumed, Record
+from streams.monitoring.health import StageHealth
+
+log = logging.getLogger(__name__)
+
+
+class StageFailed(RuntimeError):
+    """The stage cannot go on (fenced by another instance, a fatal producer error)."""
+
+
+class Processor(Protocol):
+    """What a stage plugs into the loop. Called from the loop's thread only."""
+
+    def assigned(self, partitions: list[int]) -> None:
+        """Partitions taken over: load their state from what was committed."""
+
+    def revoked(self, partitions: list[int]) -> None:
+        """Partitions given up (or their uncommitted work thrown away): forget their state."""
+
+    def handle(self, record: Consumed) -> Iterable[Record]:
+        """The records to produce for one consumed record, in its transaction."""
+        ...
+
+    def committed(self) -> None:
+        """The transaction holding everything handled so far committed."""
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    bootstrap: str
+    topic: str
+    group: str
+    transactional_id: str
+    commit_interval_s: float = 0.1
+    batch_size: int = 2_000
+    transaction_timeout_ms: int = 30_000
+    session_timeout_ms: int = 10_000
+    consumer: dict[str, Any] = field(default_factory=dict)
+    producer: dict[str, Any] = field(default_factory=dict)
+
+
+class TransactionalLoop:
+    """Run with :meth:`run` (in a thread); :meth:`stop` makes it commit what it handled and
+    return. ``health`` is updated as it goes (alive, assignment, last progress, errors)."""
+
+    def __init__(self, config: LoopConfig, processor: Processor, health: StageHealth,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config, self.processor, self.health, self.clock = config, processor, health, clock
+        self._stop = threading.Event()
+        self._offsets: dict[int, int] = {}      # partition -> next offset, since the last commit
+        self._assigned: set[int] = set()
+        self._in_transaction = False
+        self._started_at = 0.0
+        self.consumer = Consumer({
+            "bootstrap.servers": config.bootstrap,
+            "group.id": config.group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "session.timeout.ms": config.session_timeout_ms,
+            "heartbeat.interval.ms": max(config.session_timeout_ms // 5, 500),
+            "max.poll.interval.ms": 300_000,
+            "fetch.wait.max.ms": 50,
+            **config.consumer,
+        })
+        self.producer = Producer({
+            "bootstrap.servers": config.bootstrap,
+            "transactional.id": config.transactional_id,
+            "transaction.timeout.ms": config.transaction_timeout_ms,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "message.max.bytes": 1_000_000,
+            **config.producer,
+        })
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Consume, handle, produce and commit until stopped. Raises :class:`StageFailed`
+        on a fatal error; a graceful stop commits what was handled and returns."""
+        self.health.starting()
+        try:
+            self.producer.init_transactions(60)
+            self.consumer.subscribe([self.config.topic], on_assign=self._on_assign,
+                                    on_revoke=self._on_revoke, on_lost=self._on_lost)
+            self.health.running()
+            while not self._stop.is_set():
+                timeout = 0.1 if not self._in_transaction else max(
+                    0.0, min(0.1, self._started_at + self.config.commit_interval_s - self.clock()))
+                messages = self.consumer.consume(self.config.batch_size, timeout)
+                if messages:
+                    self._handle(messages)
+                if self._in_transaction and (
+                        self.clock() - self._started_at >= self.config.commit_interval_s):
+                    self._commit()
+            if self._in_transaction:
+                self._commit()
+            self.health.stopped()
+        except StageFailed as exc:
+            self.health.failed(str(exc))
+            raise
+        except Exception as exc:
+            self.health.failed(f"{type(exc).__name__}: {exc}")
+            raise StageFailed(f"{self.config.group}: {exc}") from exc
+        finally:
+            self._close()
+
+    def _handle(self, messages: list[Message]) -> None:
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    self.health.warn(f"consume: {error}")
+                continue
+            partition, offset = message.partition(), message.offset()
+            if partition is None or offset is None or partition not in self._assigned:
+                continue
+            topic = message.topic() or self.config.topic
+            record = Consumed(topic, partition, offset, message.key(), message.value())
+            outputs = list(self.processor.handle(record))
+            if not self._in_transaction:
+                self._begin()
+            for out in outputs:
+                self._produce(out)
+            self._offsets[partition] = offset + 1
+        self.health.progressed(len(messages))
+
+    def _begin(self) -> None:
+        self.producer.begin_transaction()
+        self._in_transaction = True
+        self._started_at = self.clock()
+
+    def _produce(self, record: Record) -> None:
+        while True:
+            try:
+                if record.partition is None:
+                    self.producer.produce(record.topic, record.value, record.key)
+                else:
+                    self.producer.produce(record.topic, record.value, record.key,
+                                          partition=record.partition)
+                return
+            except BufferError:  # the local queue is full: let deliveries drain
+                self.producer.poll(0.05)
+
+    def _commit(self) -> None:
+        """Offsets into the transaction, then commit it; an abortable failure throws the
+        interval away and rewinds to the committed offsets."""
+        offsets = [TopicPartition(self.config.topic, p, o) for p, o in self._offsets.items()]
+        for attempt in range(10):
+            try:
+                if offsets:
+                    self.producer.send_offsets_to_transaction(
+                        offsets, self.consumer.consumer_group_metadata(), 30)
+                self.producer.commit_transaction(60)
+                break
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if error.txn_requires_abort():
+                    log.warning("%s: transaction aborted (%s); rewinding to the committed offsets",
+                                self.config.group, error)
+                    self._abort_and_rewind()
+                    return
+                if error.retriable() and attempt < 9:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                raise StageFailed(f"commit failed: {error}") from exc
+        self._in_transaction = False
+        self._offsets.clear()
+        self.processor.committed()
+        self.health.committed()
+
+    def _abort_and_rewind(self) -> None:
+        self.producer.abort_transaction(60)
+        self._in_transaction = False
+        self._offsets.clear()
+        partitions = sorted(self._assigned)
+        # the state the aborted records changed is thrown away and read back as committed
+        self.processor.revoked(partitions)
+        committed = self.consumer.committed(
+            [TopicPartition(self.config.topic, p) for p in partitions], timeout=30)
+        for tp in committed:
+            self.consumer.seek(TopicPartition(tp.topic, tp.partition,
+                                              tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
+        self.processor.assigned(partitions)
+
+    # -- rebalances ---------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        numbers = [tp.partition for tp in partitions]
+        self.processor.assigned(numbers)
+        self._assigned.update(numbers)
+        self.health.assigned(sorted(self._assigned))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Commit what was handled for the partitions going away before letting them go."""
+        if self._in_transaction:
+            self._commit()
+        numbers = [tp.partition for tp in partitions]
+        self.processor.revoked(numbers)
+        self._assigned.difference_update(numbers)
+        self.health.assigned(sorted(self._assigned))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Partitions lost without a clean revoke (session timeout): another member owns
+        them now, so nothing handled since the last commit may commit."""
+        numbers = [tp.partition for tp in partitions]
+        self._assigned.difference_update(numbers)
+        self.processor.revoked(numbers)
+        if self._in_transaction:
+            self._abort_and_rewind()
+        self.health.assigned(sorted(self._assigned))
+
+    def _close(self) -> None:
+        try:
+            if self._in_transaction:
+                self.producer.abort_transaction(10)
+        except KafkaException as exc:
+            log.warning("%s: abort at close failed: %s", self.config.group, exc)
+        try:
+            self.consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("%s: consumer close failed: %s", self.config.group, exc)
+        self.producer.flush(10)

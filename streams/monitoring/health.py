@@ -1,0 +1,125 @@
+"""Health of each stage the worker runs, for ``/health`` and for the worker's exit code.
+
+Each stage (validation, live, sink) reports through its own :class:`StageHealth`: alive
+or not, the partitions it owns, when it last made progress, when it last committed, and
+whether it is blocked and why (ClickHouse unavailable, a transaction that keeps failing).
+``/health`` answers 503 when a stage failed or has been blocked for longer than the
+threshold. Thread-safe: stages run in their own threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+State = str  # "starting" | "running" | "stopped" | "failed"
+
+
+class StageHealth:
+    def __init__(self, name: str, topic: str | None = None, blocked_limit_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name, self.topic, self.blocked_limit_s, self.clock = name, topic, blocked_limit_s, clock
+        self._lock = threading.Lock()
+        self.state: State = "starting"
+        self.partitions: list[int] = []
+        self.records = 0
+        self.commits = 0
+        self.last_progress: float | None = None
+        self.last_commit: float | None = None
+        self.blocked_since: float | None = None
+        self.blocked_reason: str | None = None
+        self.error: str | None = None
+        self.last_warning: str | None = None
+
+    # -- what stages call -------------------------------------------------------------
+
+    def starting(self) -> None:
+        self._set(state="starting")
+
+    def running(self) -> None:
+        self._set(state="running")
+
+    def stopped(self) -> None:
+        self._set(state="stopped")
+
+    def failed(self, error: str) -> None:
+        self._set(state="failed", error=error)
+
+    def assigned(self, partitions: list[int]) -> None:
+        self._set(partitions=list(partitions))
+
+    def progressed(self, records: int) -> None:
+        with self._lock:
+            self.records += records
+            self.last_progress = self.clock()
+
+    def committed(self) -> None:
+        with self._lock:
+            self.commits += 1
+            self.last_commit = self.last_progress = self.clock()
+
+    def blocked(self, reason: str) -> None:
+        with self._lock:
+            if self.blocked_since is None:
+                self.blocked_since = self.clock()
+            self.blocked_reason = reason
+
+    def unblocked(self) -> None:
+        self._set(blocked_since=None, blocked_reason=None)
+
+    def warn(self, message: str) -> None:
+        self._set(last_warning=message)
+
+    def _set(self, **values: Any) -> None:
+        with self._lock:
+            for key, value in values.items():
+                setattr(self, key, value)
+
+    # -- what /health reads ------------------------------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        with self._lock:
+            return self._healthy(self.clock())
+
+    def _healthy(self, now: float) -> bool:
+        if self.state in ("failed", "stopped"):
+            return False
+        return self.blocked_since is None or now - self.blocked_since < self.blocked_limit_s
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            now = self.clock()
+
+            def ago(at: float | None) -> float | None:
+                return None if at is None else round(now - at, 3)
+
+            return {
+                "state": self.state, "healthy": self._healthy(now), "topic": self.topic,
+                "partitions": self.partitions, "records": self.records, "commits": self.commits,
+                "last_progress_s_ago": ago(self.last_progress),
+                "last_commit_s_ago": ago(self.last_commit),
+                "blocked_s": ago(self.blocked_since), "blocked_reason": self.blocked_reason,
+                "error": self.error, "last_warning": self.last_warning,
+            }
+
+
+class HealthBoard:
+    """Every stage of one worker process."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, StageHealth] = {}
+
+    def stage(self, name: str, topic: str | None = None,
+              blocked_limit_s: float = 60.0) -> StageHealth:
+        health = self.stages.get(name)
+        if health is None:
+            health = self.stages[name] = StageHealth(name, topic, blocked_limit_s)
+        return health
+
+    def report(self) -> tuple[bool, dict[str, Any]]:
+        stages = {name: health.snapshot() for name, health in self.stages.items()}
+        ok = all(s["healthy"] for s in stages.values())
+        return ok, stages

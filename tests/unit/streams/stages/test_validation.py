@@ -1,0 +1,90 @@
+"""The validation stage's per-record decisions, without a broker: canonical output with its
+dedupe entry, duplicates, dead letters with the original bytes, expiry in event time."""
+
+from __future__ import annotations
+
+import orjson
+
+from models.deadletters import original_payload
+from models.serde import dumps
+from models.settings import load_settings
+from streams.kafka.records import Consumed
+from streams.stages.dedupe import DedupeMemory
+from streams.stages.validation import ValidationStage, rules_from
+from tests.unit.conftest import NOW, track
+
+DAY_MS = 86_400_000
+
+
+def stage(window_ms: int = DAY_MS) -> ValidationStage:
+    s = ValidationStage(rules_from(load_settings()), "events", "dlq", "dedupe",
+                        DedupeMemory(window_ms=window_ms))
+    s.load_memory(0, {})
+    return s
+
+
+def raw(value: bytes, offset: int = 0, partition: int = 0) -> Consumed:
+    return Consumed("raw", partition, offset, b"k", value)
+
+
+def test_a_valid_event_goes_out_canonical_keyed_by_user_with_its_dedupe_entry() -> None:
+    s = stage()
+    decision = s.handle(raw(dumps(track("Product Viewed", {"product_id": "p1"}))), NOW)
+    assert decision.outcome == "canonical" and decision.code is None
+    out, entry = decision.records
+    assert (out.topic, out.key) == ("events", b"u1")
+    assert orjson.loads(out.value)["messageId"] == "m1"
+    assert orjson.loads(out.value)["receivedAt"] == "2026-11-21T12:00:00.000Z"  # the stage's clock
+    assert (entry.topic, entry.key, entry.partition) == ("dedupe", b'"m1"', 0)
+    assert orjson.loads(entry.value) == 1_795_258_800_000  # event time of the event, in ms
+
+
+def test_the_same_message_id_again_is_a_duplicate_with_nothing_to_write() -> None:
+    s = stage()
+    body = dumps(track("Product Viewed", {"product_id": "p1"}))
+    assert s.handle(raw(body, 0), NOW).outcome == "canonical"
+    again = s.handle(raw(body, 1), NOW)
+    assert again.outcome == "duplicate" and again.records == []
+    # another partition has a memory of its own
+    s.load_memory(1, {})
+    assert s.handle(raw(body, 0, partition=1), NOW).outcome == "canonical"
+
+
+def test_memory_loaded_from_the_changelog_recognises_a_replayed_event() -> None:
+    s = stage()
+    assert s.needs_memory(3)
+    s.load_memory(3, {b'"m1"': b"1795258800000", b'"gone"': None})
+    assert not s.needs_memory(3)
+    body = dumps(track("Product Viewed", {"product_id": "p1"}))
+    assert s.handle(raw(body, 7, partition=3), NOW).outcome == "duplicate"
+
+
+def test_invalid_bytes_become_a_dead_letter_with_the_original_bytes_and_source() -> None:
+    s = stage()
+    bad = (b'{"type": "track", "event": "Product Viewed", "userId": "u1", '
+           b'"properties": {"product_id": "p1", "price": -1}}')
+    decision = s.handle(raw(bad, offset=42), NOW)
+    assert decision.outcome == "dead_letter" and decision.code == "price_not_positive"
+    (letter,) = decision.records
+    assert (letter.topic, letter.key) == ("dlq", b"k")
+    body = orjson.loads(letter.value)
+    assert body["source"] == {"topic": "raw", "partition": 0, "offset": 42, "key": "k"}
+    assert original_payload(body) == bad
+    assert s.handle(raw(b"not json"), NOW).code == "json_invalid"
+    assert s.handle(raw(b""), NOW).outcome == "dead_letter"
+
+
+def test_ids_older_than_the_window_expire_as_tombstones_in_the_same_transaction() -> None:
+    s = stage(window_ms=60_000)
+    first = track("Product Viewed", {"product_id": "p1"}, messageId="old",
+                  timestamp="2026-11-21T11:00:00Z")
+    later = track("Product Viewed", {"product_id": "p1"}, messageId="new",
+                  timestamp="2026-11-21T11:05:00Z")
+    s.handle(raw(dumps(first)), NOW)
+    decision = s.handle(raw(dumps(later), 1), NOW)
+    tombstones = [r for r in decision.records if r.topic == "dedupe" and r.value is None]
+    assert [t.key for t in tombstones] == [b'"old"']
+    # an event older than the window is forwarded but not remembered
+    stale = track("Product Viewed", {"product_id": "p1"}, messageId="stale",
+                  timestamp="2026-11-21T10:00:00Z")
+    assert [r.topic for r in s.handle(raw(dumps(stale), 2), NOW).records] == ["events"]
