@@ -16,8 +16,9 @@ from typing import Any
 
 from models.errors import Code, Issue
 from models.money import InvalidMoney, parse_money
+from models.orders import line_total
 
-MAX_DEPTH = 32                 # nesting of objects and arrays in properties / context / traits
+MAX_DEPTH = 32                 # nesting of objects and arrays, in every field
 MAX_FIELDS = 2_000             # keys and array items in one event, all levels together
 MAX_ID_CHARS = 1_024           # ids and the short texts the live state and columns keep
 MAX_URL_CHARS = 8_192          # page url, path, referrer, title
@@ -36,8 +37,8 @@ PAGE_FIELDS = ("url", "path", "referrer", "title", "search")
 def limit_issues(data: dict[str, Any]) -> list[Issue]:
     """Every limit ``data`` (a decoded event, before the contract's models) breaks."""
     issues: list[Issue] = []
-    for key in ("properties", "context", "traits"):
-        issues.extend(_shape_issues(data.get(key), key))
+    for key, value in data.items():  # every field: extra top-level keys are kept and serialised too
+        issues.extend(_shape_issues(value, str(key)))
     if issues:  # too deep or too big: the fields below are not looked at
         return issues
     for key in ID_FIELDS:
@@ -59,6 +60,8 @@ def limit_issues(data: dict[str, Any]) -> list[Issue]:
             for index, line in enumerate(products):
                 if isinstance(line, dict):
                     issues.extend(_column_issues(line, f"properties.products.{index}"))
+            if not issues:
+                issues.extend(_lines_issues(products, "properties.products"))
     return issues
 
 
@@ -121,13 +124,36 @@ def _money_issue(value: Any, path: str) -> list[Issue]:
     return []
 
 
+def _lines_issues(products: list[Any], path: str) -> list[Issue]:
+    """What the rows derive from valid lines fits too: each line total (quantity x price -
+    discount), their sum (an order's revenue without a total) and the sum of quantities."""
+    lines = [line for line in products if isinstance(line, dict)]
+    quantity = sum(int(line.get("quantity") or 1) for line in lines)
+    if abs(quantity) > INT32_MAX:
+        return [Issue(Code.VALUE_OUT_OF_RANGE, path, f"the lines' quantities add up to {quantity} "
+                      f"(at most {INT32_MAX})")]
+    totals = [line_total(line) for line in lines]
+    for index, total in enumerate(totals):
+        if abs(total) >= MONEY_LIMIT:
+            return [Issue(Code.VALUE_OUT_OF_RANGE, f"{path}.{index}",
+                          f"the line total {total} is out of range: amounts are below 10^14 in size")]
+    if abs(sum(totals, Decimal(0))) >= MONEY_LIMIT:
+        return [Issue(Code.VALUE_OUT_OF_RANGE, path,
+                      "the line totals add up to 10^14 or more: amounts are below 10^14 in size")]
+    return []
+
+
 def _quantity_issue(value: Any, path: str) -> list[Issue]:
     if isinstance(value, bool):
         return [Issue(Code.TYPE_INVALID, path, "quantity must be an integer")]
     if isinstance(value, str):
         text = value.strip()
-        if not text.lstrip("-").isdigit():
+        digits = text[1:] if text.startswith("-") else text
+        if not digits.isdecimal():  # (what int() reads: not "²", not "--1")
             return [Issue(Code.TYPE_INVALID, path, "quantity must be an integer")]
+        if len(digits.lstrip("0")) > len(str(INT32_MAX)):  # before int(): no 5000-digit parse
+            return [Issue(Code.VALUE_OUT_OF_RANGE, path, f"quantity {text[:20]}... is out of "
+                          f"range (at most {INT32_MAX})")]
         value = int(text)
     if isinstance(value, float):
         if not value.is_integer():

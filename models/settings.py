@@ -31,12 +31,11 @@ class Topics:
         self.dlq = f"{prefix}shop.events.dlq"
         self.recommendations = f"{prefix}shop.recommendations"
         self.trending = f"{prefix}shop.trending"
-        self.ticks = f"{prefix}shop.live.ticks"  # internal: time passing, per partition
         self.triggers = {kind: f"{prefix}shop.triggers.{kind}" for kind in TRIGGER_KINDS}
 
     def all(self) -> list[str]:
         return [self.raw, self.events, self.dlq, self.recommendations, self.trending,
-                *self.triggers.values(), self.ticks]
+                *self.triggers.values()]
 
     def compacted(self) -> set[str]:
         """Topics that hold the latest value per key (cleanup.policy=compact)."""
@@ -73,14 +72,10 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(default=86_400, ge=0, description="reject timestamps further ahead")
     max_event_bytes: int = Field(default=256 * 1024, gt=0, description="larger events are rejected")
 
-    processing_guarantee: str = Field(
-        default="exactly_once", pattern="^(exactly_once|at_least_once)$",
-        description="exactly_once: outputs, table changelogs and offsets commit atomically "
-        "(Kafka transactions)")
     commit_interval_s: float = Field(
-        default=0.1, gt=0, description="how often the worker commits (a Kafka transaction per "
-        "partition in exactly-once mode): outputs become visible to read_committed consumers "
-        "then, so it bounds latency; shorter means more transactions")
+        default=0.1, gt=0, description="how often each stage commits its Kafka transaction "
+        "(outputs, state changelogs and consumed offsets together): outputs become visible to "
+        "read_committed consumers then, so it bounds latency; shorter means more transactions")
     worker_id: str | None = Field(
         default=None, description="this worker instance's name, stable across its restarts "
         "(its transactional ids derive from it, so a restarted worker fences what its killed "

@@ -28,6 +28,7 @@ from typing import Any, Protocol, TypeVar
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from models.logs import RateLimitedLog
 from sinks import metrics
 from sinks.dead_letters import DeadLetterSender, Refused, SinkStopped
 from sinks.errors import RowsRefused
@@ -110,6 +111,7 @@ class KafkaSink:
         dlq_topic: str | None = None,
     ) -> None:
         self.health: HealthReporter = health if health is not None else _NoHealth()
+        self.log_limited = RateLimitedLog(log)
         self.dlq_topic = dlq_topic or f"{topic}.dlq"
         self.dead_letters = DeadLetterSender(bootstrap, self.dlq_topic)
         self.topic = topic
@@ -336,7 +338,7 @@ class KafkaSink:
                     error = message.error()
                     if error is not None:
                         if error.code() != KafkaError._PARTITION_EOF:
-                            log.warning("sink consumer: %s", error)
+                            self.log_limited.warning("sink consumer: %s", error)
                         continue
                     partition, offset = located(message)
                     self._add(partition, offset, message.key(), message.value())

@@ -24,7 +24,9 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         consumer_auto_offset_reset="earliest",
-        processing_guarantee=settings.processing_guarantee,
+        # the app holds no agents or tables: the stages run on their own transactional loops;
+        # what the app produces (trending snapshots) is last-writer-wins on a compacted topic
+        processing_guarantee="at_least_once",
         producer_acks=-1,
         producer_compression_type="lz4",
         producer_linger_ms=5,

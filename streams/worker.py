@@ -17,7 +17,7 @@ from streams.app import create_app, faust_app_id
 from streams.kafka.admin import ensure_topics
 from streams.kafka.transactional import StageFailed
 from streams.monitoring.health import HealthBoard
-from streams.stages.live import LiveStage, register_live
+from streams.stages.live import LiveStage, live_changelog, live_loop, register_live_timers
 from streams.stages.validation import dedupe_topic, validation_loop
 from streams.web.live import register_live_web
 from streams.web.views import register_web
@@ -42,17 +42,15 @@ class DatabaseHandle:
             return self._client
 
 
-def build_worker_app(settings: Settings, bootstrap: str,
-                     database: DatabaseHandle | None = None,
-                     board: HealthBoard | None = None) -> faust.App:
-    """The Faust app: the live agent, the web views and the timers. The validation stage and
-    the sink run beside it in threads (:func:`run_worker`)."""
+def build_worker_app(settings: Settings, bootstrap: str, board: HealthBoard,
+                     live: LiveStage | None, database: DatabaseHandle | None = None) -> faust.App:
+    """The Faust app: the web views and the timers (gauges, trending snapshots, funnel
+    snapshots, the recommender schedule). The stages run beside it in threads
+    (:func:`run_worker`)."""
     app = create_app(settings, bootstrap)
-    board = board or HealthBoard()
-    live = register_live(app, settings, bootstrap,
-                         board.stage("live", settings.topics.events)) if settings.live_enabled else None
     register_web(app, settings, board, database)
     if live is not None:
+        register_live_timers(app, settings, live)
         register_live_web(app, settings, live, database)
         if database is not None:
             register_funnel_snapshot(app, settings, live, database)
@@ -72,16 +70,12 @@ def register_funnel_snapshot(app: faust.App, settings: Settings, live: LiveStage
 
     @app.timer(interval=settings.funnel_snapshot_s)
     async def funnel_snapshot() -> None:
-        funnels = {p: s.funnel for p, s in live.states.items()}
-        windows = [(partition, *key, counts) for partition, funnel in funnels.items()
-                   for key, counts in funnel.take_dirty()]
+        windows = live.take_dirty_funnels()
         rows = snapshot_rows(windows, datetime.now(UTC))
         try:
             await asyncio.to_thread(lambda: write_snapshot(database(), rows))
         except Exception as exc:  # ClickHouse away: try these windows again next time
-            for partition, tenant, source, window, _counts in windows:
-                if partition in funnels:
-                    funnels[partition].dirty.add((tenant, source, window))
+            live.mark_dirty(windows)
             log.warning("live funnel snapshot not written (%d windows kept): %s", len(windows), exc)
 
 
@@ -141,20 +135,26 @@ class StageThread:
 
 
 def run_worker(settings: Settings, bootstrap: str) -> None:
-    """Blocks until SIGINT/SIGTERM; then stops cleanly: the validation stage commits what it
-    handled, the sink writes and commits what it holds, Faust commits the live state. Exits
-    non-zero when a stage died or did not stop cleanly."""
+    """Blocks until SIGINT/SIGTERM; then stops cleanly: the validation and live stages commit
+    what they handled, the sink writes and commits what it holds. Exits non-zero when a
+    stage died or did not stop cleanly."""
     from sinks.kafka_sink import KafkaSink
     from streams.cli.queries import worker_state_file
 
-    ensure_topics(settings, bootstrap, compacted_extra=[dedupe_topic(settings)])
+    ensure_topics(settings, bootstrap,
+                  compacted_extra=[dedupe_topic(settings), live_changelog(settings)])
     board = HealthBoard()
     database = DatabaseHandle(settings)
-    app = build_worker_app(settings, bootstrap, database, board)
+    live = LiveStage(settings) if settings.live_enabled else None
+    app = build_worker_app(settings, bootstrap, board, live, database)
     stages: list[StageThread] = []
     validation = validation_loop(settings, bootstrap,
                                  board.stage("validate", settings.topics.raw))
     stages.append(StageThread("validate", validation.run, validation.stop).start())
+    if live is not None:
+        live_stage = live_loop(settings, bootstrap, live,
+                               board.stage("live", settings.topics.events))
+        stages.append(StageThread("live", live_stage.run, live_stage.stop).start())
     if settings.sink_enabled:
         sink = KafkaSink(
             bootstrap, settings.topics.events, group=f"{faust_app_id(settings)}-clickhouse-sink",

@@ -73,7 +73,7 @@ def _view(metrics_url: str) -> Table:
         table.add_row(f"  rejected: {dict(labels).get('code')}", f"{value:,.0f}")
     table.add_row("rows in ClickHouse (events)",
                   f"{total(m, 'shopstream_sink_rows_total', table='events'):,.0f}")
-    table.add_row("consumer lag", f"{total(m, 'shopstream_consumer_lag'):,.0f}")
+    table.add_row("input not yet handled (lag)", f"{total(m, 'shopstream_consumer_lag'):,.0f}")
     table.add_row("live: revenue, last hour", f"{total(m, 'shopstream_live_revenue', window='1h'):,.2f}")
     table.add_row("live: active shoppers (5 min)", f"{total(m, 'shopstream_live_active_users'):,.0f}")
     table.add_row("live: open carts", f"{total(m, 'shopstream_live_open_carts'):,.0f}")
@@ -82,20 +82,46 @@ def _view(metrics_url: str) -> Table:
     return table
 
 
-def _summary(metrics_url: str, settings: Settings) -> None:
-    """One plain line at the end, for logs and scripts."""
-    try:
-        m = fetch_metrics(metrics_url)
-    except (urllib.error.URLError, OSError):
+def _settled(metrics_url: str, settings: Settings, timeout: float = 30.0) -> dict | None:
+    """The worker's metrics once the traffic stopped and every stage caught up: no input
+    left (lag 0), nothing new for two seconds, and ClickHouse holding every canonical event.
+    Returns the last metrics seen (caught up or not, after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    last: dict | None = None
+    previous: tuple[float, float] | None = None
+    while time.monotonic() < deadline:
+        try:
+            m = fetch_metrics(metrics_url)
+        except (urllib.error.URLError, OSError):
+            return last
+        last = m
+        canonical = total(m, "shopstream_events_out_total", topic=settings.topics.events)
+        written = total(m, "shopstream_sink_rows_total", table="events")
+        now = (total(m, "shopstream_events_in_total"), written)
+        if now == previous and written >= canonical and total(m, "shopstream_consumer_lag") == 0:
+            return m
+        previous = now
+        time.sleep(2.0)
+    return last
+
+
+def _summary(m: dict | None, settings: Settings) -> None:
+    """One plain line at the end, for logs and scripts; the figures add up: raw in =
+    canonical + dead letters + duplicates, and rows in ClickHouse = canonical (once the
+    sink caught up, which it waits for)."""
+    if m is None:
         return
     t = settings.topics
+    canonical = total(m, "shopstream_events_out_total", topic=t.events)
+    written = total(m, "shopstream_sink_rows_total", table="events")
+    pending = "" if written >= canonical else f" ({canonical - written:.0f} not yet written)"
     print(
         "demo summary: "
         f"{total(m, 'shopstream_events_in_total'):.0f} raw events in, "
         f"{total(m, 'shopstream_events_out_total', topic=t.events):.0f} canonical, "
         f"{total(m, 'shopstream_events_out_total', topic=t.dlq):.0f} dead letters, "
         f"{total(m, 'shopstream_events_duplicate_total'):.0f} duplicates dropped, "
-        f"{total(m, 'shopstream_sink_rows_total', table='events'):.0f} rows in ClickHouse, "
+        f"{written:.0f} rows in ClickHouse{pending}, "
         f"{total(m, 'shopstream_triggers_total'):.0f} triggers",
         file=sys.stderr, flush=True,
     )
@@ -146,7 +172,8 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
             console.print("stopping...")
         finally:
             stop.set()
-            _summary(f"{base}/metrics", settings)
+            console.print("traffic stopped; waiting for the worker to write what it holds...")
+            _summary(_settled(f"{base}/metrics", settings), settings)
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
                 try:

@@ -20,7 +20,6 @@ def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 30.0,
     existing = set(admin.list_topics(timeout=timeout).topics)
     compacted = settings.topics.compacted() | set(compacted_extra or [])
     configs = {name: {"cleanup.policy": "compact"} for name in compacted}
-    configs[settings.topics.ticks] = {"retention.ms": str(3_600_000)}  # ticks matter for seconds
     wanted = [
         NewTopic(name, settings.topic_partitions, settings.topic_replication,
                  config=configs.get(name, {}))

@@ -70,12 +70,31 @@ def broker_for(settings: Settings, log: Callable[[str], None] = print) -> Iterat
         from testcontainers.kafka import KafkaContainer
 
         log("starting Kafka with testcontainers")
-        with KafkaContainer().with_kraft() as container:
+        with KafkaContainer().with_kraft() as container, \
+                _registered(settings, container.get_bootstrap_server(), os.getpid()):
             yield Broker(container.get_bootstrap_server(), "testcontainers")
         return
     log("no KAFKA_BOOTSTRAP and no Docker engine: starting a local Kafka broker from the jars")
     with LocalBroker() as broker:
-        yield Broker(broker.bootstrap, "local-started")
+        assert broker.process is not None
+        with _registered(settings, broker.bootstrap, broker.process.pid):
+            yield Broker(broker.bootstrap, "local-started")
+
+
+@contextlib.contextmanager
+def _registered(settings: Settings, bootstrap: str, pid: int) -> Iterator[None]:
+    """While a command's own broker runs, other commands run from the same directory find it
+    (``shopstream triggers tail`` beside the demo); the entry goes when the broker does."""
+    path = state_file(settings)
+    if path.exists():  # another broker is registered here (not running, or we'd use it)
+        yield
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"bootstrap": bootstrap, "pid": pid, "managed_by": os.getpid()}))
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def start_background_broker(settings: Settings) -> dict[str, object]:
@@ -101,6 +120,10 @@ def stop_background_broker(settings: Settings) -> bool:
     if not path.exists():
         return False
     state = json.loads(path.read_text())
+    manager = state.get("managed_by")
+    if manager is not None and _pid_alive(int(manager)):
+        raise ShopstreamError(f"the broker here belongs to a running command (pid {manager}, "
+                              "e.g. the demo); it stops with that command")
     pid = int(state["pid"])
     stopped = False
     if _pid_alive(pid):

@@ -35,8 +35,10 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from models.logs import RateLimitedLog
 from streams.kafka.records import Consumed, Record
 from streams.monitoring.health import StageHealth
+from streams.monitoring.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,21 @@ class Processor(Protocol):
         """The records to produce for one consumed record, in its transaction."""
         ...
 
+    def tick(self, caught_up: set[int]) -> Iterable[Record]:
+        """Called every ``tick_interval_s`` (when set), with or without input: the records
+        that time passing causes (due deadlines). ``caught_up``: the owned partitions with
+        nothing more to read now."""
+        ...
+
+    def pending(self) -> bool:
+        """Whether :meth:`flush` has records (state writes held back until the commit)."""
+        ...
+
+    def flush(self) -> Iterable[Record]:
+        """Records held back until the commit (coalesced state writes), produced into the
+        transaction right before it commits."""
+        ...
+
     def committed(self) -> None:
         """The transaction holding everything handled so far committed."""
 
@@ -72,6 +89,7 @@ class LoopConfig:
     batch_size: int = 2_000
     transaction_timeout_ms: int = 30_000
     session_timeout_ms: int = 10_000
+    tick_interval_s: float | None = None
     consumer: dict[str, Any] = field(default_factory=dict)
     producer: dict[str, Any] = field(default_factory=dict)
 
@@ -84,10 +102,13 @@ class TransactionalLoop:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config, self.processor, self.health, self.clock = config, processor, health, clock
         self._stop = threading.Event()
+        self.log_limited = RateLimitedLog(log)
         self._offsets: dict[int, int] = {}      # partition -> next offset, since the last commit
         self._assigned: set[int] = set()
         self._in_transaction = False
         self._started_at = 0.0
+        self._ticked_at = 0.0
+        self._lag_at = 0.0
         self.consumer = Consumer({
             "bootstrap.servers": config.bootstrap,
             "group.id": config.group,
@@ -132,6 +153,8 @@ class TransactionalLoop:
                 messages = self.consumer.consume(self.config.batch_size, timeout)
                 if messages:
                     self._handle(messages)
+                self._tick()
+                self._report_lag()
                 if self._in_transaction and (
                         self.clock() - self._started_at >= self.config.commit_interval_s):
                     self._commit()
@@ -153,6 +176,7 @@ class TransactionalLoop:
             if error is not None:
                 if error.code() != KafkaError._PARTITION_EOF:
                     self.health.warn(f"consume: {error}")
+                    self.log_limited.warning("%s: consume: %s", self.config.group, error)
                 continue
             partition, offset = message.partition(), message.offset()
             if partition is None or offset is None or partition not in self._assigned:
@@ -166,6 +190,48 @@ class TransactionalLoop:
                 self._produce(out)
             self._offsets[partition] = offset + 1
         self.health.progressed(len(messages))
+
+    def _caught_up(self) -> set[int]:
+        """Owned partitions whose position is at the high watermark (cached: no round trip)."""
+        out = set()
+        for partition in self._assigned:
+            tp = TopicPartition(self.config.topic, partition)
+            try:
+                _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+                position = self.consumer.position([tp])[0].offset
+            except KafkaException:
+                continue
+            if high >= 0 and (position >= high or (position < 0 and high == 0)):
+                out.add(partition)
+        return out
+
+    def _report_lag(self) -> None:
+        """Input records not handled yet, per owned partition, every 5 s (cached watermarks:
+        no broker round trip)."""
+        now = self.clock()
+        if now - self._lag_at < 5.0:
+            return
+        self._lag_at = now
+        for partition in sorted(self._assigned):
+            tp = TopicPartition(self.config.topic, partition)
+            try:
+                _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+                position = self.consumer.position([tp])[0].offset
+            except KafkaException:
+                continue
+            if high >= 0 and position >= 0:
+                CONSUMER_LAG.labels(self.config.topic, str(partition)).set(max(high - position, 0))
+
+    def _tick(self) -> None:
+        interval = self.config.tick_interval_s
+        if interval is None or self.clock() - self._ticked_at < interval:
+            return
+        self._ticked_at = self.clock()
+        outputs = list(self.processor.tick(self._caught_up()))
+        if (outputs or self.processor.pending()) and not self._in_transaction:
+            self._begin()
+        for out in outputs:
+            self._produce(out)
 
     def _begin(self) -> None:
         self.producer.begin_transaction()
@@ -188,6 +254,8 @@ class TransactionalLoop:
         """Offsets into the transaction, then commit it; an abortable failure throws the
         interval away and rewinds to the committed offsets."""
         offsets = [TopicPartition(self.config.topic, p, o) for p, o in self._offsets.items()]
+        for out in self.processor.flush():
+            self._produce(out)
         for attempt in range(10):
             try:
                 if offsets:

@@ -1,10 +1,13 @@
-"""Event time for one partition: the watermark, with a wall-clock advance when idle.
+"""Event time for one partition: the latest event time seen, moved on by the wall clock
+only while the partition is idle.
 
-``now()`` is the latest event time seen plus the wall-clock time since the last
-event arrived. While events flow it follows event time (a replay of last year
-gives last year's answers); when the stream goes quiet it keeps moving with the
-wall clock, so a deadline still passes at 3 a.m. An event older than ``now()``
-minus the allowed lateness is late.
+``now()`` follows event time while events flow, so a replay of last year gives last year's
+answers whatever the speed of the replay. A partition is idle when it has nothing more to
+read (the stage has caught up with its input, :meth:`EventClock.idle`); from then on the
+clock moves with the wall clock, so a cart abandoned at 3 a.m. still triggers. The next
+event ends the idle stretch. A partition that is behind (a replay, a restart catching up,
+a broker outage while behind) never moves by the wall clock, so the triggers of old data
+depend on the data alone. An event older than ``now()`` minus the allowed lateness is late.
 """
 
 from __future__ import annotations
@@ -14,18 +17,29 @@ from dataclasses import dataclass
 
 @dataclass
 class EventClock:
-    event_ms: int = 0           # the latest event time seen
-    arrived_wall_ms: int = 0    # wall time when the last event arrived
+    event_ms: int = 0               # the latest event time seen
+    idle_since_ms: int | None = None  # wall time the partition was first seen caught up
 
-    def observe(self, ts_ms: int, wall_ms: int) -> None:
+    def observe(self, ts_ms: int) -> None:
         if ts_ms > self.event_ms:
             self.event_ms = ts_ms
-        self.arrived_wall_ms = wall_ms
+        self.idle_since_ms = None
+
+    def idle(self, wall_ms: int) -> None:
+        """The partition has nothing more to read: from now on, wall time passes."""
+        if self.idle_since_ms is None:
+            self.idle_since_ms = wall_ms
+
+    def busy(self) -> None:
+        """The partition has input waiting: event time alone moves the clock."""
+        self.idle_since_ms = None
 
     def now(self, wall_ms: int) -> int:
         if self.event_ms == 0:
             return 0
-        return self.event_ms + max(0, wall_ms - self.arrived_wall_ms)
+        if self.idle_since_ms is None:
+            return self.event_ms
+        return self.event_ms + max(0, wall_ms - self.idle_since_ms)
 
     def is_late(self, ts_ms: int, wall_ms: int, lateness_ms: int) -> bool:
         return self.event_ms > 0 and ts_ms < self.now(wall_ms) - lateness_ms

@@ -81,8 +81,17 @@ class PartitionState:
             self.pulse.restore(key, value)
 
     def restored(self, wall_ms: int) -> None:
-        """After restoring: idle time counts from now, not from before the restart."""
-        self.clock.arrived_wall_ms = wall_ms
+        """After restoring: idle time counts from when the partition is next seen caught up,
+        not from before the restart."""
+        self.clock.busy()
+
+    def idle(self, wall_ms: int) -> None:
+        """The stage has read everything there is on this partition: wall time passes."""
+        self.clock.idle(wall_ms)
+
+    def busy(self) -> None:
+        """Input is waiting on this partition: only event time moves the clock."""
+        self.clock.busy()
 
     def apply_at(self, offset: int, ev: LiveEvent, wall_ms: int) -> Effects | None:
         """Apply the event at ``offset`` of the source partition, once: an offset at or
@@ -99,7 +108,7 @@ class PartitionState:
         """Move event time to the event, fire what fell due before it, then apply it: a
         replay fires the same deadlines, in the same order, as living through it."""
         late = self.clock.is_late(ev.ts, wall_ms, self.config.lateness_ms)
-        self.clock.observe(ev.ts, wall_ms)
+        self.clock.observe(ev.ts)
         effects = self.due(wall_ms)
         effects.merge(self.carts.apply(ev, late, wall_ms))
         effects.merge(self.trending.apply(ev))

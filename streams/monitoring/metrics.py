@@ -73,7 +73,7 @@ LIVE_EVENT_LAG = Gauge(
     "receivedAt, at the live agent", registry=REGISTRY,
 )
 LIVE_TICKS = Counter(
-    "shopstream_live_ticks_total", "Ticks processed by the live agent (time passing)",
+    "shopstream_live_ticks_total", "Partition ticks of the live stage (time passing: due deadlines)",
     registry=REGISTRY,
 )
 LIVE_EVENTS = Counter(

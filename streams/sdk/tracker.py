@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from models.ecommerce import EventName
 from models.errors import Issue, ShopstreamError
@@ -177,13 +177,22 @@ class Tracker:
         return str(body["messageId"])
 
     def send_raw(self, value: bytes, key: bytes | None = None) -> None:
-        """Send bytes as they are (used by ``shopstream produce`` and the simulator)."""
+        """Send bytes as they are (used by ``shopstream produce`` and the simulator). A record
+        the producer refuses outright (larger than the message limit) is counted as failed
+        and logged, never raised: the rest of a file still goes."""
         while True:
             try:
                 self._producer.produce(self.topic, value=value, key=key, on_delivery=self._delivered)
                 break
             except BufferError:  # local queue full: serve callbacks, then retry
                 self._producer.poll(0.1)
+            except KafkaException as exc:
+                with self._lock:
+                    self.sent += 1
+                    self.failed += 1
+                log.error("not sent to %s (%d bytes with its key): %s", self.topic,
+                          len(value) + len(key or b""), exc.args[0])
+                return
         with self._lock:
             self.sent += 1
         self._producer.poll(0)

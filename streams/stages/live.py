@@ -1,30 +1,27 @@
-"""The live-state agent: ``shop.events`` -> carts, trending, funnel, customers, live
-figures -> ``shop.triggers.*``, ``shop.trending``, ``/funnel``, ``/trending``, ``/live``.
+"""The live stage: ``shop.events`` -> carts, trending, funnel, customers, live figures ->
+``shop.triggers.*``, ``shop.trending``, ``/funnel``, ``/trending``, ``/live``.
 
-Exactly once, across restarts and rebalances. Each partition of ``shop.events``
-has its own :class:`~streams.live.state.PartitionState`. Everything an event
-changes (state entries in the ``live-state`` table's changelog, and the triggers
-it fires) is written in that partition's Kafka transaction, together with its
-offset (:class:`streams.kafka.transactions.EffectWriter`). On taking over a partition
-the state is rebuilt from the changelog as committed (``read_committed``).
+:class:`LiveDecisions` decides, per record and per tick, with the pure state machines of
+:mod:`streams.live`. The runtime is :class:`streams.kafka.transactional.TransactionalLoop`
+(:func:`live_loop`): a batch at a time, triggers, dead letters, state changelog entries
+and the consumed offsets in one Kafka transaction per commit interval.
 
-The state also records the offset of the last event it applied, in the same
-transaction. Should an event's effects ever be committed without its offset (Faust
-acknowledges an event only when the agent asks for the next one), the event comes
-back after a restart and is recognised and skipped, not applied twice.
+State writes are coalesced per key between commits (a write-back cache, as Kafka Streams'
+record cache): a cart changed a hundred times in an interval writes one changelog record,
+at the commit. The state also records the offset of the last event it applied, so an
+event whose effects are in the committed state is never applied twice.
 
-Deadlines need time to pass even when no events come. The worker sends a tick
-every second to each partition it owns of ``shop.live.ticks``, an internal topic
-co-partitioned with ``shop.events``. The agent consumes both, so a tick is
-processed like an event: the deadlines it fires go out in the transaction that
-commits the tick's offset. A crash before that commit aborts the triggers and
-the state change together, and the restarted worker fires them again, once.
+Deadlines need time to pass even when no events come: every ``live_tick_s`` the loop asks
+each owned partition for its due deadlines, and what fires goes out in the current
+transaction. A crash before the commit aborts the triggers and the state change
+together; the restarted worker rebuilds the state from the committed changelog and fires
+them again, once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -40,9 +37,10 @@ from models.serde import dumps
 from models.settings import Settings, Topics
 from models.times import format_ms, ms_to_datetime, parse_iso_ms
 from models.triggers import Trigger
-from streams.kafka.records import Consumed, Record, consumed_from
+from streams.app import faust_app_id
+from streams.kafka.records import Consumed, Record
 from streams.kafka.topic_reader import read_partition
-from streams.kafka.transactions import EffectWriter
+from streams.kafka.transactional import LoopConfig, TransactionalLoop
 from streams.live.events import Effects, live_event
 from streams.live.funnel import funnel_view
 from streams.live.pulse import live_figures
@@ -61,7 +59,8 @@ def wall_ms() -> int:
 
 
 class LiveStage:
-    """The worker's live state, for the web views, the dashboard and the snapshots."""
+    """The worker's live state, for the web views, the dashboard and the snapshots. Readers
+    hold :attr:`lock` (the views below do)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -69,6 +68,8 @@ class LiveStage:
         self.states: dict[int, PartitionState] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_TRIGGERS)
         self.trigger_counts: dict[str, int] = {}
+        # the loop thread changes the states; the web views and timers read them
+        self.lock = threading.RLock()
 
     def emitted(self, triggers: list[tuple[Trigger, bytes]]) -> None:
         """Count what was sent and keep the latest for the dashboard (``(trigger, JSON)``)."""
@@ -80,35 +81,59 @@ class LiveStage:
     def now(self) -> int:
         """Event time: the furthest any owned partition has got."""
         wall = wall_ms()
-        return max((s.now(wall) for s in self.states.values()), default=0)
+        with self.lock:
+            return max((s.now(wall) for s in self.states.values()), default=0)
 
     def tenants(self) -> set[str]:
         out = {self.settings.default_tenant}
-        for state in self.states.values():
-            out.update(t for t, _ in state.trending.scores)
-            out.update(t for t, _, _ in state.funnel.windows)
+        with self.lock:
+            for state in self.states.values():
+                out.update(t for t, _ in state.trending.scores)
+                out.update(t for t, _, _ in state.funnel.windows)
         return out
 
+    def categories(self, tenant: str) -> set[str]:
+        with self.lock:
+            return {s.category.split(".")[0] for state in self.states.values()
+                    for (t, _), s in state.trending.scores.items() if t == tenant and s.category}
+
     def funnel(self, tenant: str, window_ms: int) -> dict[str, Any]:
-        now = self.now()
-        view = funnel_view([s.funnel for s in self.states.values()], tenant, now - window_ms,
-                           now + 1)
+        with self.lock:
+            now = self.now()
+            view = funnel_view([s.funnel for s in self.states.values()], tenant, now - window_ms,
+                               now + 1)
         return {"tenant": tenant, "window_s": window_ms / 1000, "as_of": format_ms(now), **view}
 
     def trending(self, tenant: str, n: int, category: str | None) -> dict[str, Any]:
-        now = self.now()
-        items = top([s.trending for s in self.states.values()], tenant, now, n, category)
+        with self.lock:
+            now = self.now()
+            items = top([s.trending for s in self.states.values()], tenant, now, n, category)
         return {"tenant": tenant, "category": category, "as_of": format_ms(now),
                 "half_life_hours": self.settings.trending_half_life_h, "items": items}
 
     def live(self, tenant: str) -> dict[str, Any]:
-        now = self.now()
-        figures = live_figures([s.pulse for s in self.states.values()], tenant, now)
-        open_carts = sum(1 for s in self.states.values() for c in s.carts.carts.values()
-                         if c.tenant == tenant)
+        with self.lock:
+            now = self.now()
+            figures = live_figures([s.pulse for s in self.states.values()], tenant, now)
+            open_carts = sum(1 for s in self.states.values() for c in s.carts.carts.values()
+                             if c.tenant == tenant)
+            late = sum(s.carts.late_events for s in self.states.values())
+            counts = dict(self.trigger_counts)
         return {"tenant": tenant, "as_of": format_ms(now), **figures, "open_carts": open_carts,
-                "triggers": dict(self.trigger_counts),
-                "late_events": sum(s.carts.late_events for s in self.states.values())}
+                "triggers": counts, "late_events": late}
+
+    def take_dirty_funnels(self) -> list[tuple[int, str, str, int, list[int]]]:
+        """The funnel windows changed since the last call (for the ClickHouse snapshot)."""
+        with self.lock:
+            return [(partition, *key, counts) for partition, state in self.states.items()
+                    for key, counts in state.funnel.take_dirty()]
+
+    def mark_dirty(self, windows: list[tuple[int, str, str, int, list[int]]]) -> None:
+        """Windows whose snapshot was not written: try them again next time."""
+        with self.lock:
+            for partition, tenant, source, window, _counts in windows:
+                if partition in self.states:
+                    self.states[partition].funnel.dirty.add((tenant, source, window))
 
 
 
@@ -122,32 +147,28 @@ def trigger_key(trigger: Trigger) -> bytes:
 
 @dataclass
 class Step:
-    """What one record on ``shop.events`` or the ticks topic comes to: what kind of step it
-    was, the records to write in its transaction and the triggers among them."""
+    """What one record on ``shop.events``, or one tick of a partition, comes to: the records
+    to produce now (triggers, dead letters), the state changes to persist (key -> JSON
+    value, None deletes; coalesced per key until the commit) and the triggers fired."""
 
     kind: Literal["tick", "event", "replayed", "dead_letter"]
     records: list[Record] = field(default_factory=list)
+    writes: dict[str, Any] = field(default_factory=dict)
     triggers: list[tuple[Trigger, bytes]] = field(default_factory=list)
     late: bool = False
     lag_s: float | None = None  # event's receivedAt -> now, for a live event
 
 
 class LiveDecisions:
-    """The live stage's per-record decisions (pure apart from the partition state it is
-    given): a tick fires due deadlines (and, when asked, housekeeping); an event is applied
-    once (a redelivered offset is skipped); anything that is not a canonical event becomes
-    a dead letter, once. ``now_ms`` is the wall clock that advances idle event time."""
+    """The live stage's decisions (pure apart from the partition state they are given): an
+    event is applied once (a redelivered offset is skipped); anything that is not a
+    canonical event becomes a dead letter, once; a tick fires due deadlines (and, when
+    asked, housekeeping). ``now_ms`` is the wall clock that advances idle event time."""
 
-    def __init__(self, topics: Topics, changelog: str) -> None:
-        self.topics, self.changelog = topics, changelog
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
 
-    def handle(self, state: PartitionState, record: Consumed, now_ms: int,
-               housekeeping: bool = False) -> Step:
-        if record.topic == self.topics.ticks:
-            effects = state.due(now_ms)
-            if housekeeping:
-                effects.merge(state.housekeeping(now_ms))
-            return self._step("tick", record.partition, effects)
+    def handle(self, state: PartitionState, record: Consumed, now_ms: int) -> Step:
         raw = record.value or b""
         try:
             obj = orjson.loads(raw)
@@ -160,21 +181,31 @@ class LiveDecisions:
         applied = state.apply_at(record.offset, parsed, now_ms)
         if applied is None:
             return Step("replayed")
-        step = self._step("event", record.partition, applied)
+        step = self._step("event", applied)
         step.late = state.carts.late_events > late_before
         received = obj.get("receivedAt")
         if received:
             step.lag_s = max(0.0, (now_ms - parse_iso_ms(received)) / 1000)
         return step
 
-    def _step(self, kind: Literal["tick", "event"], partition: int, effects: Effects) -> Step:
+    def tick(self, state: PartitionState, now_ms: int, housekeeping: bool = False,
+             idle: bool = True) -> Step:
+        """Time passes: ``idle`` says the partition has nothing more to read (then the wall
+        clock moves its event time on), else only event time counts."""
+        if idle:
+            state.idle(now_ms)
+        else:
+            state.busy()
+        effects = state.due(now_ms)
+        if housekeeping:
+            effects.merge(state.housekeeping(now_ms))
+        return self._step("tick", effects)
+
+    def _step(self, kind: Literal["tick", "event"], effects: Effects) -> Step:
         triggers = [(t, trigger_bytes(t)) for t in effects.triggers]
         records = [Record(self.topics.triggers[t.type], trigger_key(t), encoded)
                    for t, encoded in triggers]
-        records.extend(Record(self.changelog, orjson.dumps(key),
-                              None if value is None else dumps(value), partition)
-                       for key, value in effects.writes.items())
-        return Step(kind, records, triggers)
+        return Step(kind, records, effects.writes, triggers)
 
     def _refuse(self, state: PartitionState, record: Consumed, raw: bytes, exc: Exception,
                 now_ms: int) -> Step:
@@ -187,10 +218,8 @@ class LiveDecisions:
         state.applied_offset = record.offset
         log.warning("%s[%d]@%d is not a canonical event (%s): dead-lettered", record.topic,
                     record.partition, record.offset, exc)
-        return Step("dead_letter", [
-            Record(self.topics.dlq, dead_letter_key(record.key), letter),
-            Record(self.changelog, orjson.dumps(OFFSET_KEY), orjson.dumps(record.offset),
-                   record.partition)])
+        return Step("dead_letter", [Record(self.topics.dlq, dead_letter_key(record.key), letter)],
+                    {OFFSET_KEY: record.offset})
 
 
 def count_step(step: Step, dlq_topic: str) -> None:
@@ -209,74 +238,119 @@ def count_step(step: Step, dlq_topic: str) -> None:
             metrics.LIVE_EVENT_LAG.set(step.lag_s)
 
 
-def register_live(app: faust.App, settings: Settings, bootstrap: str,
-                  health: StageHealth | None = None,
-                  clock: Callable[[], int] = wall_ms) -> LiveStage:
+def live_changelog(settings: Settings) -> str:
+    """The compacted changelog of the live state (key -> JSON value, per partition)."""
+    return f"{faust_app_id(settings)}-live-state-changelog"
+
+
+class LiveProcessor:
+    """The live stage inside :class:`~streams.kafka.transactional.TransactionalLoop`: loads a
+    partition's state from the committed changelog on assignment, decides per record and
+    per tick with :class:`LiveDecisions`, and keeps state writes in a write-back cache that
+    is flushed, one record per changed key, into the transaction just before it commits."""
+
+    def __init__(self, live: LiveStage, settings: Settings,
+                 read_committed: Callable[[int], dict[bytes, bytes | None]],
+                 clock: Callable[[], int] = wall_ms) -> None:
+        self.live, self.topics, self.clock = live, settings.topics, clock
+        self.read_committed = read_committed
+        self.changelog = live_changelog(settings)
+        self.decisions = LiveDecisions(settings.topics)
+        self.tick_ms = int(settings.live_tick_s * 1000)
+        self.cache: dict[int, dict[str, Any]] = {}     # partition -> key -> value, uncommitted
+        self.last_tick = 0
+        self.last_housekeeping: dict[int, int] = {}
+
+    def assigned(self, partitions: list[int]) -> None:
+        for partition in partitions:
+            state = PartitionState(self.live.config)
+            for key, value in self.read_committed(partition).items():
+                if value is not None:
+                    state.restore(orjson.loads(key), orjson.loads(value))
+            state.restored(self.clock())
+            with self.live.lock:
+                self.live.states[partition] = state
+            log.info("partition %d: live state restored (%d carts, %d abandonments, "
+                     "%d customers, %d products)", partition, len(state.carts.carts),
+                     len(state.carts.abandoned), len(state.customers.customers),
+                     len(state.trending.scores))
+
+    def revoked(self, partitions: list[int]) -> None:
+        with self.live.lock:
+            for partition in partitions:
+                self.live.states.pop(partition, None)
+                self.cache.pop(partition, None)
+
+    def handle(self, record: Consumed) -> list[Record]:
+        state = self.live.states.get(record.partition)
+        if state is None:
+            return []
+        with self.live.lock:
+            step = self.decisions.handle(state, record, self.clock())
+        return self._taken(record.partition, step)
+
+    def tick(self, caught_up: set[int]) -> list[Record]:
+        """Every ``live_tick_s``: due deadlines of every owned partition (and housekeeping
+        every 30 s of wall time); the wall clock moves only the partitions in
+        ``caught_up``."""
+        now = self.clock()
+        if now - self.last_tick < self.tick_ms:
+            return []
+        self.last_tick = now
+        out: list[Record] = []
+        for partition, state in list(self.live.states.items()):
+            housekeeping = now - self.last_housekeeping.get(partition, 0) >= HOUSEKEEPING_EVERY_MS
+            if housekeeping:
+                self.last_housekeeping[partition] = now
+            with self.live.lock:
+                step = self.decisions.tick(state, now, housekeeping,
+                                           idle=partition in caught_up)
+            out.extend(self._taken(partition, step))
+        return out
+
+    def _taken(self, partition: int, step: Step) -> list[Record]:
+        if step.writes:
+            self.cache.setdefault(partition, {}).update(step.writes)
+        count_step(step, self.topics.dlq)
+        if step.triggers:
+            self.live.emitted(step.triggers)
+        return step.records
+
+    def pending(self) -> bool:
+        return any(self.cache.values())
+
+    def flush(self) -> list[Record]:
+        """The write-back cache as changelog records (one per changed key), for the commit."""
+        out = [Record(self.changelog, orjson.dumps(key), None if value is None else dumps(value),
+                      partition)
+               for partition, writes in self.cache.items() for key, value in writes.items()]
+        self.cache.clear()
+        return out
+
+    def committed(self) -> None:
+        pass
+
+
+def live_loop(settings: Settings, bootstrap: str, live: LiveStage, health: StageHealth,
+              clock: Callable[[], int] = wall_ms) -> TransactionalLoop:
+    """The live stage, ready to :meth:`~TransactionalLoop.run` in a thread."""
+    changelog = live_changelog(settings)
+    processor = LiveProcessor(live, settings,
+                              lambda partition: read_partition(bootstrap, changelog, partition),
+                              clock)
+    group = f"{faust_app_id(settings)}-live"
+    return TransactionalLoop(LoopConfig(
+        bootstrap=bootstrap, topic=settings.topics.events, group=group,
+        transactional_id=f"{group}-{settings.instance_id}",
+        commit_interval_s=settings.commit_interval_s,
+        session_timeout_ms=int(settings.session_timeout_s * 1000),
+        tick_interval_s=min(settings.live_tick_s, 0.25),
+    ), processor, health)
+
+
+def register_live_timers(app: faust.App, settings: Settings, live: LiveStage) -> None:
+    """Prometheus gauges of the live figures, and trending snapshots to ``shop.trending``."""
     topics = settings.topics
-    source = app.topic(topics.events, topics.ticks, key_serializer="raw", value_serializer="raw")
-    table = app.Table("live-state", key_type=str, partitions=settings.topic_partitions,
-                      help="carts, deadlines, scores, sessions, customers (written by the agent)")
-    changelog = table.changelog_topic.get_topic_name()
-    live = LiveStage(settings)
-    locks: dict[int, asyncio.Lock] = {}
-    effects_writer = EffectWriter(app)
-    decisions = LiveDecisions(topics, changelog)
-    last_housekeeping: dict[int, int] = {}
-    health = health or StageHealth("live", topics.events)
-
-    async def adopt(partition: int) -> PartitionState:
-        committed = await asyncio.to_thread(read_partition, bootstrap, changelog, partition)
-        state = PartitionState(live.config)
-        for key, value in committed.items():
-            if value is not None:
-                state.restore(orjson.loads(key), orjson.loads(value))
-        state.restored(clock())
-        live.states[partition] = state
-        log.info("partition %d: live state restored (%d carts, %d abandonments, %d customers, "
-                 "%d products)", partition, len(state.carts.carts), len(state.carts.abandoned),
-                 len(state.customers.customers), len(state.trending.scores))
-        return state
-
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust types receivers as (sender, *args, signal=, **kwargs)
-    async def forget_revoked(sender: faust.App, revoked: set[Any], **kwargs: Any) -> None:
-        for tp in revoked:
-            if tp.topic == topics.events:
-                live.states.pop(tp.partition, None)
-        health.assigned(sorted(live.states))
-
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # as above
-    async def note_assigned(sender: faust.App, assigned: set[Any], **kwargs: Any) -> None:
-        health.assigned(sorted(tp.partition for tp in assigned if tp.topic == topics.events))
-
-    @app.agent(source, name="live")
-    async def live_agent(stream: faust.StreamT) -> None:
-        health.running()
-        async for event in stream.events():
-            record = consumed_from(event)
-            if record.topic == topics.ticks and app.should_stop:
-                continue  # shutting down: the final commit may be done already
-            lock = locks.setdefault(record.partition, asyncio.Lock())
-            async with lock:
-                state = live.states.get(record.partition) or await adopt(record.partition)
-                now = clock()
-                housekeeping = now - last_housekeeping.get(record.partition, 0) >= HOUSEKEEPING_EVERY_MS
-                if record.topic == topics.ticks and housekeeping:
-                    last_housekeeping[record.partition] = now
-                step = decisions.handle(state, record, now, housekeeping)
-                if step.records:
-                    await effects_writer.write(event, step.records)
-                count_step(step, topics.dlq)
-                health.progressed(1)
-                live.emitted(step.triggers)
-
-    @app.timer(settings.live_tick_s)
-    async def send_ticks() -> None:
-        """One tick per owned partition of the ticks topic: time passes in idle partitions."""
-        if app.should_stop:
-            return
-        for tp in app.consumer.assignment():
-            if tp.topic == topics.ticks:
-                await app.producer.send(topics.ticks, None, b"", tp.partition, None, None)
 
     @app.timer(5.0)
     async def export_gauges() -> None:
@@ -294,13 +368,9 @@ def register_live(app: faust.App, settings: Settings, bootstrap: str,
         """Top-N overall and per category to the compacted ``shop.trending``, keyed by scope."""
         n = settings.trending_top_n
         for tenant in live.tenants():
-            categories = {s.category.split(".")[0] for state in live.states.values()
-                          for (t, _), s in state.trending.scores.items() if t == tenant and s.category}
-            for category in [None, *sorted(categories)]:
+            for category in [None, *sorted(live.categories(tenant))]:
                 snapshot = live.trending(tenant, n, category)
                 scope = f"category:{category}" if category else "all"
                 value = dumps({"type": "trending", "scope": scope, **snapshot})
                 await app.producer.send(topics.trending, f"{tenant}|{scope}".encode(), value,
                                         None, None, None)
-
-    return live

@@ -152,6 +152,15 @@ class ValidationProcessor:
                 metrics.EVENTS_REJECTED.labels(decision.code).inc()
         return decision.records
 
+    def tick(self, caught_up: set[int]) -> list[Record]:
+        return []
+
+    def pending(self) -> bool:
+        return False
+
+    def flush(self) -> list[Record]:
+        return []
+
     def committed(self) -> None:
         metrics.DEDUPE_IDS.set(len(self.stage.memory))
 

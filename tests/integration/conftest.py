@@ -20,10 +20,12 @@ from tests.support import WorkerProcess
 
 
 @pytest.fixture(scope="session")
-def kafka() -> Iterator[str]:
+def kafka(tmp_path_factory) -> Iterator[str]:
     stack = contextlib.ExitStack()
+    # a data directory of its own: the session's broker is not registered in the checkout
+    here = load_settings(data_dir=tmp_path_factory.mktemp("broker"))
     try:
-        broker = stack.enter_context(broker_for(load_settings(), log=print))
+        broker = stack.enter_context(broker_for(here, log=print))
     except Exception as exc:  # noqa: BLE001 - turned into a test failure with the cause
         stack.close()
         pytest.fail(f"no Kafka broker for the integration tests: {exc}", pytrace=False)

@@ -75,7 +75,8 @@ class Run:
         return out
 
     def idle(self, ms: int) -> list:
-        """The stream is quiet for ``ms`` of wall-clock time."""
+        """The stream is quiet (caught up, nothing to read) for ``ms`` of wall-clock time."""
+        self.state.idle(self.wall)
         self.wall += ms
         effects = self.state.due(self.wall)
         self.writes.update(effects.writes)
@@ -167,6 +168,7 @@ def test_state_restored_from_its_writes_fires_the_same_trigger_once():
         if value is not None:
             restored.restore(key, json.loads(dumps(value)))
     restored.restored(run.wall)
+    restored.idle(run.wall)  # caught up after the restore
     due = restored.due(run.wall + 31 * MIN)
     [trigger] = due.triggers
     expected = run.idle(31 * MIN)
@@ -200,6 +202,7 @@ def test_decayed_scores_match_the_closed_form_in_any_order():
 def test_decayed_products_are_dropped():
     run = Run(trending_floor=0.5)
     run.feed(ev("Product Viewed", T0, product_id="p1", price=1.0))
+    run.state.idle(run.wall)
     run.state.housekeeping(run.wall + 6 * 60 * MIN - 1)  # score 0.5+: kept
     assert run.state.trending.scores
     effects = run.state.housekeeping(run.wall + 6 * 60 * MIN + 1)

@@ -1,0 +1,21 @@
+"""Rate-limited logging: one line per distinct message per interval, with a count."""
+
+from __future__ import annotations
+
+import logging
+
+from models.logs import RateLimitedLog
+
+
+def test_one_line_per_message_per_interval_then_the_count(caplog) -> None:
+    now = [0.0]
+    log = RateLimitedLog(logging.getLogger("shopstream.test"), interval_s=30, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="shopstream.test"):
+        for _ in range(1000):
+            log.warning("consume: %s", "broker down")
+        log.warning("consume: %s", "another cause")
+        now[0] = 31.0
+        log.warning("consume: %s", "broker down")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["consume: broker down", "consume: another cause",
+                     "consume: broker down (and 999 more like it in the last 30 s)"]
