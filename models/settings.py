@@ -31,15 +31,19 @@ class Topics:
         self.dlq = f"{prefix}shop.events.dlq"
         self.recommendations = f"{prefix}shop.recommendations"
         self.trending = f"{prefix}shop.trending"
+        # internal: trending weights repartitioned by product, and each partition's top lists
+        self.trending_updates = f"{prefix}shop.trending.updates"
+        self.trending_partials = f"{prefix}shop.trending.partials"
         self.triggers = {kind: f"{prefix}shop.triggers.{kind}" for kind in TRIGGER_KINDS}
 
     def all(self) -> list[str]:
         return [self.raw, self.events, self.dlq, self.recommendations, self.trending,
+                self.trending_updates, self.trending_partials,
                 *self.triggers.values()]
 
     def compacted(self) -> set[str]:
         """Topics that hold the latest value per key (cleanup.policy=compact)."""
-        return {self.recommendations, self.trending}
+        return {self.recommendations, self.trending, self.trending_partials}
 
 
 class Settings(BaseSettings):

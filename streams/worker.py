@@ -18,6 +18,7 @@ from streams.kafka.admin import ensure_topics
 from streams.kafka.transactional import StageFailed
 from streams.monitoring.health import HealthBoard
 from streams.stages.live import LiveStage, live_changelog, live_loop, register_live_timers
+from streams.stages.trending import TrendingBoard, trending_changelog, trending_loop
 from streams.stages.validation import dedupe_topic, validation_loop
 from streams.web.live import register_live_web
 from streams.web.views import register_web
@@ -50,7 +51,7 @@ def build_worker_app(settings: Settings, bootstrap: str, board: HealthBoard,
     app = create_app(settings, bootstrap)
     register_web(app, settings, board, database)
     if live is not None:
-        register_live_timers(app, settings, live)
+        register_live_timers(app, settings, live, board.stages.get("trending"))
         register_live_web(app, settings, live, database)
         if database is not None:
             register_funnel_snapshot(app, settings, live, database)
@@ -142,10 +143,15 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     from streams.cli.queries import worker_state_file
 
     ensure_topics(settings, bootstrap,
-                  compacted_extra=[dedupe_topic(settings), live_changelog(settings)])
+                  compacted_extra=[dedupe_topic(settings), live_changelog(settings),
+                                   trending_changelog(settings)])
     board = HealthBoard()
     database = DatabaseHandle(settings)
-    live = LiveStage(settings) if settings.live_enabled else None
+    trending_board = TrendingBoard(settings, bootstrap,
+                                   board.stage("trending-board", settings.topics.trending_partials))
+    live = LiveStage(settings, trending_board) if settings.live_enabled else None
+    if live is not None:
+        board.stage("trending", settings.topics.trending_updates)
     app = build_worker_app(settings, bootstrap, board, live, database)
     stages: list[StageThread] = []
     validation = validation_loop(settings, bootstrap,
@@ -155,6 +161,10 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
         live_stage = live_loop(settings, bootstrap, live,
                                board.stage("live", settings.topics.events))
         stages.append(StageThread("live", live_stage.run, live_stage.stop).start())
+        trending = trending_loop(settings, bootstrap, board.stages["trending"])
+        stages.append(StageThread("trending", trending.run, trending.stop).start())
+        stages.append(StageThread("trending-board", trending_board.run,
+                                  trending_board.stop).start())
     if settings.sink_enabled:
         sink = KafkaSink(
             bootstrap, settings.topics.events, group=f"{faust_app_id(settings)}-clickhouse-sink",

@@ -52,6 +52,21 @@ def wait_until_equal(get: Callable[[], Any], expected: Any, timeout: float, what
                          f"expected {expected!r}, last saw {last!r}")
 
 
+def wait_until_stable(get: Callable[[], T], timeout: float, what: str, every: float = 2.0) -> T:
+    """Poll ``get()`` until two reads ``every`` seconds apart are equal and truthy; the
+    failure names the last two values seen."""
+    deadline = time.monotonic() + timeout
+    before: Any = None
+    while time.monotonic() < deadline:
+        now = get()
+        if now and now == before:
+            return now
+        before = now
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} to settle "
+                         f"(last: {before!r})")
+
+
 @dataclass(frozen=True)
 class Record:
     topic: str

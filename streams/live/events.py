@@ -41,15 +41,38 @@ def live_event(obj: dict[str, Any]) -> LiveEvent:
 
 @dataclass
 class Effects:
-    """State to persist (key -> JSON-able value, None deletes) and triggers to emit."""
+    """State to persist (key -> JSON-able value, None deletes), triggers to emit, and
+    trending updates to send on to the products' owners (repartitioned by product)."""
 
     writes: dict[str, Any] = field(default_factory=dict)
     triggers: list[Trigger] = field(default_factory=list)
+    trend: list[TrendUpdate] = field(default_factory=list)
 
     def merge(self, other: Effects) -> Effects:
         self.writes.update(other.writes)
         self.triggers.extend(other.triggers)
+        self.trend.extend(other.trend)
         return self
 
     def __bool__(self) -> bool:
-        return bool(self.writes or self.triggers)
+        return bool(self.writes or self.triggers or self.trend)
+
+
+@dataclass(frozen=True)
+class TrendUpdate:
+    """Weight added to a product's trending score at an event time."""
+
+    tenant: str
+    product: str
+    category: str
+    weight: float
+    ts: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"t": self.tenant, "p": self.product, "c": self.category, "w": self.weight,
+                "ts": self.ts}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> TrendUpdate:
+        return cls(str(value["t"]), str(value["p"]), str(value.get("c") or ""),
+                   float(value["w"]), int(value["ts"]))

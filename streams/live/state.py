@@ -13,7 +13,7 @@ from streams.live.customers import Customers
 from streams.live.events import Effects, LiveEvent
 from streams.live.funnel import Funnel
 from streams.live.pulse import Pulse
-from streams.live.trending import Trending, TrendWeights
+from streams.live.trending import TrendWeights, trend_updates
 
 WATERMARK_KEY = "w"
 OFFSET_KEY = "o"  # the last shop.events offset whose effects are in this state
@@ -54,8 +54,6 @@ class PartitionState:
         self.config = config
         self.clock = EventClock()
         self.carts = CartBook(config.abandon_after_ms, config.recovery_window_ms)
-        self.trending = Trending(config.trending_half_life_ms, config.trending_weights,
-                                 config.trending_floor)
         self.funnel = Funnel()
         self.customers = Customers(config.post_purchase_after_ms, config.winback_after_ms,
                                    config.segment_rules)
@@ -72,7 +70,7 @@ class PartitionState:
         elif kind in "ca":
             self.carts.restore(key, value)
         elif kind == "t":
-            self.trending.restore(key, value)
+            pass  # trending scores now live with the trending stage, by product
         elif kind in "sf":
             self.funnel.restore(key, value)
         elif kind == "u":
@@ -111,7 +109,7 @@ class PartitionState:
         self.clock.observe(ev.ts)
         effects = self.due(wall_ms)
         effects.merge(self.carts.apply(ev, late, wall_ms))
-        effects.merge(self.trending.apply(ev))
+        effects.trend.extend(trend_updates(ev, self.config.trending_weights))
         effects.merge(self.funnel.apply(ev))
         effects.merge(self.customers.apply(ev, wall_ms))
         effects.merge(self.pulse.apply(ev))
@@ -133,5 +131,4 @@ class PartitionState:
         now = self.now(wall_ms)
         if now == 0:
             return Effects()
-        return (self.trending.prune(now).merge(self.funnel.expire(now))
-                .merge(self.pulse.expire(now)))
+        return self.funnel.expire(now).merge(self.pulse.expire(now))

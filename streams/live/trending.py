@@ -1,5 +1,13 @@
 """Trending products: an exponentially time-decayed score per product (pure).
 
+Scores are kept by product, not by shopper: the live stage turns each scoring event into
+:class:`~streams.live.events.TrendUpdate` records keyed by product (:func:`trend_updates`),
+and the trending stage that owns a product's partition keeps its :class:`Trending` book.
+Each trending partition publishes its top products per scope (:func:`partial_tops`); the
+exact overall top-N is the merge of those (:func:`merge_partials`): a product lives in one
+partition, and decay scales every score by the same factor, so the order within a partition
+does not depend on the time it is evaluated at.
+
 Each view, add to cart and purchased line adds its weight; a score halves every
 ``half_life_ms`` of event time. A product keeps (score, reference time); adding
 weight ``w`` at time ``t`` is order-independent:
@@ -15,13 +23,15 @@ State keys: ``t|<tenant>|<product id>`` -> ``{"s", "ref", "cat"}``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from models.ecommerce import EventName
-from streams.live.events import Effects, LiveEvent
+from streams.live.events import Effects, LiveEvent, TrendUpdate
 
 HOUR_MS = 3_600_000
+LN2 = math.log(2)
 
 
 @dataclass(frozen=True)
@@ -64,25 +74,11 @@ class Trending:
         self.scores[(tenant, product)] = entry
         return entry
 
-    def apply(self, ev: LiveEvent) -> Effects:
-        effects = Effects()
-        w = self.weights
-        if ev.name == EventName.PRODUCT_VIEWED:
-            lines = [(ev.props, w.view)]
-        elif ev.name == EventName.PRODUCT_ADDED:
-            lines = [(ev.props, w.add)]
-        elif ev.name == EventName.ORDER_COMPLETED:
-            lines = [(p, w.purchase) for p in ev.props.get("products") or []]
-        else:
-            return effects
-        for props, weight in lines:
-            product = props.get("product_id")
-            if not product or weight <= 0:
-                continue
-            entry = self.add(ev.tenant, str(product), str(props.get("category") or ""), weight, ev.ts)
-            effects.writes[f"t|{ev.tenant}|{product}"] = {"s": entry.score, "ref": entry.ref,
-                                                         "cat": entry.category}
-        return effects
+    def apply(self, update: TrendUpdate) -> Effects:
+        """Add one update's weight; the state write of the product's new score."""
+        entry = self.add(update.tenant, update.product, update.category, update.weight, update.ts)
+        return Effects(writes={f"t|{update.tenant}|{update.product}": {
+            "s": entry.score, "ref": entry.ref, "cat": entry.category}})
 
     def prune(self, now_ms: int) -> Effects:
         effects = Effects()
@@ -91,6 +87,54 @@ class Trending:
                 del self.scores[(tenant, product)]
                 effects.writes[f"t|{tenant}|{product}"] = None
         return effects
+
+
+def trend_updates(ev: LiveEvent, w: TrendWeights) -> list[TrendUpdate]:
+    """The trending weight an event adds, per product: a view, an add to cart, each
+    purchased line."""
+    if ev.name == EventName.PRODUCT_VIEWED:
+        lines = [(ev.props, w.view)]
+    elif ev.name == EventName.PRODUCT_ADDED:
+        lines = [(ev.props, w.add)]
+    elif ev.name == EventName.ORDER_COMPLETED:
+        lines = [(p, w.purchase) for p in ev.props.get("products") or [] if isinstance(p, dict)]
+    else:
+        return []
+    return [TrendUpdate(ev.tenant, str(props["product_id"]), str(props.get("category") or ""),
+                        weight, ev.ts)
+            for props, weight in lines if props.get("product_id") and weight > 0]
+
+
+def scopes_of(category: str) -> list[str]:
+    """The scopes a product counts in: ``all`` and each level of its category path
+    (``shoes``, ``shoes.running``)."""
+    parts = [p for p in category.split(".") if p] if category else []
+    return ["all", *(f"category:{'.'.join(parts[:i + 1])}" for i in range(len(parts)))]
+
+
+def partial_tops(book: Trending, n: int) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """This book's top ``n`` products per (tenant, scope), as (score, reference time) so
+    that they merge exactly with other partitions' (see :func:`merge_partials`)."""
+    by_scope: dict[tuple[str, str], list[tuple[float, str, Score]]] = {}
+    for (tenant, product), entry in book.scores.items():
+        rank = math.log(entry.score) + entry.ref * LN2 / book.half_life_ms if entry.score > 0 \
+            else -math.inf
+        for scope in scopes_of(entry.category):
+            by_scope.setdefault((tenant, scope), []).append((rank, product, entry))
+    return {key: [{"product_id": product, "s": entry.score, "ref": entry.ref,
+                   "category": entry.category}
+                  for _rank, product, entry in sorted(items, key=lambda x: (-x[0], x[1]))[:n]]
+            for key, items in by_scope.items()}
+
+
+def merge_partials(partials: list[list[dict[str, Any]]], now_ms: int, half_life_ms: float,
+                   n: int) -> list[dict[str, Any]]:
+    """The overall top ``n`` from every partition's top list of one scope, scored at
+    ``now_ms`` (the published shape of ``/trending`` items)."""
+    items = [(item["s"] * 2.0 ** (-(now_ms - item["ref"]) / half_life_ms), item["product_id"],
+              item["category"]) for partial in partials for item in partial]
+    ranked = sorted(items, key=lambda x: (-x[0], x[1]))[:n]
+    return [{"product_id": p, "score": round(s, 6), "category": c} for s, p, c in ranked]
 
 
 def top(books: list[Trending], tenant: str, now_ms: int, n: int,

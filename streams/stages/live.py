@@ -45,9 +45,9 @@ from streams.live.events import Effects, live_event
 from streams.live.funnel import funnel_view
 from streams.live.pulse import live_figures
 from streams.live.state import OFFSET_KEY, LiveConfig, PartitionState
-from streams.live.trending import top
 from streams.monitoring import metrics
 from streams.monitoring.health import StageHealth
+from streams.stages.trending import TrendingBoard
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_MS = 30_000
@@ -62,8 +62,9 @@ class LiveStage:
     """The worker's live state, for the web views, the dashboard and the snapshots. Readers
     hold :attr:`lock` (the views below do)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, board: TrendingBoard | None = None) -> None:
         self.settings = settings
+        self.board = board
         self.config = LiveConfig.from_settings(settings)
         self.states: dict[int, PartitionState] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_TRIGGERS)
@@ -88,14 +89,13 @@ class LiveStage:
         out = {self.settings.default_tenant}
         with self.lock:
             for state in self.states.values():
-                out.update(t for t, _ in state.trending.scores)
                 out.update(t for t, _, _ in state.funnel.windows)
+        if self.board is not None:
+            out.update(self.board.tenants())
         return out
 
     def categories(self, tenant: str) -> set[str]:
-        with self.lock:
-            return {s.category.split(".")[0] for state in self.states.values()
-                    for (t, _), s in state.trending.scores.items() if t == tenant and s.category}
+        return self.board.categories(tenant) if self.board is not None else set()
 
     def funnel(self, tenant: str, window_ms: int) -> dict[str, Any]:
         with self.lock:
@@ -105,9 +105,13 @@ class LiveStage:
         return {"tenant": tenant, "window_s": window_ms / 1000, "as_of": format_ms(now), **view}
 
     def trending(self, tenant: str, n: int, category: str | None) -> dict[str, Any]:
-        with self.lock:
-            now = self.now()
-            items = top([s.trending for s in self.states.values()], tenant, now, n, category)
+        """Complete with any number of workers: merged from every trending partition's top
+        lists (at most ``SHOPSTREAM_TRENDING_TOP_N`` products per scope)."""
+        now = self.now()
+        items: list[dict[str, Any]] = []
+        if self.board is not None:
+            now = now or self.board.latest()
+            items = self.board.top(tenant, min(n, self.settings.trending_top_n), category, now)
         return {"tenant": tenant, "category": category, "as_of": format_ms(now),
                 "half_life_hours": self.settings.trending_half_life_h, "items": items}
 
@@ -205,6 +209,9 @@ class LiveDecisions:
         triggers = [(t, trigger_bytes(t)) for t in effects.triggers]
         records = [Record(self.topics.triggers[t.type], trigger_key(t), encoded)
                    for t, encoded in triggers]
+        # trending weights go on to the products' owners (repartitioned by product)
+        records.extend(Record(self.topics.trending_updates, f"{u.tenant}|{u.product}".encode(),
+                              orjson.dumps(u.to_json())) for u in effects.trend)
         return Step(kind, records, effects.writes, triggers)
 
     def _refuse(self, state: PartitionState, record: Consumed, raw: bytes, exc: Exception,
@@ -271,9 +278,8 @@ class LiveProcessor:
             with self.live.lock:
                 self.live.states[partition] = state
             log.info("partition %d: live state restored (%d carts, %d abandonments, "
-                     "%d customers, %d products)", partition, len(state.carts.carts),
-                     len(state.carts.abandoned), len(state.customers.customers),
-                     len(state.trending.scores))
+                     "%d customers)", partition, len(state.carts.carts),
+                     len(state.carts.abandoned), len(state.customers.customers))
 
     def revoked(self, partitions: list[int]) -> None:
         with self.live.lock:
@@ -348,7 +354,8 @@ def live_loop(settings: Settings, bootstrap: str, live: LiveStage, health: Stage
     ), processor, health)
 
 
-def register_live_timers(app: faust.App, settings: Settings, live: LiveStage) -> None:
+def register_live_timers(app: faust.App, settings: Settings, live: LiveStage,
+                         trending_health: StageHealth | None = None) -> None:
     """Prometheus gauges of the live figures, and trending snapshots to ``shop.trending``."""
     topics = settings.topics
 
@@ -365,7 +372,11 @@ def register_live_timers(app: faust.App, settings: Settings, live: LiveStage) ->
 
     @app.timer(settings.trending_publish_s)
     async def publish_trending() -> None:
-        """Top-N overall and per category to the compacted ``shop.trending``, keyed by scope."""
+        """Top-N overall and per top-level category to the compacted ``shop.trending``,
+        keyed by scope: by the worker that owns partition 0 of the trending updates (every
+        worker's merged view is the same)."""
+        if trending_health is None or 0 not in trending_health.partitions:
+            return
         n = settings.trending_top_n
         for tenant in live.tenants():
             for category in [None, *sorted(live.categories(tenant))]:

@@ -5,19 +5,25 @@ trending topic, the trigger tail command, and the dashboard in headless Chromium
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import urllib.request
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
+from models.settings import load_settings
+from streams.kafka.admin import ensure_topics
 from streams.sdk.tracker import Tracker
+from streams.sources.files import jsonl_records
+from streams.sources.simulator import SimConfig, simulate
 from tests.browser import Chromium, require_chromium
-from tests.support import REPO, WorkerProcess, read_topic, wait_for
+from tests.support import REPO, WorkerProcess, read_topic, wait_for, wait_until_stable
 
 pytestmark = pytest.mark.integration
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -195,7 +201,8 @@ def test_funnel_trending_customers_views_snapshot_tail_and_dashboard(settings, w
              "the funnel snapshot in ClickHouse")
 
     # trending: alice's purchase (5) + add (3) + view (1) of p1 outrank carol's two views
-    trending = get_json(f"{worker.base_url}/trending?n=3")
+    trending = wait_for(lambda: (lambda body: body if len(body["items"]) == 3 else None)(
+        get_json(f"{worker.base_url}/trending?n=3")), 60, "/trending to list three products")
     assert [i["product_id"] for i in trending["items"]][:1] == ["p1"]
     assert get_json(f"{worker.base_url}/trending?category=shoes&n=2")["items"]
     assert get_json(f"{worker.base_url}/trending?category=hats")["items"] == []
@@ -203,7 +210,8 @@ def test_funnel_trending_customers_views_snapshot_tail_and_dashboard(settings, w
     def published() -> dict:
         return {r.key.decode(): orjson.loads(r.value) for r in read_topic(kafka, t.trending)}
 
-    wait_for(lambda: "default|all" in published(), 60, "shop.trending to be published")
+    wait_for(lambda: published().get("default|all", {}).get("items"), 60,
+             "shop.trending to be published")
     assert published()["default|all"]["items"][0]["product_id"] == "p1"
     assert "default|category:shoes" in published()
 
@@ -309,3 +317,44 @@ def test_pending_deadlines_survive_a_rebalance_and_a_crash(settings, kafka, tmp_
         for worker in (first, second):
             if worker.process is not None:
                 worker.kill()
+
+
+def test_trending_with_two_workers_equals_trending_with_one(kafka, tmp_path):
+    """Scores live with the products' owners (repartitioned by product): every worker's
+    /trending is the whole shop's, whatever the number of workers."""
+    lines = [e.to_bytes() for e in simulate(SimConfig(seed=13, rate=5, start=T, users=400,
+                                                      products=60, malformed=0,
+                                                      duplicates=0), 2500)]
+    env = {"SHOPSTREAM_SINK_ENABLED": "false", "SHOPSTREAM_TRENDING_PUBLISH_S": "1",
+           "SHOPSTREAM_SESSION_TIMEOUT_S": "6"}
+
+    def ranked(worker: WorkerProcess) -> list[tuple[str, float]]:
+        items = get_json(f"{worker.base_url}/trending?n=20")["items"]
+        best = items[0]["score"] if items else 1.0  # decay scales all scores alike: compare ratios
+        return [(i["product_id"], round(i["score"] / best, 6)) for i in items]
+
+    views = {}
+    for run, count in (("one", 1), ("two", 2)):
+        prefix = f"t{uuid.uuid4().hex[:8]}-{run}."
+        s = load_settings(kafka_bootstrap=kafka, topic_prefix=prefix, data_dir=tmp_path / run)
+        ensure_topics(s, kafka)
+        workers = [WorkerProcess(kafka, prefix, tmp_path / run / f"w{i}", env=env)
+                   for i in range(count)]
+        try:
+            for worker in workers:
+                worker.start()
+            with Tracker(kafka, s.topics.raw) as tracker:
+                for _n, key, value in jsonl_records(io.BytesIO(b"\n".join(lines)), 1 << 20):
+                    tracker.send_raw(value, key)
+                tracker.flush()
+            wait_for(lambda workers=workers: sum(w.metric("shopstream_live_events_total")
+                                                 for w in workers) >= len(lines),
+                     120, f"every event through the live stage ({run})")
+            for i, worker in enumerate(workers):
+                views[(run, i)] = wait_until_stable(lambda worker=worker: ranked(worker), 90,
+                                                    f"/trending of {run} worker {i}")
+        finally:
+            for worker in workers:
+                worker.kill()
+    assert len(views[("one", 0)]) == 20
+    assert views[("two", 0)] == views[("one", 0)] == views[("two", 1)]

@@ -15,7 +15,15 @@ from streams.live.events import live_event
 from streams.live.funnel import funnel_view
 from streams.live.pulse import live_figures
 from streams.live.state import LiveConfig, PartitionState
-from streams.live.trending import top
+from streams.live.trending import (
+    Trending,
+    TrendWeights,
+    merge_partials,
+    partial_tops,
+    scopes_of,
+    top,
+    trend_updates,
+)
 
 T0 = parse_time_ms("2026-03-01T10:00:00Z")
 MIN = 60_000
@@ -179,6 +187,15 @@ def test_state_restored_from_its_writes_fires_the_same_trigger_once():
 # -- trending ------------------------------------------------------------------------------
 
 
+def book_of(*events: dict, floor: float = 0.01) -> Trending:
+    """A trending book fed with the updates the live state makes of ``events``."""
+    book = Trending(6 * 60 * MIN, TrendWeights(), floor)
+    for event in events:
+        for update in trend_updates(live_event(event), TrendWeights()):
+            book.apply(update)
+    return book
+
+
 def test_decayed_scores_match_the_closed_form_in_any_order():
     h = 6 * 60 * MIN
     view = ev("Product Viewed", T0, product_id="p1", category="shoes", price=1.0)
@@ -189,24 +206,40 @@ def test_decayed_scores_match_the_closed_form_in_any_order():
     expected = (1 * 2 ** (-6 * 60 * MIN / h) + 3 * 2 ** (-5 * 60 * MIN / h)
                 + 5 * 2 ** (-3 * 60 * MIN / h))
     for events in ([view, add_, buy], [buy, view, add_]):
-        run = Run()
-        run.feed(*events)
-        [item] = top([run.state.trending], "t1", T0 + 6 * 60 * MIN, 5)
+        book = book_of(*events)
+        [item] = top([book], "t1", T0 + 6 * 60 * MIN, 5)
         assert item["score"] == pytest.approx(expected, abs=1e-6)  # published rounded
-        exact = run.state.trending.scores[("t1", "p1")].at(T0 + 6 * 60 * MIN, h)
+        exact = book.scores[("t1", "p1")].at(T0 + 6 * 60 * MIN, h)
         assert exact == pytest.approx(expected, rel=1e-12)
-        assert top([run.state.trending], "t1", T0, 5, category="shoes")[0]["product_id"] == "p1"
-        assert top([run.state.trending], "t1", T0, 5, category="hats") == []
+        assert top([book], "t1", T0, 5, category="shoes")[0]["product_id"] == "p1"
+        assert top([book], "t1", T0, 5, category="hats") == []
 
 
 def test_decayed_products_are_dropped():
-    run = Run(trending_floor=0.5)
-    run.feed(ev("Product Viewed", T0, product_id="p1", price=1.0))
-    run.state.idle(run.wall)
-    run.state.housekeeping(run.wall + 6 * 60 * MIN - 1)  # score 0.5+: kept
-    assert run.state.trending.scores
-    effects = run.state.housekeeping(run.wall + 6 * 60 * MIN + 1)
-    assert not run.state.trending.scores and effects.writes == {"t|t1|p1": None}
+    book = book_of(ev("Product Viewed", T0, product_id="p1", price=1.0), floor=0.5)
+    book.prune(T0 + 6 * 60 * MIN - 1)  # score 0.5+: kept
+    assert book.scores
+    effects = book.prune(T0 + 6 * 60 * MIN + 1)
+    assert not book.scores and effects.writes == {"t|t1|p1": None}
+
+
+def test_partition_top_lists_merge_into_the_exact_overall_top():
+    """Products split over partitions (as the trending stage keys them), each partition's
+    top lists merged at any later time, give the same top-N as one book of everything."""
+    events = [ev("Product Viewed", T0 + i * MIN, product_id=f"p{i % 17}",
+                 category=("shoes.running" if i % 3 else "hats"), price=1.0) for i in range(300)]
+    events += [add(T0 + i * 7 * MIN, pid=f"p{i % 5}") for i in range(20)]
+    whole = book_of(*events)
+    parts = [Trending(6 * 60 * MIN, TrendWeights(), 0.01) for _ in range(3)]
+    for update in (u for e in events for u in trend_updates(live_event(e), TrendWeights())):
+        parts[hash(update.product) % 3].apply(update)
+    later = T0 + 20 * 60 * MIN
+    for scope, category in (("all", None), ("category:shoes", "shoes"),
+                            ("category:shoes.running", "shoes.running"), ("category:hats", "hats")):
+        partials = [partial_tops(book, 5).get(("t1", scope), []) for book in parts]
+        assert merge_partials(partials, later, 6 * 60 * MIN, 5) == top([whole], "t1", later, 5,
+                                                                       category)
+    assert scopes_of("shoes.running") == ["all", "category:shoes", "category:shoes.running"]
 
 
 # -- funnel --------------------------------------------------------------------------------

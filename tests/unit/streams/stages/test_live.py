@@ -33,7 +33,12 @@ def event(body: dict, offset: int) -> Consumed:
 def test_an_event_writes_its_state_and_offset() -> None:
     d, s = decisions(), state()
     step = d.handle(s, event(add(T0), 0), WALL)
-    assert step.kind == "event" and step.triggers == [] and step.records == []
+    assert step.kind == "event" and step.triggers == []
+    # the add's trending weight goes on to the product's owner, keyed by product
+    [update] = step.records
+    assert (update.topic, update.key) == (TOPICS.trending_updates, b"t1|p1")
+    assert orjson.loads(update.value) == {"t": "t1", "p": "p1", "c": "shoes.running", "w": 3.0,
+                                          "ts": T0}
     assert step.writes[OFFSET_KEY] == 0
     assert any(key.startswith("c|") for key in step.writes)  # the cart
 
