@@ -20,6 +20,7 @@ from models.times import format_time
 
 # base64 grows 4/3: 512 KiB of payload, a key and the reasons stay well under 1 MB
 MAX_PAYLOAD_BYTES = 512 * 1024
+MAX_PAYLOAD_JSON = 700 * 1024  # the payload as written (escaped); base64 of 512 KiB is 683 KiB
 MAX_KEY_BYTES = 16 * 1024
 MAX_REASONS = 50
 
@@ -45,12 +46,16 @@ def dead_letter(
             "topic": topic,
             "partition": partition,
             "offset": offset,
-            "key": _text_or_b64(key[:MAX_KEY_BYTES])[0] if key is not None else None,
+            "key": base64.b64encode(key[:MAX_KEY_BYTES]).decode("ascii") if key is not None
+            and len(dumps(_text_or_b64(key[:MAX_KEY_BYTES])[0])) > 2 * MAX_KEY_BYTES
+            else _text_or_b64(key[:MAX_KEY_BYTES])[0] if key is not None else None,
         },
     }
     record["payload_bytes"] = len(payload)
     record["payload_truncated"] = len(payload) > MAX_PAYLOAD_BYTES
     text, encoding = _text_or_b64(payload[:MAX_PAYLOAD_BYTES])
+    if encoding == "utf-8" and len(dumps(text)) > MAX_PAYLOAD_JSON:  # escaping grows it (\u0001)
+        text, encoding = base64.b64encode(payload[:MAX_PAYLOAD_BYTES]).decode("ascii"), "base64"
     record["payload"] = text
     record["payload_encoding"] = encoding
     return dumps(record)

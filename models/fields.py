@@ -57,16 +57,26 @@ def _non_negative(value: Decimal) -> Decimal:
     return value
 
 
+INT64_MAX = 2**63 - 1
+
+
 def _to_int(value: Any) -> Any:
+    """An integer from a JSON number or digit string, within 64 bits (what every later stage
+    can write); else a validation error."""
     if isinstance(value, bool):
         raise PydanticCustomError(Code.TYPE_INVALID, "must be an integer")
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    if isinstance(value, int):
-        return value
-    raise PydanticCustomError(Code.TYPE_INVALID, "must be an integer")
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) <= 40:
+        number = int(value.strip())
+    elif isinstance(value, int):
+        number = value
+    else:
+        raise PydanticCustomError(Code.TYPE_INVALID, "must be an integer")
+    if abs(number) > INT64_MAX:
+        raise PydanticCustomError(Code.VALUE_OUT_OF_RANGE, "{value} is out of range (64 bits)",
+                                  {"value": str(value)[:40]})
+    return number
 
 
 def _positive_quantity(value: int) -> int:

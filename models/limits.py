@@ -24,6 +24,9 @@ MAX_ID_CHARS = 1_024           # ids and the short texts the live state and colu
 MAX_URL_CHARS = 8_192          # page url, path, referrer, title
 MONEY_LIMIT = Decimal(10) ** 14  # Decimal(18, 4): |amount| < 10^14
 MONEY_DECIMALS = 4
+# canonical events carry money as JSON numbers with their exact digits; readers that parse
+# JSON numbers as binary floats (orjson, most JSON libraries) keep 15 significant digits
+MONEY_DIGITS = 15
 INT32_MAX = 2**31 - 1
 
 ID_FIELDS = ("userId", "anonymousId", "messageId", "tenant", "event")
@@ -34,11 +37,19 @@ MONEY_FIELDS = ("price", "revenue", "value", "discount", "total", "subtotal", "t
 PAGE_FIELDS = ("url", "path", "referrer", "title", "search")
 
 
+def shape_issues(data: dict[str, Any]) -> list[Issue]:
+    """Depth and size of every field of ``data`` (checked on the original of a flat event,
+    whose id is derived from all of it)."""
+    issues: list[Issue] = []
+    for key, value in data.items():
+        issues.extend(_shape_issues(value, str(key)))
+    return issues
+
+
 def limit_issues(data: dict[str, Any]) -> list[Issue]:
     """Every limit ``data`` (a decoded event, before the contract's models) breaks."""
-    issues: list[Issue] = []
-    for key, value in data.items():  # every field: extra top-level keys are kept and serialised too
-        issues.extend(_shape_issues(value, str(key)))
+    # every field: extra top-level keys are kept and serialised too
+    issues = shape_issues(data)
     if issues:  # too deep or too big: the fields below are not looked at
         return issues
     for key in ID_FIELDS:
@@ -121,6 +132,9 @@ def _money_issue(value: Any, path: str) -> list[Issue]:
             Decimal(1).scaleb(-MONEY_DECIMALS)):
         return [Issue(Code.PRECISION_EXCEEDED, path,
                       f"{amount} has more than {MONEY_DECIMALS} decimal places")]
+    if len(amount.normalize().as_tuple().digits) > MONEY_DIGITS:
+        return [Issue(Code.PRECISION_EXCEEDED, path,
+                      f"{amount} has more than {MONEY_DIGITS} significant digits")]
     return []
 
 

@@ -18,7 +18,7 @@ from models.ecommerce import EVENT_PROPERTIES, PageProps, Props
 from models.envelope import Envelope
 from models.errors import Code, Issue
 from models.flat import flat_to_segment, is_flat
-from models.limits import limit_issues
+from models.limits import limit_issues, shape_issues
 from models.times import to_utc_ms
 
 _MESSAGE_ID_NAMESPACE = uuid.UUID("6f1d1d0e-5f59-4c55-9c1a-2f7f1c0b5e11")
@@ -90,8 +90,11 @@ def validate_obj(obj: Any, rules: Rules, now: datetime) -> ValidationResult:
         return ValidationResult(
             None, (Issue(Code.NOT_OBJECT, "", f"an event is a JSON object, not {type(obj).__name__}"),)
         )
-    data = flat_to_segment(obj) if is_flat(obj) else dict(obj)
-    too_big = limit_issues(data)  # first: the steps below serialise what they are given
+    flat = is_flat(obj)
+    # first: the steps below serialise what they are given (the original too, for its id)
+    too_big = shape_issues(obj) if flat else []
+    data = flat_to_segment(obj) if flat else dict(obj)
+    too_big = too_big or limit_issues(data)
     if too_big:
         return ValidationResult(None, tuple(too_big))
     data.setdefault("tenant", rules.default_tenant)

@@ -30,6 +30,9 @@ from streams.live.events import Effects, LiveEvent
 ACTIVITY = {EventName.PRODUCT_ADDED, EventName.PRODUCT_REMOVED, EventName.CART_VIEWED}
 CLOSING = {EventName.CHECKOUT_STARTED, EventName.ORDER_COMPLETED}
 MINUTE_MS = 60_000
+# a cart keeps its first 100 distinct products: its state record and its trigger stay far
+# below Kafka's message limit whatever shoppers send (further products are not itemised)
+MAX_CART_LINES = 100
 
 
 @dataclass
@@ -137,7 +140,8 @@ class CartBook:
         cart.first_ms, cart.last_ms = min(cart.first_ms, ev.ts), max(cart.last_ms, ev.ts)
         cart.session_id = ev.session_id or cart.session_id
         pid = props.get("product_id")
-        if ev.name == EventName.PRODUCT_ADDED and pid:
+        if ev.name == EventName.PRODUCT_ADDED and pid and (
+                str(pid) in cart.lines or len(cart.lines) < MAX_CART_LINES):
             line = cart.lines.get(pid) or Line(str(pid), props.get("name"), props.get("category"),
                                                0, str(money_or_zero(props.get("price"))))
             line.quantity += int(props.get("quantity") or 1)

@@ -108,7 +108,7 @@ def test_a_quantity_that_is_not_a_whole_number_is_type_invalid(check, quantity: 
 
 
 def test_money_at_or_above_10_to_the_14_is_out_of_range(check) -> None:
-    assert check(track("Product Viewed", {"product_id": "p1", "price": "99999999999999.9999"})).ok
+    assert check(track("Product Viewed", {"product_id": "p1", "price": "99999999999999"})).ok
     assert codes(check(track("Product Viewed", {"product_id": "p1", "price": 10**14}))) == [
         ("value_out_of_range", "properties.price")]
     assert codes(check(track("Order Completed", order(revenue="100000000000000")))) == [
@@ -165,3 +165,13 @@ def test_what_the_rows_derive_from_order_lines_is_in_range_too(check) -> None:
     assert codes(check(completed({"product_id": "p1", "price": "1", "quantity": INT32_MAX},
                                  {"product_id": "p2", "price": "1", "quantity": 1}))) == [
         ("value_out_of_range", "properties.products")]
+
+
+def test_money_with_more_than_15_significant_digits_is_precision_exceeded(check) -> None:
+    """Canonical events carry money as JSON numbers; readers that parse them as floats keep
+    15 significant digits, so the contract accepts no more (exact end to end)."""
+    assert check(track("Product Viewed", {"product_id": "p1", "price": "12345678901.2345"})).ok
+    assert codes(check(track("Product Viewed", {"product_id": "p1",
+                                                "price": "1234567890123.4567"}))) == [
+        ("precision_exceeded", "properties.price")]
+    assert check(track("Product Viewed", {"product_id": "p1", "price": "100000000000000"[:14]})).ok
