@@ -35,6 +35,7 @@ PROPERTY_IDS = ("product_id", "cart_id", "order_id", "checkout_id", "category", 
 MONEY_FIELDS = ("price", "revenue", "value", "discount", "total", "subtotal", "tax",
                 "shipping", "line_total")
 PAGE_FIELDS = ("url", "path", "referrer", "title", "search")
+ID_KEYS, MONEY_KEYS, PAGE_KEYS = frozenset(PROPERTY_IDS), frozenset(MONEY_FIELDS), frozenset(PAGE_FIELDS)
 
 
 def shape_issues(data: dict[str, Any]) -> list[Issue]:
@@ -46,10 +47,17 @@ def shape_issues(data: dict[str, Any]) -> list[Issue]:
     return issues
 
 
-def limit_issues(data: dict[str, Any]) -> list[Issue]:
-    """Every limit ``data`` (a decoded event, before the contract's models) breaks."""
+def small_enough(raw: bytes) -> bool:
+    """Whether the bytes of an event alone rule out the depth and size limits (cheap: most
+    events are small with a few brackets), so the walk over every field can be skipped."""
+    return len(raw) <= MAX_FIELDS and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH
+
+
+def limit_issues(data: dict[str, Any], shape_checked: bool = False) -> list[Issue]:
+    """Every limit ``data`` (a decoded event, before the contract's models) breaks.
+    ``shape_checked``: depth and size are known to be within bounds (:func:`small_enough`)."""
     # every field: extra top-level keys are kept and serialised too
-    issues = shape_issues(data)
+    issues = [] if shape_checked else shape_issues(data)
     if issues:  # too deep or too big: the fields below are not looked at
         return issues
     for key in ID_FIELDS:
@@ -58,14 +66,14 @@ def limit_issues(data: dict[str, Any]) -> list[Issue]:
     if isinstance(context, dict):
         page = context.get("page")
         if isinstance(page, dict):
-            for key in PAGE_FIELDS:
-                issues.extend(_text_issue(page.get(key), f"context.page.{key}", MAX_URL_CHARS))
+            for key in PAGE_KEYS & page.keys():
+                issues.extend(_text_issue(page[key], f"context.page.{key}", MAX_URL_CHARS))
         issues.extend(_text_issue(context.get("sessionId"), "context.sessionId", MAX_ID_CHARS))
     props = data.get("properties")
     if isinstance(props, dict):
         issues.extend(_column_issues(props, "properties"))
-        for key in PAGE_FIELDS:
-            issues.extend(_text_issue(props.get(key), f"properties.{key}", MAX_URL_CHARS))
+        for key in PAGE_KEYS & props.keys():
+            issues.extend(_text_issue(props[key], f"properties.{key}", MAX_URL_CHARS))
         products = props.get("products")
         if isinstance(products, list):
             for index, line in enumerate(products):
@@ -106,12 +114,13 @@ def _text_issue(value: Any, path: str, limit: int) -> list[Issue]:
 
 def _column_issues(obj: dict[str, Any], path: str) -> list[Issue]:
     issues: list[Issue] = []
-    for key in PROPERTY_IDS:
-        value = obj.get(key)
+    keys = obj.keys()
+    for key in ID_KEYS & keys:
+        value = obj[key]
         if isinstance(value, str | int) and not isinstance(value, bool):
             issues.extend(_text_issue(str(value), f"{path}.{key}", MAX_ID_CHARS))
-    for key in MONEY_FIELDS:
-        if obj.get(key) is not None:
+    for key in MONEY_KEYS & keys:
+        if obj[key] is not None:
             issues.extend(_money_issue(obj[key], f"{path}.{key}"))
     quantity = obj.get("quantity")
     if quantity is not None:

@@ -18,7 +18,7 @@ from models.ecommerce import EVENT_PROPERTIES, PageProps, Props
 from models.envelope import Envelope
 from models.errors import Code, Issue
 from models.flat import flat_to_segment, is_flat
-from models.limits import limit_issues, shape_issues
+from models.limits import limit_issues, shape_issues, small_enough
 from models.times import to_utc_ms
 
 _MESSAGE_ID_NAMESPACE = uuid.UUID("6f1d1d0e-5f59-4c55-9c1a-2f7f1c0b5e11")
@@ -84,17 +84,19 @@ def message_id_for(obj: dict[str, Any]) -> str:
     return str(uuid.uuid5(_MESSAGE_ID_NAMESPACE, digest_input.decode()))
 
 
-def validate_obj(obj: Any, rules: Rules, now: datetime) -> ValidationResult:
-    """Validate one decoded event (Segment-style or flat) as of ``now`` (aware UTC)."""
+def validate_obj(obj: Any, rules: Rules, now: datetime,
+                 shape_checked: bool = False) -> ValidationResult:
+    """Validate one decoded event (Segment-style or flat) as of ``now`` (aware UTC).
+    ``shape_checked``: its bytes already rule out the depth and size limits."""
     if not isinstance(obj, dict):
         return ValidationResult(
             None, (Issue(Code.NOT_OBJECT, "", f"an event is a JSON object, not {type(obj).__name__}"),)
         )
     flat = is_flat(obj)
     # first: the steps below serialise what they are given (the original too, for its id)
-    too_big = shape_issues(obj) if flat else []
+    too_big = shape_issues(obj) if flat and not shape_checked else []
     data = flat_to_segment(obj) if flat else dict(obj)
-    too_big = too_big or limit_issues(data)
+    too_big = too_big or limit_issues(data, shape_checked)
     if too_big:
         return ValidationResult(None, tuple(too_big))
     data.setdefault("tenant", rules.default_tenant)
@@ -167,7 +169,7 @@ def validate_bytes(raw: bytes, rules: Rules, now: datetime) -> ValidationResult:
     obj, problem = parse_bytes(raw, rules)
     if problem is not None:
         return ValidationResult(None, (problem,))
-    return validate_obj(obj, rules, now)
+    return validate_obj(obj, rules, now, shape_checked=small_enough(raw))
 
 
 def validate_line(line: bytes, too_long: bool, rules: Rules, now: datetime) -> ValidationResult:
