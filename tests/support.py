@@ -87,6 +87,20 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
         consumer.close()
 
 
+def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
+    """Whether the consumer group has committed past every committed record of ``topic``."""
+    last: dict[int, int] = {}
+    for record in read_topic(bootstrap, topic):
+        last[record.partition] = max(last.get(record.partition, -1), record.offset)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                         "enable.auto.commit": False})
+    try:
+        committed = consumer.committed([TopicPartition(topic, p) for p in last], timeout=10)
+    finally:
+        consumer.close()
+    return all(tp.offset > last[tp.partition] for tp in committed)
+
+
 def count(bootstrap: str, topic: str) -> int:
     """Records in ``topic`` (transaction markers occupy offsets too, so records are read)."""
     return len(read_topic(bootstrap, topic))
