@@ -69,7 +69,8 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="", description="prepended to every topic name")
     app_id: str = Field(default="shopstream", description="Faust app id (consumer group)")
     default_tenant: str = Field(default="default", description="tenant of events that name none")
-    topic_partitions: int = Field(default=3, ge=1)
+    topic_partitions: int = Field(default=12, ge=1, description="partitions of the topics "
+                                  "shopstream creates: the most workers that can share a stage")
     topic_replication: int = Field(default=1, ge=1)
 
     dedupe_window_s: float = Field(default=86_400, gt=0, description="messageId memory, seconds")

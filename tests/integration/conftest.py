@@ -8,10 +8,15 @@ Apache Kafka jars. A test that cannot get a broker fails; it never skips.
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
+
+# every test makes its own topics on one small broker: 3 partitions each keep that light
+# (production's default is 12); workers started by the tests inherit it
+os.environ.setdefault("SHOPSTREAM_TOPIC_PARTITIONS", "3")
 
 from models.settings import Settings, load_settings
 from streams.kafka.admin import ensure_topics
