@@ -8,6 +8,7 @@ read without a prefix (they are what operators set first); everything else is
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 from decimal import Decimal
 from functools import cached_property
@@ -81,6 +82,10 @@ class Settings(BaseSettings):
         default=0.1, gt=0, description="how often each stage commits its Kafka transaction "
         "(outputs, state changelogs and consumed offsets together): outputs become visible to "
         "read_committed consumers then, so it bounds latency; shorter means more transactions")
+    worker_processes: str = Field(
+        default="auto", pattern=r"^(auto|[12])$", description="1: every stage in the worker "
+        "process; 2: the validation stage in a child process, on a core of its own; auto: 2 "
+        "when the worker may use two or more cores (taskset, cgroup limits), else 1")
     worker_id: str | None = Field(
         default=None, description="this worker instance's name, stable across its restarts "
         "(its transactional ids derive from it, so a restarted worker fences what its killed "
@@ -164,6 +169,12 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)
     log_level: str = "INFO"
+
+    @property
+    def resolved_worker_processes(self) -> int:
+        if self.worker_processes != "auto":
+            return int(self.worker_processes)
+        return 2 if len(os.sched_getaffinity(0)) >= 2 else 1
 
     @cached_property
     def instance_id(self) -> str:

@@ -11,13 +11,17 @@ from collections.abc import Callable
 
 import faust
 from clickhouse_connect.driver.client import Client
+from prometheus_client import CollectorRegistry
 
 from models.settings import Settings
+from sinks.metrics import REGISTRY as SINK_REGISTRY
 from streams.app import create_app, faust_app_id
 from streams.kafka.admin import ensure_topics
 from streams.kafka.transactional import StageFailed
 from streams.monitoring.health import HealthBoard
+from streams.monitoring.metrics import LAG_REGISTRY, REGISTRY, VALIDATION_REGISTRY
 from streams.stages.live import LiveStage, live_changelog, live_loop, register_live_timers
+from streams.stages.process import StageProcess
 from streams.stages.trending import TrendingBoard, trending_changelog, trending_loop
 from streams.stages.validation import dedupe_topic, validation_loop
 from streams.web.live import register_live_web
@@ -44,12 +48,13 @@ class DatabaseHandle:
 
 
 def build_worker_app(settings: Settings, bootstrap: str, board: HealthBoard,
-                     live: LiveStage | None, database: DatabaseHandle | None = None) -> faust.App:
+                     live: LiveStage | None, database: DatabaseHandle | None = None,
+                     registries: list[CollectorRegistry] | None = None) -> faust.App:
     """The Faust app: the web views and the timers (gauges, trending snapshots, funnel
     snapshots, the recommender schedule). The stages run beside it in threads
     (:func:`run_worker`)."""
     app = create_app(settings, bootstrap)
-    register_web(app, settings, board, database)
+    register_web(app, settings, board, database, registries)
     if live is not None:
         register_live_timers(app, settings, live, board.stages.get("trending"))
         register_live_web(app, settings, live, database)
@@ -147,16 +152,24 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
                                    trending_changelog(settings)])
     board = HealthBoard()
     database = DatabaseHandle(settings)
+    processes = settings.resolved_worker_processes
     trending_board = TrendingBoard(settings, bootstrap,
                                    board.stage("trending-board", settings.topics.trending_partials))
     live = LiveStage(settings, trending_board) if settings.live_enabled else None
     if live is not None:
         board.stage("trending", settings.topics.trending_updates)
-    app = build_worker_app(settings, bootstrap, board, live, database)
     stages: list[StageThread] = []
-    validation = validation_loop(settings, bootstrap,
-                                 board.stage("validate", settings.topics.raw))
-    stages.append(StageThread("validate", validation.run, validation.stop).start())
+    if processes >= 2:  # the contract's CPU work on a core of its own
+        child = StageProcess(settings, bootstrap, ("validate",))
+        board.remotes.append(child.url)
+        stages.append(StageThread("validate-process", child.wait, child.stop).start())
+        registries = [REGISTRY, LAG_REGISTRY, SINK_REGISTRY]
+    else:
+        validation = validation_loop(settings, bootstrap,
+                                     board.stage("validate", settings.topics.raw))
+        stages.append(StageThread("validate", validation.run, validation.stop).start())
+        registries = [REGISTRY, LAG_REGISTRY, SINK_REGISTRY, VALIDATION_REGISTRY]
+    app = build_worker_app(settings, bootstrap, board, live, database, registries)
     if live is not None:
         live_stage = live_loop(settings, bootstrap, live,
                                board.stage("live", settings.topics.events))

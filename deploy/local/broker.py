@@ -180,7 +180,7 @@ class LocalBroker:
             stdout=stdout,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_terminate_with_parent if self.die_with_parent else None,
+            preexec_fn=terminate_with_parent if self.die_with_parent else None,
         )
         self._wait_ready(timeout)
         return self
@@ -232,7 +232,7 @@ class LocalBroker:
         self.cleanup()
 
 
-def _terminate_with_parent() -> None:
+def terminate_with_parent() -> None:
     """In the child before exec: SIGTERM it when the parent dies (Linux), so a crashed
     test run or demo never leaves a broker behind."""
     import ctypes

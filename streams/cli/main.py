@@ -38,9 +38,16 @@ def _open_input(path: str) -> BinaryIO:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.stages:  # a stage process started by a worker (streams/stages/process.py)
+        from streams.stages.process import run_stage_process
+
+        logging.basicConfig(level=settings.log_level, format="[%(asctime)s] [%(process)d] "
+                            "[%(levelname)s] %(name)s: %(message)s")
+        return run_stage_process(settings, require_bootstrap(settings),
+                                 tuple(args.stages.split(",")))
     from streams.worker import run_worker
 
-    settings = _settings(args)
     run_worker(settings, require_bootstrap(settings))
     return 0
 
@@ -251,8 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP)")
         return p
 
-    p = add("worker", "run the stream worker (validation stage, web views)")
+    p = add("worker", "run the stream worker: validation, live and trending stages, the "
+            "ClickHouse sink, web views")
     p.add_argument("--web-port", type=int, help="HTTP port for /metrics and /health")
+    p.add_argument("--stages", help=argparse.SUPPRESS)  # a worker's own stage process
     p.set_defaults(func=cmd_worker)
 
     p = add("validate", "validate JSON lines against the event contract")

@@ -9,8 +9,11 @@ threshold. Thread-safe: stages run in their own threads.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -107,10 +110,12 @@ class StageHealth:
 
 
 class HealthBoard:
-    """Every stage of one worker process."""
+    """Every stage of one worker: its own, and those of the stage processes it started
+    (``remotes``: their base URLs; a process that does not answer counts as failed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, remotes: list[str] | None = None) -> None:
         self.stages: dict[str, StageHealth] = {}
+        self.remotes = list(remotes or [])
 
     def stage(self, name: str, topic: str | None = None,
               blocked_limit_s: float = 60.0) -> StageHealth:
@@ -120,6 +125,22 @@ class HealthBoard:
         return health
 
     def report(self) -> tuple[bool, dict[str, Any]]:
+        """(all healthy, stage name -> snapshot). Blocks up to a second per remote process:
+        call it off an event loop."""
         stages = {name: health.snapshot() for name, health in self.stages.items()}
+        for url in self.remotes:
+            stages.update(remote_stages(url))
         ok = all(s["healthy"] for s in stages.values())
         return ok, stages
+
+
+def remote_stages(url: str) -> dict[str, Any]:
+    """The stages a stage process reports at ``url``/health."""
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=1.0) as response:
+            return dict(json.loads(response.read())["stages"])
+    except urllib.error.HTTPError as exc:  # 503: it answers, with its stages
+        return dict(json.loads(exc.read())["stages"])
+    except (OSError, ValueError, KeyError) as exc:
+        return {f"process {url}": {"state": "failed", "healthy": False, "topic": None,
+                                   "partitions": [], "error": f"not answering: {exc}"}}

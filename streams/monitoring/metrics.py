@@ -8,39 +8,45 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# the validation stage's own, served by whichever process runs it (see streams/worker.py)
+VALIDATION_REGISTRY = CollectorRegistry(auto_describe=True)
+# every stage loop's input lag (each process reports the topics it consumes)
+LAG_REGISTRY = CollectorRegistry(auto_describe=True)
 
 EVENTS_IN = Counter(
     "shopstream_events_in_total", "Raw events read by the validation stage", ["topic"],
-    registry=REGISTRY,
+    registry=VALIDATION_REGISTRY,
 )
 EVENTS_OUT = Counter(
-    "shopstream_events_out_total", "Canonical events written", ["topic"], registry=REGISTRY
+    "shopstream_events_out_total", "Canonical events and dead letters written by the "
+    "validation stage", ["topic"], registry=VALIDATION_REGISTRY,
 )
 EVENTS_REJECTED = Counter(
     "shopstream_events_rejected_total",
     "Events sent to the dead-letter topic, by the first error code",
     ["code"],
-    registry=REGISTRY,
+    registry=VALIDATION_REGISTRY,
 )
 EVENTS_DUPLICATE = Counter(
     "shopstream_events_duplicate_total",
     "Events dropped because their messageId was seen within the dedupe window",
-    registry=REGISTRY,
+    registry=VALIDATION_REGISTRY,
 )
 DEDUPE_IDS = Gauge(
-    "shopstream_dedupe_ids", "messageIds remembered by the dedupe window", registry=REGISTRY
+    "shopstream_dedupe_ids", "messageIds remembered by the dedupe window",
+    registry=VALIDATION_REGISTRY,
 )
 CONSUMER_LAG = Gauge(
     "shopstream_consumer_lag",
     "Messages not yet read, per topic partition (high watermark - position)",
     ["topic", "partition"],
-    registry=REGISTRY,
+    registry=LAG_REGISTRY,
 )
 VALIDATION_SECONDS = Histogram(
     "shopstream_validation_seconds",
     "Time to validate one raw event",
     buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01),
-    registry=REGISTRY,
+    registry=VALIDATION_REGISTRY,
 )
 
 
@@ -83,4 +89,8 @@ LIVE_EVENTS = Counter(
 LIVE_REPLAYED = Counter(
     "shopstream_live_replayed_total", "Events redelivered after a restart whose effects were "
     "already in the live state (skipped)", registry=REGISTRY,
+)
+LIVE_DEAD_LETTERS = Counter(
+    "shopstream_live_dead_letters_total", "Records on shop.events that are not canonical events, "
+    "sent to the dead-letter topic by the live stage", registry=REGISTRY,
 )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import urllib.request
 from collections import defaultdict
+from typing import Any
 
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -26,3 +28,23 @@ def total(metrics: dict[str, dict[tuple[tuple[str, str], ...], float]], name: st
     """Sum a sample over the label sets that match ``labels``."""
     wanted = set(labels.items())
     return sum(v for k, v in metrics.get(name, {}).items() if wanted <= set(k))
+
+
+def merge_exposition(texts: list[str]) -> bytes:
+    """Several processes' ``/metrics`` pages as one (samples of a family that appears in
+    more than one, such as the consumer lag of each process's topics, under one family)."""
+    families: dict[str, Any] = {}
+    for text in texts:
+        for family in text_string_to_metric_families(text):
+            if family.name in families:
+                families[family.name].samples.extend(family.samples)
+            else:
+                families[family.name] = family
+
+    class Collected:
+        def collect(self) -> list[Any]:
+            return list(families.values())
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Collected())
+    return generate_latest(registry)

@@ -236,7 +236,7 @@ def count_step(step: Step, dlq_topic: str) -> None:
     elif step.kind == "replayed":
         metrics.LIVE_REPLAYED.inc()
     elif step.kind == "dead_letter":
-        metrics.EVENTS_OUT.labels(dlq_topic).inc()
+        metrics.LIVE_DEAD_LETTERS.inc()
     else:
         metrics.LIVE_EVENTS.inc()
         if step.late:

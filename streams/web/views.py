@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import faust
 from clickhouse_connect.driver.client import Client
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from models.errors import ShopstreamError
 from models.serde import dumps
@@ -21,7 +22,8 @@ from sinks.metrics import REGISTRY as SINK_REGISTRY
 from sinks.reports import REPORTS, Table, run_report
 from sinks.sql import run_sql
 from streams.monitoring.health import HealthBoard
-from streams.monitoring.metrics import REGISTRY
+from streams.monitoring.metrics import LAG_REGISTRY, REGISTRY, VALIDATION_REGISTRY
+from streams.monitoring.scrape import merge_exposition
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +37,35 @@ def _error(web: Any, message: str, status: int) -> Any:
     return web.bytes(dumps({"error": message}), content_type="application/json", status=status)
 
 
+def exposition(registries: list[CollectorRegistry], remotes: list[str]) -> bytes:
+    """This process's metrics and those of its stage processes, as one page."""
+    texts = [generate_latest(registry).decode() for registry in registries]
+    for url in remotes:
+        try:
+            with urllib.request.urlopen(f"{url}/metrics", timeout=1.0) as response:
+                texts.append(response.read().decode())
+        except OSError as exc:
+            log.warning("metrics of the stage process at %s unavailable: %s", url, exc)
+    return merge_exposition(texts) if remotes else b"".join(t.encode() for t in texts)
+
+
 def register_web(app: faust.App, settings: Settings, board: HealthBoard,
-                 database: Callable[[], Client] | None = None) -> None:
+                 database: Callable[[], Client] | None = None,
+                 registries: list[CollectorRegistry] | None = None) -> None:
+    local = registries or [REGISTRY, LAG_REGISTRY, SINK_REGISTRY, VALIDATION_REGISTRY]
+
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
         # aiohttp wants the charset apart from the content type
         content_type = CONTENT_TYPE_LATEST.split(";")[0]
-        return web.bytes(generate_latest(REGISTRY) + generate_latest(SINK_REGISTRY),
-                         content_type=content_type)
+        body = await asyncio.to_thread(exposition, local, board.remotes)
+        return web.bytes(body, content_type=content_type)
 
     @app.page("/health")
     async def health_view(web: Any, request: Any) -> Any:
         """Each stage: alive, partitions, progress, blocked and why; 503 when one died or
         has been blocked longer than ``blocked_limit_s``."""
-        ok, stages = board.report()
+        ok, stages = await asyncio.to_thread(board.report)
         assignment = sorted({f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()} |
                             {f"{s['topic']}:{p}" for s in stages.values() if s["topic"]
                              for p in s["partitions"]})
