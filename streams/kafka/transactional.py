@@ -112,6 +112,9 @@ class TransactionalLoop:
         self.consumer = Consumer({
             "bootstrap.servers": config.bootstrap,
             "group.id": config.group,
+            # static membership: a restarted worker takes its partitions back at once,
+            # without waiting for the session of its killed predecessor to time out
+            "group.instance.id": config.transactional_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",

@@ -41,6 +41,7 @@ from streams.app import faust_app_id
 from streams.kafka.records import Consumed, Record
 from streams.kafka.topic_reader import read_partition
 from streams.kafka.transactional import LoopConfig, TransactionalLoop
+from streams.kafka.upstream import UpstreamProgress
 from streams.live.events import Effects, live_event
 from streams.live.funnel import funnel_view
 from streams.live.pulse import live_figures
@@ -258,8 +259,10 @@ class LiveProcessor:
 
     def __init__(self, live: LiveStage, settings: Settings,
                  read_committed: Callable[[int], dict[bytes, bytes | None]],
-                 clock: Callable[[], int] = wall_ms) -> None:
+                 clock: Callable[[], int] = wall_ms,
+                 upstream_idle: Callable[[], bool] = lambda: True) -> None:
         self.live, self.topics, self.clock = live, settings.topics, clock
+        self.upstream_idle = upstream_idle
         self.read_committed = read_committed
         self.changelog = live_changelog(settings)
         self.decisions = LiveDecisions(settings.topics)
@@ -297,12 +300,14 @@ class LiveProcessor:
 
     def tick(self, caught_up: set[int]) -> list[Record]:
         """Every ``live_tick_s``: due deadlines of every owned partition (and housekeeping
-        every 30 s of wall time); the wall clock moves only the partitions in
-        ``caught_up``."""
+        every 30 s of wall time); the wall clock moves only the partitions in ``caught_up``,
+        and only while the stage upstream has nothing left either."""
         now = self.clock()
         if now - self.last_tick < self.tick_ms:
             return []
         self.last_tick = now
+        if caught_up and not self.upstream_idle():
+            caught_up = set()
         out: list[Record] = []
         for partition, state in list(self.live.states.items()):
             housekeeping = now - self.last_housekeeping.get(partition, 0) >= HOUSEKEEPING_EVERY_MS
@@ -341,9 +346,11 @@ def live_loop(settings: Settings, bootstrap: str, live: LiveStage, health: Stage
               clock: Callable[[], int] = wall_ms) -> TransactionalLoop:
     """The live stage, ready to :meth:`~TransactionalLoop.run` in a thread."""
     changelog = live_changelog(settings)
+    upstream = UpstreamProgress(bootstrap, settings.topics.raw,
+                                f"{faust_app_id(settings)}-validate")
     processor = LiveProcessor(live, settings,
                               lambda partition: read_partition(bootstrap, changelog, partition),
-                              clock)
+                              clock, upstream.caught_up)
     group = f"{faust_app_id(settings)}-live"
     return TransactionalLoop(LoopConfig(
         bootstrap=bootstrap, topic=settings.topics.events, group=group,

@@ -118,3 +118,19 @@ def test_the_processor_writes_each_changed_key_once_per_commit() -> None:
     processor.handle(event(add(T0 + 20_000), 10))
     processor.revoked([2])
     assert processor.flush() == [] and 2 not in live.states
+
+
+def test_no_wall_clock_advance_while_the_stage_upstream_has_input_left() -> None:
+    live, clock, upstream = LiveStage(SETTINGS), [WALL], [False]
+    processor = LiveProcessor(live, SETTINGS, lambda partition: {}, clock=lambda: clock[0],
+                              upstream_idle=lambda: upstream[0])
+    processor.assigned([2])
+    processor.handle(event(add(T0), 0))
+    for _ in range(3):  # caught up here, but validation has raw events left: no advance
+        clock[0] += 31 * MIN
+        assert processor.tick({2}) == []
+    upstream[0] = True  # the whole pipeline is idle: wall time passes from here on
+    clock[0] += 1_000  # (the next tick)
+    processor.tick({2})
+    clock[0] += 31 * MIN
+    assert [r.topic for r in processor.tick({2})] == [TOPICS.triggers["cart_abandoned"]]
