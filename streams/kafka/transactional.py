@@ -90,6 +90,7 @@ class LoopConfig:
     transaction_timeout_ms: int = 30_000
     session_timeout_ms: int = 10_000
     tick_interval_s: float | None = None
+    commit_patience_s: float = 300.0  # how long a commit is retried while the broker is away
     consumer: dict[str, Any] = field(default_factory=dict)
     producer: dict[str, Any] = field(default_factory=dict)
 
@@ -254,17 +255,21 @@ class TransactionalLoop:
                 self.producer.poll(0.05)
 
     def _commit(self) -> None:
-        """Offsets into the transaction, then commit it; an abortable failure throws the
-        interval away and rewinds to the committed offsets."""
+        """Offsets into the transaction, then commit it. An abortable failure throws the
+        interval away and rewinds to the committed offsets; a retriable one (the broker
+        away) is retried, the stage reported blocked, for up to ``commit_patience_s`` (a few
+        seconds once the stage is stopping); past that the stage fails."""
         offsets = [TopicPartition(self.config.topic, p, o) for p, o in self._offsets.items()]
         for out in self.processor.flush():
             self._produce(out)
-        for attempt in range(10):
+        patience = 10.0 if self._stop.is_set() else self.config.commit_patience_s
+        deadline, attempt = time.monotonic() + patience, 0
+        while True:
             try:
                 if offsets:
                     self.producer.send_offsets_to_transaction(
-                        offsets, self.consumer.consumer_group_metadata(), 30)
-                self.producer.commit_transaction(60)
+                        offsets, self.consumer.consumer_group_metadata(), min(30.0, patience))
+                self.producer.commit_transaction(min(60.0, patience))
                 break
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
@@ -273,10 +278,14 @@ class TransactionalLoop:
                                 self.config.group, error)
                     self._abort_and_rewind()
                     return
-                if error.retriable() and attempt < 9:
-                    time.sleep(0.2 * (attempt + 1))
-                    continue
-                raise StageFailed(f"commit failed: {error}") from exc
+                if not error.retriable() or time.monotonic() >= deadline:
+                    raise StageFailed(f"commit failed: {error}") from exc
+                attempt += 1
+                self.health.blocked(f"commit: {error}")
+                self.log_limited.warning("%s: commit failed, retrying: %s", self.config.group,
+                                         error)
+                time.sleep(min(0.2 * attempt, 2.0))
+        self.health.unblocked()
         self._in_transaction = False
         self._offsets.clear()
         self.processor.committed()
