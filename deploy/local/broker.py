@@ -235,10 +235,20 @@ class LocalBroker:
 def terminate_with_parent() -> None:
     """In the child before exec: SIGTERM it when the parent dies (Linux), so a crashed
     test run or demo never leaves a broker behind."""
+    _signal_on_parent_death(signal.SIGTERM)
+
+
+def kill_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the parent dies (Linux): a part of a
+    process that crashed crashes with it."""
+    _signal_on_parent_death(signal.SIGKILL)
+
+
+def _signal_on_parent_death(sig: int) -> None:
     import ctypes
 
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
     except OSError:
         pass
 

@@ -5,8 +5,10 @@ read, so a worker on a machine with two or more cores runs it in a child process
 (``shopstream worker --stages validate``, started here): Python runs one thread at a time
 per process, and the child takes a core of its own. The child serves ``/health`` and
 ``/metrics`` on a local port; the worker's own ``/health`` and ``/metrics`` include them.
-The child dies with its parent (SIGTERM, then it commits what it handled), and a child that
-dies stops the worker with a non-zero exit code, like a stage thread would.
+A worker stopped gracefully stops its child gracefully (SIGTERM: it commits what it
+handled); a worker that crashes takes its child down with it (SIGKILL on the parent's
+death), as one process would be; a child that dies stops the worker with a non-zero exit
+code, like a stage thread would.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from deploy.local.broker import free_port, terminate_with_parent
+from deploy.local.broker import free_port, kill_with_parent
 from models.settings import Settings
 from streams.kafka.transactional import StageFailed
 from streams.monitoring.health import HealthBoard
@@ -45,7 +47,7 @@ class StageProcess:
                "SHOPSTREAM_WEB_PORT": str(self.port)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli.main", "worker", "--stages", ",".join(stages)],
-            env=env, preexec_fn=terminate_with_parent)
+            env=env, preexec_fn=kill_with_parent)
         self._stopping = threading.Event()
 
     def wait(self) -> None:
