@@ -87,6 +87,19 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
         consumer.close()
 
 
+def group_committed(bootstrap: str, group: str, topic: str) -> int:
+    """The consumer group's committed offsets on ``topic``, summed over partitions (grows
+    across restarts, unlike a process's counters)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                         "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+    finally:
+        consumer.close()
+    return sum(max(tp.offset, 0) for tp in committed)
+
+
 def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
     """Whether the consumer group has committed past every committed record of ``topic``."""
     last: dict[int, int] = {}

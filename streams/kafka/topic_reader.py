@@ -1,7 +1,7 @@
 """Reading one partition of a compacted topic to its end, committed records only.
 
-Used when the validation stage takes over a partition: its dedupe memory is
-rebuilt from what was *committed* to ``shop.dedupe``.
+Used when a stage takes over a partition: its state (the dedupe memory, the live state,
+the trending scores) is rebuilt from what was *committed* to its changelog.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 
 def read_partition(bootstrap: str, topic: str, partition: int,
@@ -20,12 +20,19 @@ def read_partition(bootstrap: str, topic: str, partition: int,
                          "enable.partition.eof": True})
     try:
         tp = TopicPartition(topic, partition)
-        low, high = consumer.get_watermark_offsets(tp, timeout=30)
+        deadline = time.monotonic() + timeout
+        while True:  # a topic just created may not have its partition leader yet
+            try:
+                low, high = consumer.get_watermark_offsets(tp, timeout=30)
+                break
+            except KafkaException as exc:
+                if not exc.args[0].retriable() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
         state: dict[bytes, bytes | None] = {}
         if high <= low:
             return state
         consumer.assign([TopicPartition(topic, partition, low)])
-        deadline = time.monotonic() + timeout
         while consumer.position([tp])[0].offset < high:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"reading {topic}[{partition}] took over {timeout:.0f}s")

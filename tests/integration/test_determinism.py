@@ -20,6 +20,7 @@ from streams.sources.simulator import SimConfig, simulate
 from tests.support import (
     WorkerProcess,
     group_caught_up,
+    group_committed,
     read_topic,
     wait_for,
     wait_until_stable,
@@ -46,9 +47,11 @@ def run(kafka: str, lines: list[bytes], data_dir, kills: int) -> set[tuple[str, 
             for _n, key, value in jsonl_records(io.BytesIO(b"\n".join(lines)), 1 << 20):
                 tracker.send_raw(value, key)
             tracker.flush()
+        group = f"{prefix}shopstream-live"
         for kill in range(kills):  # mid-stream: some events applied, more to come
-            wait_for(lambda kill=kill: worker.metric("shopstream_live_events_total") >=
-                     (kill + 1) * len(lines) // (kills + 2), 120, f"progress before kill {kill}")
+            wanted = (kill + 1) * len(lines) // (kills + 3)
+            wait_for(lambda wanted=wanted: group_committed(kafka, group, settings.topics.events)
+                     >= wanted, 120, f"the live stage past {wanted} events before kill {kill}")
             worker.kill()
             worker.start()
 
