@@ -1,0 +1,146 @@
+"""Workers for the benchmark: ``shopstream worker`` processes (optionally pinned to CPUs),
+waiting until their stages own every partition, their CPU time and peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from deploy.local.broker import free_port
+from tests.support import REPO, WorkerProcess, wait_for
+
+# what every benchmark worker gets: the recommender's retraining schedule off (a retrain
+# after 1,000 orders would land in the middle of a throughput run)
+COMMON_ENV = {"SHOPSTREAM_RECO_SCHEDULE_ENABLED": "false"}
+
+
+@dataclass
+class BenchWorker(WorkerProcess):
+    """:class:`tests.support.WorkerProcess`, optionally under ``taskset -c <cpus>``; it
+    starts without waiting for anything (see :func:`wait_ready`)."""
+
+    cpus: str | None = None
+
+    def start(self, timeout: float = 0.0) -> BenchWorker:
+        self.port = free_port()
+        self.starts += 1
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "KAFKA_BOOTSTRAP": self.bootstrap,
+               "SHOPSTREAM_TOPIC_PREFIX": self.prefix, "SHOPSTREAM_DATA_DIR": str(self.data_dir),
+               "SHOPSTREAM_WEB_PORT": str(self.port), **COMMON_ENV, **self.env}
+        pin = ["taskset", "-c", self.cpus] if self.cpus else []
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen([*pin, sys.executable, "-m", "streams.cli.main", "worker"],
+                                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        return self
+
+    def health(self) -> dict[str, Any] | None:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:  # 503 still carries the report
+            return json.loads(exc.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
+    def pids(self) -> list[int]:
+        """The worker's process and its descendants (the validation stage may run in a child
+        process of its own: ``SHOPSTREAM_WORKER_PROCESSES``)."""
+        if self.process is None:
+            return []
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                stat = _stat(int(entry))
+                if stat is not None:
+                    parents[int(entry)] = int(stat[1])
+        tree = [self.process.pid]
+        for pid in tree:  # grows while it is walked: breadth first
+            tree.extend(child for child, parent in parents.items() if parent == pid)
+        return tree
+
+    def cpu_seconds(self) -> list[float]:
+        """User + system CPU time each of the worker's processes has used so far, the
+        worker's own first."""
+        out = []
+        for pid in self.pids():
+            stat = _stat(pid)
+            if stat is not None:
+                out.append((int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"))
+        return out
+
+    def peak_rss_mib(self) -> list[float]:
+        """Each of the worker's processes' peak resident memory so far (``VmHWM``; psutil
+        is not in the venv and reads the same file), the worker's own first."""
+        out: list[float] = []
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    out.extend(int(line.split()[1]) / 1024 for line in status
+                               if line.startswith("VmHWM:"))
+            except OSError:
+                continue
+        return out
+
+
+def _stat(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` after the command name: state, ppid, ... (None when gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def machine_cpu() -> tuple[float, float]:
+    """CPU seconds of the whole machine so far: (busy, total), all cores together."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
+def wait_ready(workers: list[BenchWorker], stages: dict[str, int], timeout: float = 240.0) -> None:
+    """Until, across ``workers``, each stage (``validate``, ``live``, ``sink``) runs and owns
+    each of its topic's partitions exactly once, each worker a share of them, twice in a
+    row 0.5 s apart (a group that has settled, not one in the middle of a rebalance)."""
+    def owned() -> list[dict[str, list[int]]] | None:
+        out = []
+        for worker in workers:
+            health = worker.health()
+            if health is None:
+                return None
+            shares = {}
+            for name in stages:
+                stage = health["stages"].get(name)
+                if stage is None or stage["state"] != "running":
+                    return None
+                shares[name] = sorted(stage["partitions"])
+            out.append(shares)
+        return out
+
+    def complete(shares: list[dict[str, list[int]]] | None) -> bool:
+        return shares is not None and all(
+            sorted(p for share in shares for p in share[name]) == list(range(count))
+            and all(share[name] for share in shares)
+            for name, count in stages.items())
+
+    def settled() -> bool:
+        first = owned()
+        if not complete(first):
+            return False
+        time.sleep(0.5)
+        return owned() == first
+
+    wait_for(settled, timeout, f"{stages} owned by {len(workers)} worker(s) "
+             f"({', '.join(str(w.log_path) for w in workers)})", every=0.3)
