@@ -43,6 +43,9 @@ from streams.monitoring.metrics import CONSUMER_LAG
 log = logging.getLogger(__name__)
 
 
+COMMIT_RETRY_S = 15.0  # how long one interval's commit is retried before it is redone
+
+
 class StageFailed(RuntimeError):
     """The stage cannot go on (fenced by another instance, a fatal producer error)."""
 
@@ -256,32 +259,40 @@ class TransactionalLoop:
 
     def _commit(self) -> None:
         """Offsets into the transaction, then commit it. An abortable failure throws the
-        interval away and rewinds to the committed offsets; a retriable one (the broker
-        away) is retried, the stage reported blocked, for up to ``commit_patience_s`` (a few
-        seconds once the stage is stopping); past that the stage fails."""
+        interval away and rewinds to the committed offsets. A retriable one (the broker away
+        or restarting) is retried for a few seconds, the stage reported blocked; a commit
+        that still does not go through is aborted and the interval redone (always safe:
+        nothing of it is visible), retried for up to ``commit_patience_s`` (10 s once the
+        stage is stopping); past that the stage fails and the worker restarts."""
         offsets = [TopicPartition(self.config.topic, p, o) for p, o in self._offsets.items()]
         for out in self.processor.flush():
             self._produce(out)
         patience = 10.0 if self._stop.is_set() else self.config.commit_patience_s
-        deadline, attempt = time.monotonic() + patience, 0
+        started = time.monotonic()
+        deadline, attempt = started + patience, 0
         while True:
             try:
                 if offsets:
                     self.producer.send_offsets_to_transaction(
-                        offsets, self.consumer.consumer_group_metadata(), min(30.0, patience))
-                self.producer.commit_transaction(min(60.0, patience))
+                        offsets, self.consumer.consumer_group_metadata(), 10.0)
+                self.producer.commit_transaction(10.0)
                 break
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
                 if error.txn_requires_abort():
                     log.warning("%s: transaction aborted (%s); rewinding to the committed offsets",
                                 self.config.group, error)
-                    self._abort_and_rewind()
+                    self._abort_and_rewind(deadline)
                     return
                 if not error.retriable() or time.monotonic() >= deadline:
                     raise StageFailed(f"commit failed: {error}") from exc
-                attempt += 1
                 self.health.blocked(f"commit: {error}")
+                if time.monotonic() - started >= COMMIT_RETRY_S:
+                    log.warning("%s: commit did not go through in %.0f s (%s); aborting the "
+                                "interval and redoing it", self.config.group, COMMIT_RETRY_S, error)
+                    self._abort_and_rewind(deadline)
+                    return
+                attempt += 1
                 self.log_limited.warning("%s: commit failed, retrying: %s", self.config.group,
                                          error)
                 time.sleep(min(0.2 * attempt, 2.0))
@@ -291,8 +302,21 @@ class TransactionalLoop:
         self.processor.committed()
         self.health.committed()
 
-    def _abort_and_rewind(self) -> None:
-        self.producer.abort_transaction(60)
+    def _abort_and_rewind(self, deadline: float | None = None) -> None:
+        """Abort the open transaction (retried while the broker is away, until ``deadline``),
+        then rewind every owned partition to its committed offset and reload its state."""
+        deadline = deadline or time.monotonic() + self.config.commit_patience_s
+        while True:
+            try:
+                self.producer.abort_transaction(10.0)
+                break
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if not error.retriable() or time.monotonic() >= deadline:
+                    raise StageFailed(f"abort failed: {error}") from exc
+                self.health.blocked(f"abort: {error}")
+                time.sleep(1.0)
+        self.health.unblocked()
         self._in_transaction = False
         self._offsets.clear()
         partitions = sorted(self._assigned)
