@@ -42,6 +42,7 @@ from streams.kafka.records import Consumed, Record
 from streams.kafka.topic_reader import read_partition
 from streams.kafka.transactional import LoopConfig, TransactionalLoop
 from streams.kafka.upstream import UpstreamProgress
+from streams.kafka.write_back import WriteBackCache
 from streams.live.events import Effects, live_event
 from streams.live.funnel import funnel_view
 from streams.live.pulse import live_figures
@@ -267,7 +268,7 @@ class LiveProcessor:
         self.changelog = live_changelog(settings)
         self.decisions = LiveDecisions(settings.topics)
         self.tick_ms = int(settings.live_tick_s * 1000)
-        self.cache: dict[int, dict[str, Any]] = {}     # partition -> key -> value, uncommitted
+        self.cache = WriteBackCache(self.changelog)
         self.last_tick = 0
         self.last_housekeeping: dict[int, int] = {}
 
@@ -288,7 +289,7 @@ class LiveProcessor:
         with self.live.lock:
             for partition in partitions:
                 self.live.states.pop(partition, None)
-                self.cache.pop(partition, None)
+                self.cache.drop(partition)
 
     def handle(self, record: Consumed) -> list[Record]:
         state = self.live.states.get(record.partition)
@@ -321,22 +322,18 @@ class LiveProcessor:
 
     def _taken(self, partition: int, step: Step) -> list[Record]:
         if step.writes:
-            self.cache.setdefault(partition, {}).update(step.writes)
+            self.cache.update(partition, step.writes)
         count_step(step, self.topics.dlq)
         if step.triggers:
             self.live.emitted(step.triggers)
         return step.records
 
     def pending(self) -> bool:
-        return any(self.cache.values())
+        return self.cache.pending()
 
     def flush(self) -> list[Record]:
         """The write-back cache as changelog records (one per changed key), for the commit."""
-        out = [Record(self.changelog, orjson.dumps(key), None if value is None else dumps(value),
-                      partition)
-               for partition, writes in self.cache.items() for key, value in writes.items()]
-        self.cache.clear()
-        return out
+        return self.cache.flush()
 
     def committed(self) -> None:
         pass

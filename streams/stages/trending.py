@@ -32,6 +32,7 @@ from streams.app import faust_app_id
 from streams.kafka.records import Consumed, Record
 from streams.kafka.topic_reader import read_partition
 from streams.kafka.transactional import LoopConfig, TransactionalLoop
+from streams.kafka.write_back import WriteBackCache
 from streams.live.events import TrendUpdate
 from streams.live.trending import Trending, TrendWeights, merge_partials, partial_tops
 from streams.monitoring.health import StageHealth
@@ -62,7 +63,7 @@ class TrendingProcessor:
         self.publish_ms = int(settings.trending_publish_s * 1000)
         self.books: dict[int, Trending] = {}
         self.event_ms: dict[int, int] = {}     # latest update time per partition
-        self.cache: dict[int, dict[str, Any]] = {}
+        self.cache = WriteBackCache(self.changelog)
         self.published: dict[int, set[tuple[str, str]]] = {}
         self.changed: set[int] = set()
         self.last_publish = 0
@@ -86,7 +87,7 @@ class TrendingProcessor:
         for partition in partitions:
             self.books.pop(partition, None)
             self.event_ms.pop(partition, None)
-            self.cache.pop(partition, None)
+            self.cache.drop(partition)
             self.published.pop(partition, None)
             self.changed.discard(partition)
 
@@ -104,7 +105,7 @@ class TrendingProcessor:
                                  stage="trending")
             return [Record(self.topics.dlq, dead_letter_key(record.key), letter)]
         effects = book.apply(update)
-        self.cache.setdefault(record.partition, {}).update(effects.writes)
+        self.cache.update(record.partition, effects.writes)
         self.event_ms[record.partition] = max(self.event_ms.get(record.partition, 0), update.ts)
         self.changed.add(record.partition)
         return []
@@ -116,7 +117,7 @@ class TrendingProcessor:
             for partition, book in self.books.items():
                 pruned = book.prune(self.event_ms.get(partition, 0))
                 if pruned.writes:
-                    self.cache.setdefault(partition, {}).update(pruned.writes)
+                    self.cache.update(partition, pruned.writes)
                     self.changed.add(partition)
         if now - self.last_publish < self.publish_ms:
             return []
@@ -138,14 +139,10 @@ class TrendingProcessor:
         return out
 
     def pending(self) -> bool:
-        return any(self.cache.values())
+        return self.cache.pending()
 
     def flush(self) -> list[Record]:
-        out = [Record(self.changelog, orjson.dumps(key), None if value is None else dumps(value),
-                      partition)
-               for partition, writes in self.cache.items() for key, value in writes.items()]
-        self.cache.clear()
-        return out
+        return self.cache.flush()
 
     def committed(self) -> None:
         pass
