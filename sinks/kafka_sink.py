@@ -109,6 +109,7 @@ class KafkaSink:
         max_backoff: float = 30.0,
         health: HealthReporter | None = None,
         dlq_topic: str | None = None,
+        session_timeout_s: float = 30.0,
     ) -> None:
         self.health: HealthReporter = health if health is not None else _NoHealth()
         self.log_limited = RateLimitedLog(log)
@@ -133,7 +134,7 @@ class KafkaSink:
             "auto.offset.reset": "earliest",
             "partition.assignment.strategy": "cooperative-sticky",
             "fetch.max.bytes": 64 * 1024 * 1024,
-            "session.timeout.ms": 30_000,
+            "session.timeout.ms": int(session_timeout_s * 1000),
             "max.poll.interval.ms": 600_000,
         })
 
@@ -337,6 +338,8 @@ class KafkaSink:
                 for message in self.consumer.consume(num_messages=self.batch_rows, timeout=0.1):
                     error = message.error()
                     if error is not None:
+                        if error.fatal():  # the consumer cannot go on: the worker restarts
+                            raise RuntimeError(f"sink consumer: {error}")
                         if error.code() != KafkaError._PARTITION_EOF:
                             self.log_limited.warning("sink consumer: %s", error)
                         continue

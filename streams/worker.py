@@ -184,7 +184,7 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
             connect=database, batch_rows=settings.sink_batch_rows,
             batch_seconds=settings.sink_batch_seconds, max_backoff=settings.sink_max_backoff_s,
             health=board.stage("sink", settings.topics.events, settings.blocked_limit_s),
-            dlq_topic=settings.topics.dlq,
+            dlq_topic=settings.topics.dlq, session_timeout_s=settings.session_timeout_s,
         )
         stages.append(StageThread("sink", sink.run, sink.stop).start())
     state = worker_state_file(settings)

@@ -50,6 +50,31 @@ class StageFailed(RuntimeError):
     """The stage cannot go on (fenced by another instance, a fatal producer error)."""
 
 
+def bounded(call: Callable[..., Any], *args: Any, grace_s: float = 20.0) -> None:
+    """Run a transaction call whose last argument is its timeout, and give up on it
+    ``grace_s`` after that: seen here after a broker restart, librdkafka's
+    ``send_offsets_to_transaction`` did not return for minutes despite its timeout. A call
+    that hangs makes the stage fail (the worker exits non-zero and restarts, and the
+    restarted worker aborts the open transaction), instead of blocking it for ever."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call(*args)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, name=f"txn-{call.__name__}", daemon=True)
+    thread.start()
+    thread.join(float(args[-1]) + grace_s)
+    if not outcome:
+        raise StageFailed(f"{call.__name__} did not return within {float(args[-1]) + grace_s:.0f}"
+                          " s: the Kafka client is stuck; restarting")
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
 class Processor(Protocol):
     """What a stage plugs into the loop. Called from the loop's thread only."""
 
@@ -116,9 +141,6 @@ class TransactionalLoop:
         self.consumer = Consumer({
             "bootstrap.servers": config.bootstrap,
             "group.id": config.group,
-            # static membership: a restarted worker takes its partitions back at once,
-            # without waiting for the session of its killed predecessor to time out
-            "group.instance.id": config.transactional_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
@@ -181,6 +203,8 @@ class TransactionalLoop:
         for message in messages:
             error = message.error()
             if error is not None:
+                if error.fatal():  # the consumer cannot go on: the worker restarts
+                    raise StageFailed(f"consumer: {error}")
                 if error.code() != KafkaError._PARTITION_EOF:
                     self.health.warn(f"consume: {error}")
                     self.log_limited.warning("%s: consume: %s", self.config.group, error)
@@ -273,9 +297,9 @@ class TransactionalLoop:
         while True:
             try:
                 if offsets:
-                    self.producer.send_offsets_to_transaction(
-                        offsets, self.consumer.consumer_group_metadata(), 10.0)
-                self.producer.commit_transaction(10.0)
+                    metadata = self.consumer.consumer_group_metadata()
+                    bounded(self.producer.send_offsets_to_transaction, offsets, metadata, 10.0)
+                bounded(self.producer.commit_transaction, 10.0)
                 break
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
@@ -308,7 +332,7 @@ class TransactionalLoop:
         deadline = deadline or time.monotonic() + self.config.commit_patience_s
         while True:
             try:
-                self.producer.abort_transaction(10.0)
+                bounded(self.producer.abort_transaction, 10.0)
                 break
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
@@ -357,13 +381,12 @@ class TransactionalLoop:
         self.health.assigned(sorted(self._assigned))
 
     def _close(self) -> None:
+        """Abort what is open, leave the group, flush: each bounded in time, so that a
+        stage whose Kafka client is stuck still lets its process exit."""
         try:
             if self._in_transaction:
-                self.producer.abort_transaction(10)
-        except KafkaException as exc:
-            log.warning("%s: abort at close failed: %s", self.config.group, exc)
-        try:
-            self.consumer.close()
+                bounded(self.producer.abort_transaction, 10.0)
+            bounded(lambda _timeout: self.consumer.close(), 10.0)
+            bounded(self.producer.flush, 10.0)
         except (KafkaException, RuntimeError) as exc:
-            log.warning("%s: consumer close failed: %s", self.config.group, exc)
-        self.producer.flush(10)
+            log.warning("%s: closing: %s", self.config.group, exc)

@@ -16,7 +16,8 @@ from tests.support import REPO
 pytestmark = pytest.mark.integration
 
 SHORT = ["--events", "20000", "--kills", "3", "--seed", "1", "--outage-seconds", "10",
-         "--produce-rate", "350", "--settle", "0", "--timeout", "300", "--stall-seconds", "75"]
+         "--produce-rate", "350", "--points-on", "furthest", "--settle", "0",
+         "--timeout", "300", "--stall-seconds", "75"]
 
 
 @pytest.mark.timeout(480)

@@ -9,7 +9,7 @@
    not restarted), a data directory under a temporary directory, a unique topic prefix.
 2. Produces the input to ``shop.events.raw`` (one idempotent producer, in order) while ONE
    worker (``python -m streams.cli.main worker``) runs; at seeded random moments (points of
-   the input the furthest stage has committed, plus a seeded delay) the worker, with its
+   its input the slowest stage has committed, plus a seeded delay) the worker, with its
    stage processes, is SIGKILLed and restarted, ``--kills`` times; once the broker is
    stopped and started again on the same port and data; once ClickHouse is unavailable for
    ``--outage-seconds`` (another process holds the embedded chDB across one kill and
@@ -465,7 +465,7 @@ def check_triggers(triggers: list[Record], events: list[Record], window_s: float
 
 @dataclass
 class Action:
-    point: float      # the share of the input the furthest stage has committed
+    point: float      # share of its input the slowest (or furthest) stage committed
     kind: str         # kill, broker
     delay: float      # seeded extra wait after the point, seconds
     outage: bool = False
@@ -626,8 +626,9 @@ class Soak:
         for action in actions:
             def due(action: Action = action) -> bool:
                 shares = self.poll()
+                pick = min if self.args.points_on == "slowest" else max
                 return (shares is not None and len(shares) > 0
-                        and max(shares.values()) >= action.point
+                        and pick(shares.values()) >= action.point
                         and self.worker.up_for() >= MIN_UP_S)
             if not self.wait(f"{action.point:.0%} progress for the next {action.kind}", due):
                 completed = False
@@ -904,6 +905,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--settle", type=float, default=60.0,
                    help="before each disruption, wait up to this long for every stage to have "
                         "moved on since the previous one (default 60; 0: do not wait)")
+    p.add_argument("--points-on", choices=("slowest", "furthest"), default="slowest",
+                   help="disruption points are shares of its input the slowest stage has "
+                        "committed (default: every disruption meets each stage with work "
+                        "left), or the furthest (sooner; with --produce-rate, mid-stream)")
     p.add_argument("--produce-rate", type=float, default=0.0,
                    help="messages a second to produce at (default: as fast as it goes)")
     p.add_argument("--malformed", type=float, default=0.02)
