@@ -13,6 +13,7 @@ import faust
 from clickhouse_connect.driver.client import Client
 from prometheus_client import CollectorRegistry
 
+from models.logs import limit_library_logs
 from models.settings import Settings
 from sinks.metrics import REGISTRY as SINK_REGISTRY
 from streams.app import create_app, faust_app_id
@@ -54,6 +55,12 @@ def build_worker_app(settings: Settings, bootstrap: str, board: HealthBoard,
     snapshots, the recommender schedule). The stages run beside it in threads
     (:func:`run_worker`)."""
     app = create_app(settings, bootstrap)
+
+    @app.task
+    async def quiet_library_logs() -> None:
+        """Once Faust has set up logging: the client libraries' repeated lines, rate-limited."""
+        limit_library_logs()
+
     register_web(app, settings, board, database, registries)
     if live is not None:
         register_live_timers(app, settings, live, board.stages.get("trending"))

@@ -19,3 +19,22 @@ def test_one_line_per_message_per_interval_then_the_count(caplog) -> None:
     lines = [r.getMessage() for r in caplog.records]
     assert lines == ["consume: broker down", "consume: another cause",
                      "consume: broker down (and 999 more like it in the last 30 s)"]
+
+
+def test_library_lines_are_held_back_per_message_and_interval() -> None:
+    from models.logs import RateLimitingFilter
+
+    now = [0.0]
+    limit = RateLimitingFilter(("aiokafka",), interval_s=30, clock=lambda: now[0])
+
+    def record(name: str, message: str, level: int = logging.ERROR) -> logging.LogRecord:
+        return logging.LogRecord(name, level, __file__, 1, message, (), None)
+
+    assert limit.filter(record("aiokafka.conn", "Unable connect to node 1"))
+    assert not any(limit.filter(record("aiokafka.conn", "Unable connect to node 1"))
+                   for _ in range(500))
+    assert limit.filter(record("streams.worker", "ours, never held"))
+    assert limit.filter(record("aiokafka.conn", "below warning", logging.INFO))
+    now[0] = 31.0
+    passed = record("aiokafka.conn", "Unable connect to node 1")
+    assert limit.filter(passed) and "(and 500 more like it" in passed.getMessage()
