@@ -222,27 +222,10 @@ class TransactionalLoop:
             self._offsets[partition] = offset + 1
         self.health.progressed(len(messages))
 
-    def _caught_up(self) -> set[int]:
-        """Owned partitions whose position is at the high watermark (cached: no round trip)."""
-        out = set()
-        for partition in self._assigned:
-            tp = TopicPartition(self.config.topic, partition)
-            try:
-                _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
-                position = self.consumer.position([tp])[0].offset
-            except KafkaException:
-                continue
-            if high >= 0 and (position >= high or (position < 0 and high == 0)):
-                out.add(partition)
-        return out
-
-    def _report_lag(self) -> None:
-        """Input records not handled yet, per owned partition, every 5 s (cached watermarks:
-        no broker round trip)."""
-        now = self.clock()
-        if now - self._lag_at < 5.0:
-            return
-        self._lag_at = now
+    def _positions(self) -> dict[int, tuple[int, int]]:
+        """Owned partition -> (position, high watermark), from the consumer's cache (no
+        broker round trip); partitions it cannot say anything about are left out."""
+        out = {}
         for partition in sorted(self._assigned):
             tp = TopicPartition(self.config.topic, partition)
             try:
@@ -250,7 +233,23 @@ class TransactionalLoop:
                 position = self.consumer.position([tp])[0].offset
             except KafkaException:
                 continue
-            if high >= 0 and position >= 0:
+            if high >= 0:
+                out[partition] = (position, high)
+        return out
+
+    def _caught_up(self) -> set[int]:
+        """Owned partitions whose position is at the high watermark."""
+        return {partition for partition, (position, high) in self._positions().items()
+                if position >= high or (position < 0 and high == 0)}
+
+    def _report_lag(self) -> None:
+        """Input records not handled yet, per owned partition, every 5 s."""
+        now = self.clock()
+        if now - self._lag_at < 5.0:
+            return
+        self._lag_at = now
+        for partition, (position, high) in self._positions().items():
+            if position >= 0:
                 CONSUMER_LAG.labels(self.config.topic, str(partition)).set(max(high - position, 0))
 
     def _tick(self) -> None:

@@ -12,6 +12,7 @@ depend on the data alone. An event older than ``now()`` minus the allowed latene
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 
@@ -43,3 +44,8 @@ class EventClock:
 
     def is_late(self, ts_ms: int, wall_ms: int, lateness_ms: int) -> bool:
         return self.event_ms > 0 and ts_ms < self.now(wall_ms) - lateness_ms
+
+
+def wall_ms() -> int:
+    """The wall clock in ms: the edge the stages inject into the pure state as ``now``."""
+    return int(time.time() * 1000)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from streams.kafka.topic_reader import read_partition
 from streams.kafka.transactional import LoopConfig, TransactionalLoop
 from streams.kafka.upstream import UpstreamProgress
 from streams.kafka.write_back import WriteBackCache
+from streams.live.clock import wall_ms
 from streams.live.events import Effects, live_event
 from streams.live.funnel import funnel_view
 from streams.live.pulse import live_figures
@@ -54,10 +54,6 @@ from streams.stages.trending import TrendingBoard
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_MS = 30_000
 RECENT_TRIGGERS = 50
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class LiveStage:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,16 +32,13 @@ from streams.kafka.records import Consumed, Record
 from streams.kafka.topic_reader import read_partition
 from streams.kafka.transactional import LoopConfig, TransactionalLoop
 from streams.kafka.write_back import WriteBackCache
+from streams.live.clock import wall_ms
 from streams.live.events import TrendUpdate
 from streams.live.trending import Trending, TrendWeights, merge_partials, partial_tops
 from streams.monitoring.health import StageHealth
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_MS = 30_000
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def trending_changelog(settings: Settings) -> str:
