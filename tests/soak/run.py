@@ -231,6 +231,18 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def settled(path: Path, size: int, timeout: float = 5.0) -> None:
+    """Wait until the log has grown past ``size`` and stopped growing (the stack dump is
+    written), or ``timeout`` passed (then what is there is shown)."""
+    deadline, last = time.monotonic() + timeout, size
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = path.stat().st_size
+        if now > size and now == last:
+            return
+        last = now
+
+
 def signal_all(pids: list[int], signum: int) -> None:
     for pid in pids:
         try:
@@ -570,7 +582,7 @@ class Soak:
         for pid in self.worker.worker.tree():
             size = path.stat().st_size
             signal_all([pid], signal.SIGPWR)
-            time.sleep(1.5)  # faulthandler writes at once; give the file a moment
+            settled(path, size)
             with open(path, "rb") as f:
                 f.seek(size)
                 dump = f.read().decode(errors="replace")
