@@ -60,20 +60,19 @@ def limit_issues(data: dict[str, Any], shape_checked: bool = False) -> list[Issu
     issues = [] if shape_checked else shape_issues(data)
     if issues:  # too deep or too big: the fields below are not looked at
         return issues
-    for key in ID_FIELDS:
-        issues.extend(_text_issue(data.get(key), key, MAX_ID_CHARS))
+    issues.extend(issue for key in ID_FIELDS
+                  if len(str(data.get(key) or "")) > MAX_ID_CHARS
+                  for issue in _text_issue(data.get(key), key, MAX_ID_CHARS))
     context = data.get("context")
     if isinstance(context, dict):
         page = context.get("page")
         if isinstance(page, dict):
-            for key in PAGE_KEYS & page.keys():
-                issues.extend(_text_issue(page[key], f"context.page.{key}", MAX_URL_CHARS))
+            issues.extend(_texts_issues(page, "context.page", MAX_URL_CHARS))
         issues.extend(_text_issue(context.get("sessionId"), "context.sessionId", MAX_ID_CHARS))
     props = data.get("properties")
     if isinstance(props, dict):
         issues.extend(_column_issues(props, "properties"))
-        for key in PAGE_KEYS & props.keys():
-            issues.extend(_text_issue(props[key], f"properties.{key}", MAX_URL_CHARS))
+        issues.extend(_texts_issues(props, "properties", MAX_URL_CHARS))
         products = props.get("products")
         if isinstance(products, list):
             for index, line in enumerate(products):
@@ -112,19 +111,27 @@ def _text_issue(value: Any, path: str, limit: int) -> list[Issue]:
     return []
 
 
+def _texts_issues(obj: dict[str, Any], path: str, limit: int) -> list[Issue]:
+    """The page fields of ``obj`` (url, path, ...) that are texts over ``limit``."""
+    if PAGE_KEYS.isdisjoint(obj):  # most events: nothing to look at
+        return []
+    return [issue for key in PAGE_FIELDS if key in obj
+            for issue in _text_issue(obj[key], f"{path}.{key}", limit)]
+
+
 def _column_issues(obj: dict[str, Any], path: str) -> list[Issue]:
     issues: list[Issue] = []
-    keys = obj.keys()
-    for key in ID_KEYS & keys:
-        value = obj[key]
-        if isinstance(value, str | int) and not isinstance(value, bool):
-            issues.extend(_text_issue(str(value), f"{path}.{key}", MAX_ID_CHARS))
-    for key in MONEY_KEYS & keys:
-        if obj[key] is not None:
-            issues.extend(_money_issue(obj[key], f"{path}.{key}"))
-    quantity = obj.get("quantity")
-    if quantity is not None:
-        issues.extend(_quantity_issue(quantity, f"{path}.quantity"))
+    for key, value in obj.items():  # one pass over the fields (most are neither kind)
+        if key in ID_KEYS:
+            if isinstance(value, str) and len(value) > MAX_ID_CHARS or (
+                    isinstance(value, int) and not isinstance(value, bool)
+                    and len(str(value)) > MAX_ID_CHARS):
+                issues.extend(_text_issue(str(value), f"{path}.{key}", MAX_ID_CHARS))
+        elif key in MONEY_KEYS:
+            if value is not None:
+                issues.extend(_money_issue(value, f"{path}.{key}"))
+        elif key == "quantity" and value is not None:
+            issues.extend(_quantity_issue(value, f"{path}.quantity"))
     return issues
 
 

@@ -16,8 +16,10 @@ def as_utc(value: datetime) -> datetime:
 
 def to_utc_ms(value: datetime) -> datetime:
     """Normalise to an aware UTC datetime truncated to milliseconds."""
-    value = as_utc(value)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    if value.tzinfo is not UTC:
+        value = as_utc(value)
+    micros = value.microsecond % 1000
+    return value.replace(microsecond=value.microsecond - micros) if micros else value
 
 
 def parse_iso(text: str) -> datetime:

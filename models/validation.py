@@ -113,8 +113,8 @@ def validate_obj(obj: Any, rules: Rules, now: datetime,
     typed_props: dict[str, Any] | None = None
     if props_model is not None and isinstance(props_in, dict):
         try:
-            typed = props_model.model_validate(props_in)
-            typed_props = typed.model_dump(exclude_none=True)
+            typed_props = props_model.model_validate(props_in).model_dump(exclude_none=True)
+            data["properties"] = typed_props  # the envelope takes the typed ones: no copy after
         except ValidationError as exc:
             issues.extend(_issues_from(exc, "properties"))
 
@@ -143,8 +143,6 @@ def validate_obj(obj: Any, rules: Rules, now: datetime,
                 ),
             ),
         )
-    if typed_props is not None:
-        event = event.model_copy(update={"properties": typed_props})
     return ValidationResult(event)
 
 

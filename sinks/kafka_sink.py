@@ -3,16 +3,27 @@
 A plain confluent-kafka consumer in a thread of the worker process (measured
 faster than a Faust agent for this job, and it gives exact control of commits):
 
-- messages are batched per partition, flushed at ``sink_batch_rows`` rows or
-  ``sink_batch_seconds`` of age;
+- messages are batched per partition, flushed at ``sink_batch_rows`` rows, at
+  ``sink_batch_seconds`` of age, or as soon as the partition has nothing more to read
+  and its batch holds at least ``EAGER_FLUSH_ROWS`` rows;
+- batches are written by one insert thread (:class:`InsertLane`, FIFO, at most
+  ``IN_FLIGHT`` batches queued or running), so consuming and building the next batch
+  overlap the insert of the last; FIFO keeps each partition's batches in order;
 - before a batch is written its offset range is recorded in ``sink_batches``;
   the insert carries the deduplication token ``group:topic:partition:first-last``;
 - the offset after the batch is committed only once ClickHouse accepted it;
 - after a crash the consumer resumes from the last commit; a batch that was
   recorded but not committed is rebuilt over exactly the same offsets, so its
   token matches and ClickHouse skips what it already has;
-- when ClickHouse fails, consumption is paused and the same batch is retried
-  with exponential backoff, forever: nothing is dropped.
+- when ClickHouse fails, the same batch is retried with exponential backoff, forever:
+  nothing is dropped; consumption pauses once ``IN_FLIGHT`` batches wait;
+- a partition revoked while its batches are in flight waits for them (a batch is
+  recorded in the insert thread, so the next owner must see its record to replay it);
+  a partition lost without a revoke does not commit.
+
+Batches are per partition, never combined across partitions: a replay must rebuild a
+recorded batch exactly (its token), and after a rebalance another worker may own some
+of the partitions a combined batch held.
 """
 
 from __future__ import annotations
@@ -20,7 +31,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -37,6 +50,9 @@ from sinks.writer import Batch, ClickHouseWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+IN_FLIGHT = 2             # batches queued or being written before consumption pauses
+EAGER_FLUSH_ROWS = 1_000  # a caught-up partition's batch is written at this size, not later
 
 
 class HealthReporter(Protocol):
@@ -83,6 +99,44 @@ class Pending:
         return Batch(token, [r.event for r in rows], [i for r in rows for i in r.items])
 
 
+@dataclass(frozen=True)
+class Written:
+    """What the insert thread did with one batch: the offset to commit after it."""
+
+    partition: int
+    next_offset: int
+    records: int
+
+
+class InsertLane:
+    """One thread that writes batches in the order given; at most ``limit`` in flight."""
+
+    def __init__(self, limit: int = IN_FLIGHT) -> None:
+        self.limit = limit
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-insert")
+        self._in_flight: deque[Future[Written]] = deque()
+
+    def submit(self, job: Callable[[], Written]) -> None:
+        self._in_flight.append(self._pool.submit(job))
+
+    def full(self) -> bool:
+        return len(self._in_flight) >= self.limit
+
+    def busy(self) -> bool:
+        return bool(self._in_flight)
+
+    def finished(self, wait: bool = False) -> list[Written]:
+        """The batches written since the last call, in order; ``wait``: every one in flight.
+        A batch that failed raises its exception here (in the consumer's thread)."""
+        out = []
+        while self._in_flight and (wait or self._in_flight[0].done()):
+            out.append(self._in_flight.popleft().result())
+        return out
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def batch_token(group: str, topic: str, partition: int, first: int, last: int) -> str:
     return f"{group}:{topic}:{partition}:{first}-{last}"
 
@@ -127,6 +181,7 @@ class KafkaSink:
         self._plans: dict[int, dict[int, int]] = {}  # partition -> {first offset: last offset}
         self._assigned: set[int] = set()
         self._lag_checked = 0.0
+        self._lane = InsertLane()
         self.consumer = Consumer({
             "bootstrap.servers": bootstrap,
             "group.id": group,
@@ -136,12 +191,14 @@ class KafkaSink:
             "fetch.max.bytes": 64 * 1024 * 1024,
             "session.timeout.ms": int(session_timeout_s * 1000),
             "max.poll.interval.ms": 600_000,
+            "enable.partition.eof": True,  # a caught-up partition writes its batch at once
         })
 
     # -- ClickHouse side ---------------------------------------------------------
 
-    def _retry(self, what: str, action: Callable[[], T], pause: bool = False) -> T:
-        """Run ``action`` until it works, backing off; consumption paused meanwhile."""
+    def _retry(self, what: str, action: Callable[[], T]) -> T:
+        """Run ``action`` until it works, backing off (the consumer pauses once the insert
+        thread has ``IN_FLIGHT`` batches waiting)."""
         backoff = 0.2
         while True:
             try:
@@ -161,10 +218,7 @@ class KafkaSink:
                 self.health.blocked(f"{what}: {exc}")
                 log.warning("%s failed (%s); retrying in %.1fs", what, exc, backoff)
                 self._writer = None  # reconnect on the next attempt
-                if pause:
-                    self._pause_and_wait(backoff)
-                else:
-                    self._stop.wait(backoff)
+                self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
 
     def _writer_now(self) -> ClickHouseWriter:
@@ -197,12 +251,27 @@ class KafkaSink:
     # -- Kafka side ----------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._written(wait=True)  # one ClickHouse call at a time (a server session is serial)
         new = [tp.partition for tp in partitions]
         self._assigned.update(new)
         self._load_plans(new)
         self.health.assigned(sorted(self._assigned))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # batches in flight are recorded and written before the partitions go (the next
+        # owner replays what is recorded and not committed); then their offsets commit
+        self._written(wait=True)
+        self._forget(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # no longer ours: whatever is in flight lands (recorded, so replayed with the same
+        # token by the next owner) but commits nothing
+        for tp in partitions:
+            self._assigned.discard(tp.partition)
+        self._written(wait=True)
+        self._forget(partitions)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:  # not written, not committed: the next owner reads them again
             self._pending.pop(tp.partition, None)
             self._plans.pop(tp.partition, None)
@@ -230,11 +299,46 @@ class KafkaSink:
         elif len(pending.rows) + len(pending.refused) >= self.batch_rows:
             self._flush(partition)
 
+    def _caught_up(self, partition: int | None) -> None:
+        """Nothing more to read in ``partition`` for now: a batch of a useful size is
+        written at once rather than at its age (a replayed batch keeps its recorded end)."""
+        if partition is None:
+            return
+        pending = self._pending.get(partition)
+        if (pending is not None and pending.target_last is None
+                and len(pending.rows) + len(pending.refused) >= EAGER_FLUSH_ROWS):
+            self._flush(partition)
+
     def _flush(self, partition: int) -> None:
-        """Dead letters first, then the batch; the offset after it commits only when both
-        are done. A batch ClickHouse refuses for good is written row by row, and the rows
-        it refuses become dead letters: the partition never stalls on them."""
+        """Hand the partition's batch to the insert thread (waiting, consumption paused,
+        while ``IN_FLIGHT`` batches are ahead of it)."""
         pending = self._pending.pop(partition)
+        backoff = 0.05
+        while self._lane.full():
+            self._written()
+            if self._lane.full():
+                self._pause_and_wait(backoff)
+                backoff = min(backoff * 2, 1.0)
+        self._lane.submit(partial(self._write_batch, partition, pending))
+        self._written()
+
+    def _written(self, wait: bool = False) -> None:
+        """Commit the offsets after the batches written (in the consumer's thread)."""
+        done = self._lane.finished(wait)
+        latest: dict[int, Written] = {}
+        for written in done:
+            latest[written.partition] = written
+            self.health.progressed(written.records)
+        commits = [TopicPartition(self.topic, w.partition, w.next_offset)
+                   for w in latest.values() if w.partition in self._assigned]
+        if commits:
+            self._commit(commits)
+            self.health.committed()
+
+    def _write_batch(self, partition: int, pending: Pending) -> Written:
+        """In the insert thread: dead letters first, then the batch. A batch ClickHouse
+        refuses for good is written row by row, and the rows it refuses become dead
+        letters: the partition never stalls on them."""
         token = batch_token(self.group, self.topic, partition, pending.first_offset,
                             pending.last_offset)
 
@@ -249,12 +353,11 @@ class KafkaSink:
                 )
                 pending.target_last = pending.last_offset  # recorded: a retry must not re-record
 
-        self._retry(f"recording batch {token}", record, pause=True)
+        self._retry(f"recording batch {token}", record)
         refused = list(pending.refused)
         written = 0
         try:
-            seconds = self._retry(f"writing batch {token}", partial(self._write, pending.batch(token)),
-                                  pause=True)
+            seconds = self._retry(f"writing batch {token}", partial(self._write, pending.batch(token)))
             written = len(pending.rows)
         except RowsRefused as exc:
             log.warning("%s; writing its %d rows one by one", exc, len(pending.rows))
@@ -262,8 +365,7 @@ class KafkaSink:
             for row in pending.rows:
                 single = pending.batch(f"{token}/{row.offset}", [row])
                 try:
-                    self._retry(f"writing row {single.token}", partial(self._write, single),
-                                pause=True)
+                    self._retry(f"writing row {single.token}", partial(self._write, single))
                     written += 1
                 except RowsRefused as row_exc:
                     refused.append((row.offset, row.key, row.value,
@@ -276,19 +378,17 @@ class KafkaSink:
         metrics.SINK_ROWS.labels("events").inc(written)
         metrics.SINK_ROWS.labels("order_items").inc(
             sum(len(r.items) for r in pending.rows) if written == len(pending.rows) else 0)
-        self._commit(partition, pending.last_offset + 1)
-        self.health.progressed(len(pending.rows) + len(pending.refused))
-        self.health.committed()
+        return Written(partition, pending.last_offset + 1, len(pending.rows) + len(pending.refused))
 
     def _write(self, batch: Batch) -> float:
         return self._writer_now().write(batch)
 
-    def _commit(self, partition: int, offset: int) -> None:
+    def _commit(self, offsets: list[TopicPartition]) -> None:
         try:
-            self.consumer.commit(offsets=[TopicPartition(self.topic, partition, offset)],
-                                 asynchronous=False)
+            self.consumer.commit(offsets=offsets, asynchronous=False)
         except Exception as exc:  # noqa: BLE001 - a later commit covers it; replay is deduplicated
-            log.warning("commit of partition %d at %d failed: %s", partition, offset, exc)
+            log.warning("commit of %s failed: %s",
+                        ", ".join(f"{tp.partition}@{tp.offset}" for tp in offsets), exc)
 
     def _pause_and_wait(self, seconds: float) -> None:
         assigned = [TopicPartition(self.topic, p) for p in self._assigned]
@@ -331,7 +431,7 @@ class KafkaSink:
             self.consumer.close()
             return
         self.consumer.subscribe([self.topic], on_assign=self._on_assign,
-                                on_revoke=self._on_revoke, on_lost=self._on_revoke)
+                                on_revoke=self._on_revoke, on_lost=self._on_lost)
         self.health.running()
         try:
             while not self._stop.is_set():
@@ -340,7 +440,9 @@ class KafkaSink:
                     if error is not None:
                         if error.fatal():  # the consumer cannot go on: the worker restarts
                             raise RuntimeError(f"sink consumer: {error}")
-                        if error.code() != KafkaError._PARTITION_EOF:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            self._caught_up(message.partition())
+                        else:
                             self.log_limited.warning("sink consumer: %s", error)
                         continue
                     partition, offset = located(message)
@@ -350,10 +452,12 @@ class KafkaSink:
                     if (pending.target_last is None and partition in self._pending
                             and now - pending.started >= self.batch_seconds):
                         self._flush(partition)
+                self._written()
                 self._update_lag()
             for partition in list(self._pending):
                 if self._pending[partition].target_last is None:
                     self._flush(partition)
+            self._written(wait=True)
             self.health.stopped()
         except SinkStopped as exc:
             log.info("sink stopped with a batch unwritten (%s); it is replayed on restart", exc)
@@ -362,6 +466,8 @@ class KafkaSink:
             self.health.failed(f"{type(exc).__name__}: {exc}")
             raise
         finally:
+            self._stop.set()  # an insert still retrying gives up: its batch is replayed
+            self._lane.close()
             self.consumer.close()
             self.dead_letters.close()
 

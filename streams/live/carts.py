@@ -15,7 +15,7 @@ State keys: ``c|<tenant>|<cart id>`` (open carts), ``a|<tenant>|<cart id>``
 from __future__ import annotations
 
 import heapq
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -60,9 +60,6 @@ class Cart:
     def value(self) -> Decimal:
         return sum((Decimal(line.unit_price) * line.quantity for line in self.lines.values()),
                    Decimal(0))
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Cart:
@@ -110,7 +107,7 @@ class CartBook:
             effects.writes[key] = None
         else:
             self.carts[key] = cart
-            effects.writes[key] = cart.to_json()
+            effects.writes[key] = cart
             heapq.heappush(self._deadlines, (cart.last_ms + self.abandon_after_ms, key))
 
     # -- events --------------------------------------------------------------------------
@@ -238,5 +235,5 @@ class CartBook:
                              cart.anonymous_id, tid, abandoned_ms, cart.currency)
         akey = f"a|{cart.tenant}|{cart.cart_id}"
         self.abandoned[akey] = record
-        effects.writes[akey] = asdict(record)
+        effects.writes[akey] = record
         heapq.heappush(self._deadlines, (abandoned_ms + self.recovery_window_ms, akey))

@@ -21,7 +21,7 @@ State keys: ``u|<tenant>|<user>``.
 from __future__ import annotations
 
 import heapq
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -120,7 +120,7 @@ class Customers:
         self._segment(c, ev.ts, wall_ms, effects)
         self.customers[key] = c
         self._arm_winback(key, c)
-        effects.writes[key] = asdict(c)
+        effects.writes[key] = c
         return effects
 
     def _segment(self, c: Customer, ts: int, wall_ms: int, effects: Effects) -> None:
@@ -168,6 +168,6 @@ class Customers:
                     days_inactive=round((now_ms - quiet_since) / DAY_MS, 2), orders=c.orders,
                     revenue=Decimal(c.revenue)))
             if changed:
-                effects.writes[key] = asdict(c)
+                effects.writes[key] = c
             self._arm_winback(key, c)
         return effects

@@ -41,8 +41,12 @@ def live_event(obj: dict[str, Any]) -> LiveEvent:
 
 @dataclass
 class Effects:
-    """State to persist (key -> JSON-able value, None deletes), triggers to emit, and
-    trending updates to send on to the products' owners (repartitioned by product)."""
+    """State to persist (key -> value, None deletes), triggers to emit, and trending updates
+    to send on to the products' owners (repartitioned by product).
+
+    A value is what ``models.serde.dumps`` writes: a JSON-able value or the state's own
+    dataclass, held by reference and serialised only when the write-back cache is flushed
+    at the commit, so a key changed by many events costs one serialisation per commit."""
 
     writes: dict[str, Any] = field(default_factory=dict)
     triggers: list[Trigger] = field(default_factory=list)
