@@ -24,12 +24,15 @@ def to_utc_ms(value: datetime) -> datetime:
 
 def parse_iso(text: str) -> datetime:
     """ISO 8601 (``Z`` or an offset, or naive = UTC) -> aware UTC datetime. Raises ValueError."""
-    return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    value = datetime.fromisoformat(text)  # (Python 3.11 reads "Z" itself)
+    return value if value.tzinfo is UTC else as_utc(value)
 
 
 def format_time(value: datetime) -> str:
     """ISO 8601 UTC with milliseconds and a ``Z`` (a naive time is taken as UTC)."""
-    return as_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if value.tzinfo is not UTC:
+        value = as_utc(value)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 def ms_to_datetime(ms: int) -> datetime:
