@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     post_purchase_after_days: float = Field(default=3.0, gt=0)
     winback_after_days: float = Field(default=30.0, gt=0)
     live_enabled: bool = Field(default=True, description="run the live-state agent in the worker")
-    live_tick_s: float = Field(default=1.0, gt=0, description="how often idle partitions' "
+    live_tick_s: float = Field(default=0.25, gt=0, description="how often idle partitions' "
                                "deadlines are checked")
     funnel_snapshot_s: float = Field(default=60.0, gt=0, description="live funnel windows are "
                                      "written to ClickHouse this often")

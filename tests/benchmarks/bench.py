@@ -56,7 +56,7 @@ unpinned worker runs its validation stage in a child process
      cart's trigger. This covers the cart event reaching the live stage (validation
      commit), the partition's event time passing the deadline (carried by later events
      of the partition; by the wall clock only once the live stage has caught up with the
-     partition), the live stage's next deadline check (every ``live_tick_s``, 1 s) and the
+     partition), the live stage's next deadline check (every ``live_tick_s``, 0.25 s) and the
      commit of the transaction holding the trigger. p50 / p99 over the carts whose
      deadline passed while the traffic flowed; the carts whose deadline passed in its
      last second or after it stopped (no later events carry the clock: the partition
@@ -246,6 +246,11 @@ def latencies(session: Session) -> None:
                    f"({len(lat.canonical_ms):,} events)", percentile(lat.canonical_ms, 50), "ms")
         report.add("7b", "produce -> canonical committed on shop.events, p99",
                    percentile(lat.canonical_ms, 99), "ms")
+    if lat.funnel_ms:
+        report.add("7f", f"produce -> funnel update committed (the live stage's transaction), "
+                   f"p50 ({len(lat.funnel_ms):,} events)", percentile(lat.funnel_ms, 50), "ms")
+        report.add("7g", "produce -> funnel update committed, p99",
+                   percentile(lat.funnel_ms, 99), "ms")
     if lat.trigger_ms:
         report.add("7c", f"deadline -> Cart Abandoned committed, p50 ({len(lat.trigger_ms)} "
                    f"carts, abandon after {args.abandon_after:g} s)",

@@ -119,6 +119,41 @@ class GroupProgress:
         self.consumer.close()
 
 
+class CommitWatch(threading.Thread):
+    """Notes the wall-clock time (``time.time()``) of every change of a consumer group's
+    committed offsets on one topic, polled every ``every_s``: when a transactional stage's
+    outputs for an input record became visible (its offset commits in the same transaction)."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str, every_s: float = 0.01) -> None:
+        super().__init__(daemon=True, name="bench-commit-watch")
+        self.progress = GroupProgress(bootstrap, group, topic)
+        self.every_s = every_s
+        self.changes: dict[int, list[tuple[int, float]]] = {}  # partition -> [(offset, seen)]
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                committed = self.progress.committed()
+                now = time.time()
+                for partition, offset in committed.items():
+                    seen = self.changes.setdefault(partition, [])
+                    if offset >= 0 and (not seen or offset > seen[-1][0]):
+                        seen.append((offset, now))
+                self.stopping.wait(self.every_s)
+        finally:
+            self.progress.close()
+
+    def committed_at(self, partition: int, offset: int) -> float | None:
+        """When the group was first seen past ``offset`` (its record handled and committed)."""
+        return next((at for committed, at in self.changes.get(partition, []) if committed > offset),
+                    None)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(30)
+
+
 def reached(committed: dict[int, int], ends: dict[int, int]) -> bool:
     return all(committed.get(p, -1) >= end for p, end in ends.items())
 
@@ -268,6 +303,7 @@ class Watcher(threading.Thread):
                               for t in topics for p in partitions_of(bootstrap, t)])
         self.key_of = key_of
         self.seen: dict[str, float] = {}
+        self.positions: dict[str, tuple[str, int, int]] = {}  # key -> (topic, partition, offset)
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -280,6 +316,8 @@ class Watcher(threading.Thread):
                     key = self.key_of(message)
                     if key is not None and key not in self.seen:
                         self.seen[key] = now
+                        self.positions[key] = (message.topic() or "", message.partition() or 0,
+                                               message.offset() or 0)
         finally:
             self.consumer.close()
 

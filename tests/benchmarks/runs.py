@@ -27,6 +27,7 @@ from streams.stages.live import live_changelog
 from streams.stages.trending import trending_changelog
 from streams.stages.validation import dedupe_topic, rules_from
 from tests.benchmarks.kafka_io import (
+    CommitWatch,
     GroupProgress,
     HeldInput,
     ProgressLog,
@@ -248,6 +249,8 @@ def whole_worker(lab: Lab, raw: list[Outgoing], label: str) -> Throughput:
 @dataclass
 class Latency:
     canonical_ms: list[float]   # produce() -> canonical event visible, read_committed
+    funnel_ms: list[float]      # produce() -> the live stage's transaction holding the event's
+                                # funnel (and every other live state) update committed
     trigger_ms: list[float]     # cart deadline -> Cart Abandoned visible, read_committed,
                                 # deadlines that passed while the traffic flowed
     idle_trigger_ms: list[float]  # the same, deadlines that passed in its last second or after
@@ -267,8 +270,19 @@ def latency(lab: Lab, rate: float, seconds: float, abandon_after_s: float = 2.0,
         try:
             p = settings.topic_partitions
             wait_ready([worker], dict.fromkeys(["validate", *LIVE, "sink"], p))
-            seen, sent, deadlines, ended = send_and_watch(lab, settings, rate, seconds,
-                                                          abandon_after_s, cart_every_s)
+            commits = CommitWatch(lab.bootstrap, *stage_input(settings, "live"))
+            commits.start()
+            try:
+                seen, positions, sent, deadlines, ended = send_and_watch(
+                    lab, settings, rate, seconds, abandon_after_s, cart_every_s)
+                canonical = [(p, o) for t, p, o in positions.values() if t == settings.topics.events]
+                try:
+                    wait_for(lambda: all(commits.committed_at(p, o) for p, o in canonical), 30,
+                             "the live stage's commit of every canonical event")
+                except AssertionError as exc:  # report what was seen; the counts say the rest
+                    print(f"latency run: {exc}", file=sys.stderr, flush=True)
+            finally:
+                commits.stop()
             rss = worker.peak_rss_mib()
         finally:
             stop(worker)
@@ -276,20 +290,28 @@ def latency(lab: Lab, rate: float, seconds: float, abandon_after_s: float = 2.0,
     def delays(times: dict[str, float]) -> list[float]:
         return [(seen[k] - t) * 1000 for k, t in times.items() if k in seen]
 
+    funnel = []
+    for key, sent_at in sent.items():
+        topic, partition, offset = positions.get(key, ("", 0, 0))
+        committed_at = commits.committed_at(partition, offset) if topic else None
+        if committed_at is not None:
+            funnel.append((committed_at - sent_at) * 1000)
+
     # a deadline passing in the traffic's last second has no later events to carry the
     # partition's clock past it: it is timed with those passing after the traffic stopped
     flowing = {k: t for k, t in deadlines.items() if t < ended - 1.0}
-    return Latency(delays(sent), delays(flowing),
+    return Latency(delays(sent), funnel, delays(flowing),
                    delays({k: t for k, t in deadlines.items() if k not in flowing}),
                    len(sent), len(deadlines), [rss])
 
 
 def send_and_watch(lab: Lab, settings: Settings, rate: float, seconds: float,
                    abandon_after_s: float, cart_every_s: float
-                   ) -> tuple[dict[str, float], dict[str, float], dict[str, float], float]:
+                   ) -> tuple[dict[str, float], dict[str, tuple[str, int, int]], dict[str, float],
+                              dict[str, float], float]:
     """Send the traffic and the probe carts to a running worker; returns when each key was
-    first seen committed, when each event was sent, when each cart's deadline passed (wall
-    clock, seconds) and when the traffic ended."""
+    first seen committed and where, when each event was sent, when each cart's deadline
+    passed (wall clock, seconds) and when the traffic ended."""
     topics = settings.topics
     abandoned = topics.triggers["cart_abandoned"]
 
@@ -330,7 +352,7 @@ def send_and_watch(lab: Lab, settings: Settings, rate: float, seconds: float,
     except AssertionError as exc:  # report what was seen; the counts say what was missing
         print(f"latency run: {exc}", file=sys.stderr, flush=True)
     watcher.stop()
-    return watcher.seen, sent, deadlines, ended
+    return watcher.seen, watcher.positions, sent, deadlines, ended
 
 
 # -- 8: scale-out -----------------------------------------------------------------------
