@@ -89,6 +89,42 @@ class Trending:
         return effects
 
 
+class TrendBuffer:
+    """The live stage's trending updates, coalesced per product until the commit (as the
+    write-back cache does for state): the updates a product gets between two commits become
+    one, whose weight is their sum decayed to the latest of their times. Adding it to a
+    book gives the score adding each would (the rule above composes), so the trending stage
+    reads one record per product and commit, not one per event."""
+
+    def __init__(self, half_life_ms: float) -> None:
+        self.half_life_ms = half_life_ms
+        self._books: dict[int, Trending] = {}  # source partition -> its pending updates
+
+    def add(self, partition: int, updates: list[TrendUpdate]) -> None:
+        if not updates:
+            return
+        book = self._books.get(partition)
+        if book is None:
+            book = self._books[partition] = Trending(self.half_life_ms, floor=0.0)
+        for u in updates:
+            book.add(u.tenant, u.product, u.category, u.weight, u.ts)
+
+    def drop(self, partition: int) -> None:
+        """Forget a partition's uncommitted updates (given up, or its transaction aborted)."""
+        self._books.pop(partition, None)
+
+    def pending(self) -> bool:
+        return any(book.scores for book in self._books.values())
+
+    def drain(self) -> list[TrendUpdate]:
+        """One update per (tenant, product) changed since the last drain; empties the buffer."""
+        out = [TrendUpdate(tenant, product, entry.category, entry.score, entry.ref)
+               for book in self._books.values()
+               for (tenant, product), entry in book.scores.items()]
+        self._books.clear()
+        return out
+
+
 def trend_updates(ev: LiveEvent, w: TrendWeights) -> list[TrendUpdate]:
     """The trending weight an event adds, per product: a view, an add to cart, each
     purchased line."""

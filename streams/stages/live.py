@@ -43,10 +43,11 @@ from streams.kafka.transactional import LoopConfig, TransactionalLoop
 from streams.kafka.upstream import UpstreamProgress
 from streams.kafka.write_back import WriteBackCache
 from streams.live.clock import wall_ms
-from streams.live.events import Effects, live_event
+from streams.live.events import Effects, TrendUpdate, live_event
 from streams.live.funnel import funnel_view
 from streams.live.pulse import live_figures
 from streams.live.state import OFFSET_KEY, LiveConfig, PartitionState
+from streams.live.trending import TrendBuffer
 from streams.monitoring import metrics
 from streams.monitoring.health import StageHealth
 from streams.stages.trending import TrendingBoard
@@ -159,6 +160,9 @@ class Step:
     triggers: list[tuple[Trigger, bytes]] = field(default_factory=list)
     late: bool = False
     lag_s: float | None = None  # event's receivedAt -> now, for a live event
+    # trending weights for the products' owners (repartitioned by product), coalesced per
+    # product until the commit
+    trend: list[TrendUpdate] = field(default_factory=list)
 
 
 class LiveDecisions:
@@ -207,10 +211,7 @@ class LiveDecisions:
         triggers = [(t, trigger_bytes(t)) for t in effects.triggers]
         records = [Record(self.topics.triggers[t.type], trigger_key(t), encoded)
                    for t, encoded in triggers]
-        # trending weights go on to the products' owners (repartitioned by product)
-        records.extend(Record(self.topics.trending_updates, f"{u.tenant}|{u.product}".encode(),
-                              orjson.dumps(u.to_json())) for u in effects.trend)
-        return Step(kind, records, effects.writes, triggers)
+        return Step(kind, records, effects.writes, triggers, trend=effects.trend)
 
     def _refuse(self, state: PartitionState, record: Consumed, raw: bytes, exc: Exception,
                 now_ms: int) -> Step:
@@ -265,6 +266,7 @@ class LiveProcessor:
         self.decisions = LiveDecisions(settings.topics)
         self.tick_ms = int(settings.live_tick_s * 1000)
         self.cache = WriteBackCache(self.changelog)
+        self.trend = TrendBuffer(settings.trending_half_life_h * 3_600_000)
         self.last_tick = 0
         self.last_housekeeping: dict[int, int] = {}
 
@@ -286,6 +288,7 @@ class LiveProcessor:
             for partition in partitions:
                 self.live.states.pop(partition, None)
                 self.cache.drop(partition)
+                self.trend.drop(partition)
 
     def handle(self, record: Consumed) -> list[Record]:
         state = self.live.states.get(record.partition)
@@ -319,17 +322,21 @@ class LiveProcessor:
     def _taken(self, partition: int, step: Step) -> list[Record]:
         if step.writes:
             self.cache.update(partition, step.writes)
+        self.trend.add(partition, step.trend)
         count_step(step, self.topics.dlq)
         if step.triggers:
             self.live.emitted(step.triggers)
         return step.records
 
     def pending(self) -> bool:
-        return self.cache.pending()
+        return self.cache.pending() or self.trend.pending()
 
     def flush(self) -> list[Record]:
-        """The write-back cache as changelog records (one per changed key), for the commit."""
-        return self.cache.flush()
+        """For the commit: the write-back cache as changelog records (one per changed key)
+        and the trending updates, one per product changed."""
+        return [*self.cache.flush(),
+                *(Record(self.topics.trending_updates, f"{u.tenant}|{u.product}".encode(),
+                         orjson.dumps(u.to_json())) for u in self.trend.drain())]
 
     def committed(self) -> None:
         pass

@@ -1,7 +1,8 @@
 """The trending stage: scores kept by product, complete with any number of workers.
 
-The live stage sends every scoring event's weight to ``shop.trending.updates``, keyed by
-``<tenant>|<product>`` (a repartition topic, in the live stage's transaction). This stage
+The live stage sends the scoring events' weights to ``shop.trending.updates``, keyed by
+``<tenant>|<product>`` (a repartition topic, in the live stage's transaction; the weights a
+product gets between two commits coalesced into one update, ``TrendBuffer``). This stage
 consumes it with the transactional loop: each partition's :class:`Trending` book holds
 the decayed scores of the products hashed to it, persisted in the compacted
 ``<app>-trending-changelog`` (writes coalesced per key until the commit). Every

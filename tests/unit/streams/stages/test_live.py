@@ -5,11 +5,13 @@ becomes one dead letter; the processor coalesces state writes per key until the 
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from models.deadletters import original_payload
 from models.settings import load_settings
 from streams.kafka.records import Consumed
 from streams.live.state import OFFSET_KEY, LiveConfig, PartitionState
+from streams.live.trending import Trending
 from streams.stages.live import LiveDecisions, LiveProcessor, LiveStage, live_changelog
 from tests.unit.streams.live.test_state import MIN, T0, add
 
@@ -34,11 +36,10 @@ def test_an_event_writes_its_state_and_offset() -> None:
     d, s = decisions(), state()
     step = d.handle(s, event(add(T0), 0), WALL)
     assert step.kind == "event" and step.triggers == []
-    # the add's trending weight goes on to the product's owner, keyed by product
-    [update] = step.records
-    assert (update.topic, update.key) == (TOPICS.trending_updates, b"t1|p1")
-    assert orjson.loads(update.value) == {"t": "t1", "p": "p1", "c": "shoes.running", "w": 3.0,
-                                          "ts": T0}
+    # the add's trending weight goes on to the product's owner (at the commit)
+    assert step.records == []
+    [update] = step.trend
+    assert (update.tenant, update.product, update.weight, update.ts) == ("t1", "p1", 3.0, T0)
     assert step.writes[OFFSET_KEY] == 0
     assert any(key.startswith("c|") for key in step.writes)  # the cart
 
@@ -107,10 +108,19 @@ def test_the_processor_writes_each_changed_key_once_per_commit() -> None:
     for offset in range(10):  # ten adds to one cart between two commits
         processor.handle(event(add(T0 + offset * 1000, qty=1), offset))
     assert processor.pending()
-    records = processor.flush()
+    flushed = processor.flush()
+    records = [r for r in flushed if r.topic == live_changelog(SETTINGS)]
     keys = [orjson.loads(r.key) for r in records]
     assert len(keys) == len(set(keys))  # one record per key
-    assert all(r.topic == live_changelog(SETTINGS) and r.partition == 2 for r in records)
+    assert all(r.partition == 2 for r in records)
+    # and one trending update for the product, worth the ten adds decayed to the last
+    [trend] = [r for r in flushed if r.topic == TOPICS.trending_updates]
+    assert len(flushed) == len(records) + 1 and trend.key == b"t1|p1"
+    book = Trending(SETTINGS.trending_half_life_h * 3_600_000)
+    for offset in range(10):
+        book.add("t1", "p1", "", 3.0, T0 + offset * 1000)
+    update = orjson.loads(trend.value)
+    assert update["ts"] == T0 + 9000 and update["w"] == pytest.approx(book.scores["t1", "p1"].score)
     offset = next(r for r in records if orjson.loads(r.key) == OFFSET_KEY)
     assert orjson.loads(offset.value) == 9
     assert not processor.pending() and processor.flush() == []
