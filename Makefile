@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test unit lint bench bench-recommender soak clean
+.PHONY: demo test unit lint validate-deploy bench bench-recommender soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(MAKE) validate-deploy
+
+# the Kubernetes manifests and docker-compose.yml against their schemas, offline (README, Deploying)
+validate-deploy: $(STAMP)
+	$(BIN)/python -m deploy.validate
 
 # the stream benchmark: every stage against the raw Kafka limit, one table (README, Benchmarks)
 bench: $(STAMP)

@@ -2,7 +2,9 @@
 
 ``chdb:///path`` runs the ClickHouse engine in-process (chDB). One process owns a
 chDB path: in embedded mode the worker owns it and serves analysts over HTTP.
-``http(s)://user:pass@host:port/db`` is a server; any number of readers.
+``http(s)://user:pass@host:port/db`` is a server; any number of readers. With a
+``cluster`` (``SHOPSTREAM_CLICKHOUSE_CLUSTER``) the database is created on every node and
+the session carries :data:`sinks.schema.cluster.CLUSTER_SESSION_SETTINGS`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError as DriverError
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from sinks.errors import ClickHouseError, ClickHouseUnavailable
+from sinks.schema.cluster import CLUSTER_SESSION_SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +33,15 @@ def chdb_path(url: str) -> Path:
     return Path(urlparse(url).path)
 
 
-def connect(url: str, database: str, create: bool = True, **settings: Any) -> Client:
-    """A client on ``database`` (created when missing, unless ``create`` is false)."""
+def connect(url: str, database: str, create: bool = True, cluster: str | None = None,
+            **settings: Any) -> Client:
+    """A client on ``database`` (created when missing, unless ``create`` is false; on every
+    node of ``cluster`` when one is named)."""
+    if cluster is not None:
+        if is_embedded(url):
+            raise ClickHouseError(f"SHOPSTREAM_CLICKHOUSE_CLUSTER={cluster} needs a ClickHouse "
+                                  "server: set CLICKHOUSE_URL to http(s)://user:pass@host:port/db")
+        settings = {**CLUSTER_SESSION_SETTINGS, **settings}
     try:
         if is_embedded(url):
             path = chdb_path(url)
@@ -42,7 +52,8 @@ def connect(url: str, database: str, create: bool = True, **settings: Any) -> Cl
         url_database = urlparse(url).path.strip("/") if not is_embedded(url) else ""
         database = url_database or database
         if create:
-            client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+            on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
+            client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`{on_cluster}")
         client.database = database
         return client
     except OperationalError as exc:

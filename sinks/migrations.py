@@ -8,6 +8,7 @@ from collections.abc import Callable
 from clickhouse_connect.driver.client import Client
 
 from sinks.schema import MIGRATIONS, Migration
+from sinks.schema.cluster import for_cluster, layout_of, render
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,16 @@ ORDER BY version
 """
 
 
-def applied_versions(client: Client) -> set[int]:
-    client.command(MIGRATIONS_TABLE)
+def migrations_table(cluster: str | None, database: str) -> tuple[str, ...]:
+    """The statements that create the migration log (on one server, or on ``cluster``)."""
+    if cluster is None:
+        return (MIGRATIONS_TABLE,)
+    return for_cluster(MIGRATIONS_TABLE, cluster, database, layout_of((), MIGRATIONS_TABLE))
+
+
+def applied_versions(client: Client, cluster: str | None = None) -> set[int]:
+    for statement in migrations_table(cluster, client.database or "default"):
+        client.command(statement)
     return {int(row[0]) for row in client.query("SELECT version FROM schema_migrations").result_rows}
 
 
@@ -31,15 +40,18 @@ def migrate(
     client: Client,
     migrations: tuple[Migration, ...] = MIGRATIONS,
     progress: Callable[[str], None] = log.info,
+    cluster: str | None = None,
 ) -> list[Migration]:
-    """Apply what is missing, in order; returns the migrations applied now."""
-    done = applied_versions(client)
+    """Apply what is missing, in order; returns the migrations applied now. With
+    ``cluster``, each statement runs in its cluster form (:mod:`sinks.schema.cluster`)."""
+    done = applied_versions(client, cluster)
+    layout = layout_of((*MIGRATIONS, *migrations), MIGRATIONS_TABLE)
     applied = []
     for migration in migrations:
         if migration.version in done:
             continue
         progress(f"applying migration {migration.version}: {migration.name}")
-        for statement in migration.statements:
+        for statement in render(migration, cluster, client.database or "default", layout):
             client.command(statement)
         client.insert("schema_migrations", [[migration.version, migration.name]],
                       column_names=["version", "name"])

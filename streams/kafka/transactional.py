@@ -38,7 +38,7 @@ from confluent_kafka import (
 from models.logs import RateLimitedLog
 from streams.kafka.records import Consumed, Record
 from streams.monitoring.health import StageHealth
-from streams.monitoring.metrics import CONSUMER_LAG
+from streams.monitoring.metrics import CONSUMER_LAG, forget_lag
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,8 @@ class TransactionalLoop:
         self._lag_at = now
         for partition, (position, high) in self._positions().items():
             if position >= 0:
-                CONSUMER_LAG.labels(self.config.topic, str(partition)).set(max(high - position, 0))
+                CONSUMER_LAG.labels(self.config.group, self.config.topic, str(partition)).set(
+                    max(high - position, 0))
 
     def _tick(self) -> None:
         interval = self.config.tick_interval_s
@@ -367,6 +368,7 @@ class TransactionalLoop:
         numbers = [tp.partition for tp in partitions]
         self.processor.revoked(numbers)
         self._assigned.difference_update(numbers)
+        forget_lag(self.config.group, self.config.topic, numbers)
         self.health.assigned(sorted(self._assigned))
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -374,6 +376,7 @@ class TransactionalLoop:
         them now, so nothing handled since the last commit may commit."""
         numbers = [tp.partition for tp in partitions]
         self._assigned.difference_update(numbers)
+        forget_lag(self.config.group, self.config.topic, numbers)
         self.processor.revoked(numbers)
         if self._in_transaction:
             self._abort_and_rewind()

@@ -5,6 +5,8 @@ Names are part of the operator contract (dashboards and alerts use them).
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -38,10 +40,21 @@ DEDUPE_IDS = Gauge(
 )
 CONSUMER_LAG = Gauge(
     "shopstream_consumer_lag",
-    "Messages not yet read, per topic partition (high watermark - position)",
-    ["topic", "partition"],
+    "Messages not yet read by a stage's consumer group, per owned topic partition (high "
+    "watermark - position); a partition that moved to another worker is dropped here",
+    ["group", "topic", "partition"],
     registry=LAG_REGISTRY,
 )
+
+
+def forget_lag(group: str, topic: str, partitions: list[int]) -> None:
+    """Partitions gone to another worker are reported there: summed over workers (an
+    autoscaler's query), the lag counts each partition once."""
+    for partition in partitions:
+        with suppress(KeyError):  # never reported here
+            CONSUMER_LAG.remove(group, topic, str(partition))
+
+
 VALIDATION_SECONDS = Histogram(
     "shopstream_validation_seconds",
     "Time to validate one raw event",
