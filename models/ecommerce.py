@@ -1,4 +1,5 @@
-"""Typed properties of the E-commerce spec v2 events, plus sign-up, log-in and pages.
+"""Typed properties of the E-commerce spec v2 events, plus sign-up, log-in, pages and
+Segment's A/B-testing ``Experiment Viewed``.
 
 Every model allows extra keys: the spec lets shops send their own properties,
 and they are carried through untouched. An event name that is not in
@@ -57,6 +58,7 @@ class EventName(StrEnum):
     PRODUCT_REVIEWED = "Product Reviewed"
     SIGNED_UP = "Signed Up"
     LOGGED_IN = "Logged In"
+    EXPERIMENT_VIEWED = "Experiment Viewed"
 
 
 class Props(BaseModel):
@@ -210,6 +212,15 @@ class Account(Props):
     method: str | None = None
 
 
+class ExperimentViewed(Props):
+    """Segment's A/B-testing event: the shopper saw this variation of this experiment."""
+
+    experiment_id: Id
+    experiment_name: str | None = None
+    variation_id: Id
+    variation_name: str | None = None
+
+
 class PageProps(Props):
     name: str | None = None
     url: str | None = None
@@ -245,5 +256,6 @@ EVENT_PROPERTIES: dict[str, type[Props]] = {
     EventName.PRODUCT_REVIEWED: ProductReviewed,
     EventName.SIGNED_UP: Account,
     EventName.LOGGED_IN: Account,
+    EventName.EXPERIMENT_VIEWED: ExperimentViewed,
 }
 """Event name -> properties model, for ``type == "track"``."""

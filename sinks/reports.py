@@ -18,11 +18,16 @@ from clickhouse_connect.driver.client import Client
 from models.ecommerce import EventName as E
 from models.segments import SegmentRules, customer_segment, quintile_scores, rfm_segment
 from models.times import as_utc
+from sinks.analytics.experiments import COLUMNS as EXPERIMENT_COLUMNS
+from sinks.analytics.experiments import experiment_rows
+from sinks.analytics.prediction import latest_predictions
 from sinks.schema import FUNNEL_COUNTS, sql_names
+from sinks.stats.ab_tests import ExperimentRules
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
-GRAINS = {"minute": "toStartOfMinute({c})", "hour": "toStartOfHour({c})", "day": "toDate({c})"}
+GRAINS = {"minute": "toStartOfMinute({c})", "hour": "toStartOfHour({c})", "day": "toDate({c})",
+          "week": "toMonday({c})", "month": "toStartOfMonth({c})"}
 
 
 @dataclass(frozen=True)
@@ -30,11 +35,12 @@ class ReportParams:
     tenant: str = "default"
     start: datetime | None = None  # inclusive, event time
     end: datetime | None = None  # exclusive
-    grain: str = "day"
+    grain: str | None = None  # a time report's bucket; None: the report's own default
     limit: int = 50
     min_support: float = 0.0
     as_of: datetime | None = None
     segment_rules: SegmentRules = field(default_factory=SegmentRules)
+    experiment_rules: ExperimentRules = field(default_factory=ExperimentRules)
 
     def bounds(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "start": self.start or FAR_PAST,
@@ -58,15 +64,23 @@ def _query(client: Client, sql: str, params: ReportParams, **extra: Any) -> Tabl
 TIME_RANGE = "{c} >= {{start:DateTime64(3, 'UTC')}} AND {c} < {{end:DateTime64(3, 'UTC')}}"
 
 
+def grain_of(p: ReportParams, default: str, allowed: tuple[str, ...] = tuple(GRAINS)) -> str:
+    """The report's time bucket: ``p.grain``, else the report's default. Weeks start on
+    Monday; days, weeks and months are UTC."""
+    grain = p.grain or default
+    if grain not in allowed:
+        raise ValueError(f"grain must be one of {', '.join(allowed)}")
+    return grain
+
+
 def kpis(client: Client, p: ReportParams) -> Table:
-    if p.grain not in GRAINS:
-        raise ValueError(f"grain must be one of {', '.join(GRAINS)}")
-    bucket = GRAINS[p.grain].format(c="k.minute")
-    first_bucket = GRAINS[p.grain].format(c="first_seen")
+    grain = grain_of(p, "day")
+    bucket = GRAINS[grain].format(c="k.minute")
+    first_bucket = GRAINS[grain].format(c="first_seen")
     # sessions (models/funnel.py) are computed from events, bucketed by the minute of each
     # event as the rollup's minutes are
     minute = "toStartOfMinute(toDateTime(e.event_time, 'UTC'))"
-    session_bucket = GRAINS[p.grain].format(c=minute)
+    session_bucket = GRAINS[grain].format(c=minute)
     sql = f"""
     SELECT
         k.bucket AS bucket, ifNull(s.sessions, 0) AS sessions, users,
@@ -106,20 +120,22 @@ def kpis(client: Client, p: ReportParams) -> Table:
 
 
 def funnel(client: Client, p: ReportParams) -> Table:
+    """Per bucket of the sessions' start; the first column is named after the grain."""
+    grain = grain_of(p, "day")
     sql = f"""
-    SELECT day, visit, product_view, add_to_cart, checkout, purchase,
+    SELECT {grain}, visit, product_view, add_to_cart, checkout, purchase,
            if(visit > 0, round(product_view / visit, 4), 0) AS view_rate,
            if(product_view > 0, round(add_to_cart / product_view, 4), 0) AS cart_rate,
            if(add_to_cart > 0, round(checkout / add_to_cart, 4), 0) AS checkout_rate,
            if(checkout > 0, round(purchase / checkout, 4), 0) AS purchase_rate,
            if(visit > 0, round(purchase / visit, 4), 0) AS conversion_rate
     FROM (
-        SELECT toDate(started_at) AS day, {FUNNEL_COUNTS}
+        SELECT {GRAINS[grain].format(c="started_at")} AS {grain}, {FUNNEL_COUNTS}
         FROM session_summary
         WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="started_at")}
-        GROUP BY day
+        GROUP BY {grain}
     )
-    ORDER BY day
+    ORDER BY {grain}
     """
     return _query(client, sql, p)
 
@@ -221,27 +237,35 @@ def rfm(client: Client, p: ReportParams) -> Table:
                   "m_score", "segment"], out)
 
 
+COHORT_PERIODS = {"day": "dateDiff('day', {a}, {b})", "week": "intDiv(dateDiff('day', {a}, {b}), 7)",
+                  "month": "dateDiff('month', {a}, {b})"}
+
+
 def cohorts(client: Client, p: ReportParams) -> Table:
+    """Cohorts by the grain (default month) of the first order; ``<grain>s_since``."""
+    grain = grain_of(p, "month", tuple(COHORT_PERIODS))
+    bucket = GRAINS[grain]
+    since = COHORT_PERIODS[grain].format(a="f.cohort", b=bucket.format(c="e.event_time"))
     sql = f"""
     WITH firsts AS (
-        SELECT user_key, toStartOfMonth(min(event_time)) AS cohort FROM events
+        SELECT user_key, {bucket.format(c="min(event_time)")} AS cohort FROM events
         WHERE tenant = {{tenant:String}} AND event = {sql_names(E.ORDER_COMPLETED)}
         GROUP BY user_key
     ),
     sizes AS (SELECT cohort, count() AS size FROM firsts GROUP BY cohort),
     activity AS (
         SELECT f.cohort AS cohort,
-               dateDiff('month', f.cohort, toStartOfMonth(e.event_time)) AS months_since,
+               {since} AS {grain}s_since,
                uniqExact(e.user_key) AS customers
         FROM events AS e INNER JOIN firsts AS f ON f.user_key = e.user_key
         WHERE e.tenant = {{tenant:String}} AND e.event = {sql_names(E.ORDER_COMPLETED)}
-        GROUP BY cohort, months_since
+        GROUP BY cohort, {grain}s_since
     )
-    SELECT a.cohort AS cohort, a.months_since AS months_since, a.customers AS customers,
+    SELECT a.cohort AS cohort, a.{grain}s_since AS {grain}s_since, a.customers AS customers,
            s.size AS cohort_size, round(a.customers / s.size, 4) AS retention_rate
     FROM activity AS a INNER JOIN sizes AS s ON s.cohort = a.cohort
     WHERE {TIME_RANGE.format(c="toDateTime64(a.cohort, 3, 'UTC')")}
-    ORDER BY cohort, months_since
+    ORDER BY cohort, {grain}s_since
     """
     return _query(client, sql, p)
 
@@ -285,6 +309,7 @@ def customers(client: Client, p: ReportParams) -> Table:
         f"""SELECT user_key, uniqExact(product_id) FROM order_items
         WHERE tenant = {{tenant:String}} AND sign > 0 AND {TIME_RANGE.format(c="event_time")}
         GROUP BY user_key""", parameters=p.bounds()).result_rows)
+    forecasts = latest_predictions(client, p.tenant)
     out = []
     for r in figures:
         orders = r["completed"] - r["cancelled"]
@@ -296,11 +321,27 @@ def customers(client: Client, p: ReportParams) -> Table:
         out.append([r["user_key"], orders, revenue, aov,
                     None if gap is None else round(gap, 2), first, last,
                     distinct.get(r["user_key"], 0),
-                    customer_segment(orders, revenue, gap, p.segment_rules)])
+                    customer_segment(orders, revenue, gap, p.segment_rules),
+                    *_forecast_cells(forecasts.get(r["user_key"]))])
     out.sort(key=lambda row: (-row[2], row[0]))
     return Table(["user_id", "orders", "revenue", "aov", "mean_days_between_orders",
-                  "first_order", "last_order", "distinct_products", "segment"], out[: p.limit]
-                 if p.limit else out)
+                  "first_order", "last_order", "distinct_products", "segment",
+                  "p_alive", "expected_orders", "expected_revenue", "churn_risk"],
+                 out[: p.limit] if p.limit else out)
+
+
+def _forecast_cells(forecast: tuple[Any, ...] | None) -> list[Any]:
+    """p_alive, expected orders, expected revenue, churn risk; empty before a prediction run."""
+    if forecast is None:
+        return [None] * 4
+    p_alive, orders, revenue, churn = forecast[:4]
+    return [round(p_alive, 4), round(orders, 2), revenue, round(churn, 4)]
+
+
+def experiments(client: Client, p: ReportParams) -> Table:
+    bounds = p.bounds()
+    return Table(list(EXPERIMENT_COLUMNS), experiment_rows(
+        client, p.tenant, bounds["start"], bounds["end"], p.experiment_rules))
 
 
 REPORTS: dict[str, Callable[[Client, ReportParams], Table]] = {
@@ -313,6 +354,7 @@ REPORTS: dict[str, Callable[[Client, ReportParams], Table]] = {
     "cohorts": cohorts,
     "affinity": affinity,
     "customers": customers,
+    "experiments": experiments,
 }
 
 

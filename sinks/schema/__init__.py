@@ -15,6 +15,7 @@ the raw tables is only a backstop."""
 
 from __future__ import annotations
 
+from sinks.schema.predictions import CUSTOMER_PREDICTIONS, PREDICTION_RUNS
 from sinks.schema.rollups import (
     COUPON_DAILY,
     COUPON_DAILY_MV,
@@ -90,4 +91,6 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP TABLE IF EXISTS sessions",
         ),
     ),
+    Migration(7, "customer lifetime predictions and their runs",
+              (PREDICTION_RUNS, CUSTOMER_PREDICTIONS)),
 )

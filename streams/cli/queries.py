@@ -25,6 +25,7 @@ from models.times import format_time, parse_iso
 from sinks.connection import is_embedded
 from sinks.reports import ReportParams, Table, run_report
 from sinks.sql import run_sql
+from sinks.stats.ab_tests import ExperimentRules
 
 
 class QueryBackend(Protocol):
@@ -43,7 +44,10 @@ class LocalQueries:
         self.where = settings.resolved_clickhouse_url
 
     def report(self, name: str, params: ReportParams) -> Table:
-        return run_report(self.client, name, params)
+        try:
+            return run_report(self.client, name, params)
+        except ValueError as exc:  # a parameter the report cannot take (the worker: a 400)
+            raise ShopstreamError(str(exc)) from exc
 
     def sql(self, query: str) -> Table:
         return run_sql(self.client, query)
@@ -69,7 +73,7 @@ def report_query(params: ReportParams) -> dict[str, Any]:
     """ReportParams as URL query parameters (read back by :func:`params_from_query`)."""
     out: dict[str, Any] = {}
     for key, value in asdict(params).items():
-        if key == "segment_rules" or value is None:
+        if key in ("segment_rules", "experiment_rules") or value is None:
             continue
         out[key] = format_time(value) if isinstance(value, datetime) else value
     return out
@@ -77,14 +81,17 @@ def report_query(params: ReportParams) -> dict[str, Any]:
 
 def report_params(settings: Settings, *, tenant: str | None = None,
                   start: datetime | None = None, end: datetime | None = None,
-                  as_of: datetime | None = None, grain: str = "day", limit: int = 50,
+                  as_of: datetime | None = None, grain: str | None = None, limit: int = 50,
                   min_support: float = 0.0) -> ReportParams:
-    """Report parameters with the settings' defaults (tenant, segment thresholds)."""
+    """Report parameters with the settings' defaults (tenant, segment thresholds, experiment
+    rules); ``grain`` None leaves each time report its own default."""
     return ReportParams(
         tenant=tenant or settings.default_tenant, start=start, end=end, as_of=as_of,
         grain=grain, limit=limit, min_support=min_support,
         segment_rules=SegmentRules(settings.high_value_revenue, settings.frequent_buyer_orders,
                                    settings.frequent_buyer_gap_days),
+        experiment_rules=ExperimentRules(settings.experiment_alpha, settings.experiment_power,
+                                         settings.experiment_mde, settings.experiment_srm_alpha),
     )
 
 
@@ -95,7 +102,7 @@ def params_from_query(query: dict[str, str], settings: Settings) -> ReportParams
 
     return report_params(
         settings, tenant=query.get("tenant"), start=time("start"), end=time("end"),
-        as_of=time("as_of"), grain=query.get("grain", "day"), limit=int(query.get("limit", 50)),
+        as_of=time("as_of"), grain=query.get("grain"), limit=int(query.get("limit", 50)),
         min_support=float(query.get("min_support", 0.0)),
     )
 

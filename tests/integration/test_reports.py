@@ -175,3 +175,32 @@ def test_replayed_batches_change_nothing(shop, tmp_path):
            now=lambda: NOW)
     assert report(shop, "kpis") + report(shop, "products") == before
     assert shop.query("SELECT count() FROM events").result_rows == [(23,)]
+
+
+def test_week_and_month_grains(shop):
+    """2026-03-01 is a Sunday: its week starts on Monday 2026-02-23. Each bucket holds one
+    of the shop's two days, so its figures are that day's."""
+    daily = report(shop, "kpis")
+    for grain, buckets in (("week", [date(2026, 2, 23), date(2026, 3, 30)]),
+                           ("month", [date(2026, 3, 1), date(2026, 4, 1)])):
+        rows = report(shop, "kpis", grain=grain)
+        assert [r["bucket"] for r in rows] == buckets
+        assert [{**r, "bucket": None} for r in rows] == [{**d, "bucket": None} for d in daily]
+    weeks = report(shop, "funnel", grain="week")
+    assert [(w["week"], w["visit"], w["purchase"]) for w in weeks] == [
+        (date(2026, 2, 23), 4, 2), (date(2026, 3, 30), 1, 1)]
+    assert [m["month"] for m in report(shop, "funnel", grain="month")] == [
+        date(2026, 3, 1), date(2026, 4, 1)]
+
+
+def test_cohorts_by_day_and_week(shop):
+    # alice and bob first ordered on 2026-03-01; alice again on 2026-04-02: 32 days later,
+    # and 5 weeks (Monday 02-23 to Monday 03-30)
+    assert [tuple(r.values()) for r in report(shop, "cohorts", grain="day")] == [
+        (date(2026, 3, 1), 0, 2, 2, 1.0), (date(2026, 3, 1), 32, 1, 2, 0.5)]
+    assert [tuple(r.values()) for r in report(shop, "cohorts", grain="week")] == [
+        (date(2026, 2, 23), 0, 2, 2, 1.0), (date(2026, 2, 23), 5, 1, 2, 0.5)]
+    assert list(report(shop, "cohorts", grain="week")[0]) == [
+        "cohort", "weeks_since", "customers", "cohort_size", "retention_rate"]
+    with pytest.raises(ValueError, match="grain must be one of day, week, month"):
+        report(shop, "cohorts", grain="hour")

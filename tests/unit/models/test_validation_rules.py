@@ -37,6 +37,7 @@ MINIMAL_PROPS = {
     "Product Reviewed": {"product_id": "p1", "rating": 4},
     "Signed Up": {"method": "email"},
     "Logged In": {},
+    "Experiment Viewed": {"experiment_id": "checkout-button", "variation_id": "green"},
 }
 
 
@@ -49,6 +50,18 @@ def test_typed_event_valid(check, event):
     result = check(track(event, MINIMAL_PROPS[event]))
     assert result.ok, codes(result)
     assert result.event.event == event
+
+
+def test_experiment_viewed_needs_the_experiment_and_the_variation(check):
+    result = check(track("Experiment Viewed", {"experiment_id": 7, "variation_id": " b ",
+                                               "experiment_name": "Checkout button"}))
+    assert result.ok, codes(result)
+    assert result.event.properties["experiment_id"] == "7"
+    assert result.event.properties["variation_id"] == "b"
+    assert codes(check(track("Experiment Viewed", {"experiment_id": "e1"}))) == [
+        ("field_required", "properties.variation_id")]
+    assert codes(check(track("Experiment Viewed", {"experiment_id": " ", "variation_id": "a"}))) == [
+        ("id_empty", "properties.experiment_id")]
 
 
 def test_custom_event_is_carried_untyped(check):

@@ -1,0 +1,143 @@
+"""The customer lifetime model against ClickHouse: read the orders, judge the model on a
+time split, fit it on everything, and store each customer's forecast.
+
+An order counts with its net value (its total less what was refunded of it); a cancelled
+order does not count. Customers are ``user_key``s (user id, else anonymous id). Each run
+writes one ``prediction_runs`` row (parameters, evaluation) and one ``customer_predictions``
+row per customer, read back by ``report customers`` and ``shopstream predict report``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from clickhouse_connect.driver.client import Client
+
+from models.ecommerce import EventName as E
+from models.money import round_cents
+from models.times import as_utc, ms_to_datetime
+from sinks.schema import sql_names
+from sinks.stats.clv import fit_clv, forecast
+from sinks.stats.clv_evaluation import Evaluation, Order, evaluate
+from sinks.stats.errors import NotEnoughData
+from sinks.stats.purchase_history import DAY_MS, summarise
+
+Progress = Callable[[str], None]
+
+ORDERS_SQL = f"""
+SELECT user_key, toUnixTimestamp64Milli(ordered_at) AS at_ms,
+       greatest(toDecimal128(0, 4), toDecimal128(total, 4) - refunded) AS value
+FROM (
+    SELECT user_key, order_id,
+           minIf(event_time, event = {sql_names(E.ORDER_COMPLETED)}) AS ordered_at,
+           argMinIf(revenue, event_time, event = {sql_names(E.ORDER_COMPLETED)}) AS total,
+           sumIf(toDecimal128(revenue, 4), event = {sql_names(E.ORDER_REFUNDED)}) AS refunded,
+           countIf(event = {sql_names(E.ORDER_COMPLETED)}) AS completed,
+           countIf(event = {sql_names(E.ORDER_CANCELLED)}) AS cancelled
+    FROM events
+    WHERE tenant = {{tenant:String}} AND order_id != ''
+      AND event IN ({sql_names(E.ORDER_COMPLETED, E.ORDER_REFUNDED, E.ORDER_CANCELLED)})
+    GROUP BY user_key, order_id
+    HAVING completed > 0 AND cancelled = 0
+)
+ORDER BY at_ms, user_key, order_id
+"""
+
+PREDICTION_COLUMNS = ("tenant", "user_key", "run_at", "repeat_days", "recency_days", "age_days",
+                      "p_alive", "expected_orders", "expected_revenue", "churn_risk")
+
+
+def order_history(client: Client, tenant: str) -> list[Order]:
+    """``(customer, ordered_at_ms, net value)`` of every order that counts, oldest first."""
+    rows = client.query(ORDERS_SQL, parameters={"tenant": tenant}).result_rows
+    return [(str(user), int(at_ms), Decimal(value)) for user, at_ms, value in rows]
+
+
+def data_end_ms(orders: list[Order]) -> int:
+    """The end of the data: midnight after the day of the latest order (UTC)."""
+    return (max(at_ms for _, at_ms, _ in orders) // DAY_MS + 1) * DAY_MS
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    run_at: datetime
+    data_end: datetime
+    customers: int
+    params: dict[str, Any]
+    evaluation: dict[str, Any]  # Evaluation.as_dict(), or {"skipped": reason}
+
+
+def train(client: Client, tenant: str, horizon_days: float, rule_days: float, now: datetime,
+          progress: Progress = lambda _: None) -> TrainingResult:
+    """Evaluate on a time split (the last ``horizon_days`` held out), fit on every order,
+    and write the run and every customer's forecast (stamped ``now``)."""
+    progress(f"reading the orders of tenant {tenant!r}")
+    orders = order_history(client, tenant)
+    if not orders:
+        raise NotEnoughData(f"no completed orders for tenant {tenant!r}")
+    end_ms = data_end_ms(orders)
+    progress(f"{len(orders)} orders up to {ms_to_datetime(end_ms - 1):%Y-%m-%d}; evaluating on "
+             f"the last {horizon_days:g} days held out")
+    evaluation: dict[str, Any]
+    try:
+        result: Evaluation = evaluate(orders, end_ms - int(horizon_days * DAY_MS), horizon_days,
+                                      rule_days)
+        evaluation = result.as_dict()
+        progress(f"churn AUC {_fmt(result.auc_model)} (recency > {rule_days:g} days: "
+                 f"{_fmt(result.auc_recency_rule)}); {horizon_days:g}-day revenue error "
+                 f"{_fmt(result.revenue_error_model, '+.1%')} (last span repeated: "
+                 f"{_fmt(result.revenue_error_baseline, '+.1%')})")
+    except NotEnoughData as exc:
+        evaluation = {"skipped": str(exc)}
+        progress(f"evaluation skipped: {exc}")
+    summary = summarise(orders, end_ms)
+    progress(f"fitting BG/NBD and Gamma-Gamma on {len(summary.customers)} customers")
+    model = fit_clv(summary)
+    predicted = forecast(model, summary, horizon_days)
+    run_at = as_utc(now)
+    client.insert("prediction_runs", [[
+        tenant, run_at, ms_to_datetime(end_ms), float(horizon_days), len(summary.customers),
+        orjson.dumps(model.params()).decode(), orjson.dumps(evaluation).decode(),
+    ]], column_names=["tenant", "run_at", "data_end", "horizon_days", "customers", "params",
+                      "evaluation"])
+    rows = [
+        [tenant, customer, run_at, int(summary.frequency[i]), int(summary.recency[i]),
+         int(summary.age[i]), float(predicted.p_alive[i]), float(predicted.expected_orders[i]),
+         round_cents(Decimal(repr(float(predicted.expected_revenue[i])))),
+         float(predicted.churn_risk[i])]
+        for i, customer in enumerate(summary.customers)
+    ]
+    for start in range(0, len(rows), 50_000):
+        client.insert("customer_predictions", rows[start:start + 50_000],
+                      column_names=list(PREDICTION_COLUMNS))
+    progress(f"wrote {len(rows)} customer forecasts")
+    return TrainingResult(run_at, ms_to_datetime(end_ms), len(rows), model.params(), evaluation)
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def latest_run_query(tenant: str) -> str:
+    """The latest run of ``tenant`` as one self-contained read-only query (it goes through
+    ``shopstream sql``'s path, so through the worker when one owns the database)."""
+    return ("SELECT run_at, data_end, horizon_days, customers, params, evaluation "
+            f"FROM prediction_runs WHERE tenant = {sql_names(tenant)} ORDER BY run_at DESC LIMIT 1")
+
+
+PREDICTIONS_SQL = """
+SELECT user_key, p_alive, expected_orders, expected_revenue, churn_risk, run_at
+FROM customer_predictions FINAL WHERE tenant = {tenant:String}
+"""
+
+
+def latest_predictions(client: Client, tenant: str) -> dict[str, tuple[Any, ...]]:
+    """user_key -> (p_alive, expected orders, expected revenue, churn risk, run_at) from the
+    latest run that forecast them."""
+    rows = client.query(PREDICTIONS_SQL, parameters={"tenant": tenant}).result_rows
+    return {str(r[0]): tuple(r[1:]) for r in rows}

@@ -1,0 +1,175 @@
+"""``shopstream export REPORT --format csv|json|parquet|xlsx --out FILE``: a report to a file.
+
+Also what scheduled exports use (:mod:`streams.cli.schedules`): :func:`export_table` writes
+a file whole or not at all (a temporary file renamed into place), and :func:`announce` tells
+a URL about it with one signed POST.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from models.errors import ShopstreamError
+from models.times import as_utc, parse_iso
+from sinks.reports import GRAINS, REPORTS, Table
+from streams.cli.output import write_table
+
+FORMATS = ("csv", "json", "parquet", "xlsx")
+SIGNATURE_HEADER = "Shopstream-Signature"
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ", ".join(_cell_text(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _write_parquet(table: Table, path: Path) -> None:
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    arrays = []
+    for i, _ in enumerate(table.columns):
+        values = [row[i] for row in table.rows]
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            arrays.append(pa.array([None if v is None else _cell_text(v) for v in values],
+                                   type=pa.string()))
+    pq.write_table(pa.Table.from_arrays(arrays, names=table.columns), path)
+
+
+def _write_xlsx(table: Table, path: Path) -> None:
+    import xlsxwriter  # type: ignore[import-untyped]
+
+    with xlsxwriter.Workbook(str(path)) as book:
+        sheet = book.add_worksheet("report")
+        bold = book.add_format({"bold": True})
+        stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss.000"})
+        day = book.add_format({"num_format": "yyyy-mm-dd"})
+        sheet.write_row(0, 0, table.columns, bold)
+        sheet.freeze_panes(1, 0)
+        for r, row in enumerate(table.rows, start=1):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, datetime):  # Excel has no time zones: UTC, as everywhere
+                    sheet.write_datetime(r, c, as_utc(value).replace(tzinfo=None), stamp)
+                elif isinstance(value, date):
+                    sheet.write_datetime(r, c, datetime(value.year, value.month, value.day), day)
+                elif isinstance(value, bool):
+                    sheet.write_boolean(r, c, value)
+                elif isinstance(value, int | float | Decimal):
+                    sheet.write_number(r, c, float(value))
+                else:
+                    sheet.write_string(r, c, _cell_text(value))
+        for c, name in enumerate(table.columns):
+            width = max([len(name)] + [len(_cell_text(row[c])) for row in table.rows[:1000]])
+            sheet.set_column(c, c, min(60, width + 2))
+
+
+def export_table(table: Table, fmt: str, path: Path) -> None:
+    """Write ``table`` to ``path`` in ``fmt``; the file appears complete or not at all."""
+    if fmt not in FORMATS:
+        raise ShopstreamError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(handle)
+    tmp = Path(temporary)
+    try:
+        if fmt in ("csv", "json"):
+            with tmp.open("w", encoding="utf-8", newline="") as out:
+                write_table(table, fmt, out)
+        elif fmt == "parquet":
+            _write_parquet(table, tmp)
+        else:
+            _write_xlsx(table, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`` (Stripe's scheme): the
+    receiver recomputes it with the shared secret and rejects stale timestamps."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def announce(url: str, secret: str | None, payload: dict[str, Any], idempotency_key: str,
+             timestamp: int, timeout: float = 10.0) -> int:
+    """POST ``payload`` as JSON to ``url``, signed when a secret is set, with an
+    ``Idempotency-Key`` so a receiver can drop a repeat. Returns the HTTP status (2xx);
+    anything else is a ShopstreamError. One attempt: callers retry on their next run."""
+    body = orjson.dumps(payload)
+    headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
+    if secret:
+        headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        raise ShopstreamError(f"the export webhook at {url} answered {exc.code}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ShopstreamError(f"cannot reach the export webhook at {url}: {reason}") from exc
+
+
+def add_report_options(p: argparse.ArgumentParser) -> None:
+    """The options ``shopstream report`` takes that shape the table (not its format)."""
+    p.add_argument("--from", dest="start", help="start, inclusive (ISO 8601 date or time, UTC)")
+    p.add_argument("--to", dest="end", help="end, exclusive (ISO 8601 date or time, UTC)")
+    p.add_argument("--tenant", help="tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
+    p.add_argument("--grain", choices=list(GRAINS), help="time reports' bucket")
+    p.add_argument("--limit", type=int, default=50, help="products, affinity, customers")
+    p.add_argument("--min-support", type=float, default=0.0, help="affinity")
+    p.add_argument("--as-of", help="rfm: the day recency is counted to (default: latest event)")
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise ShopstreamError(f"not an ISO 8601 time: {text!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from models.settings import load_settings
+    from streams.cli.queries import query_backend, report_params
+
+    settings = load_settings()
+    params = report_params(settings, tenant=args.tenant, start=_time(args.start),
+                           end=_time(args.end), as_of=_time(args.as_of), grain=args.grain,
+                           limit=args.limit, min_support=args.min_support)
+    table = query_backend(settings).report(args.name, params)
+    out = Path(args.out)
+    export_table(table, args.format, out)
+    print(f"wrote {len(table.rows)} row(s) of {args.name} to {out} ({args.format})", file=sys.stderr)
+    return 0
+
+
+def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    p = add("export", "write a report to a file: csv, json, parquet or xlsx")
+    p.add_argument("name", choices=list(REPORTS), metavar="REPORT", help=", ".join(REPORTS))
+    p.add_argument("--format", choices=FORMATS, required=True)
+    p.add_argument("--out", required=True, help="the file to write (replaced whole)")
+    add_report_options(p)
+    p.set_defaults(func=run)

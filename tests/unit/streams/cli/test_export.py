@@ -1,0 +1,118 @@
+"""A report table written as csv, json, parquet and xlsx reads back with its values; a file
+appears whole or not at all; the webhook signature is Stripe's scheme."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import re
+import zipfile
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from xml.etree import ElementTree
+
+import orjson
+import pytest
+
+from models.errors import ShopstreamError
+from sinks.reports import Table
+from streams.cli.export import export_table, signature
+
+TABLE = Table(
+    ["day", "at", "product", "orders", "revenue", "rate", "winner", "note"],
+    [
+        [date(2026, 3, 1), datetime(2026, 3, 1, 10, 5, 30, 250000, tzinfo=UTC), "p1", 2,
+         Decimal("55.0000"), 0.5, True, None],
+        [date(2026, 4, 2), datetime(2026, 4, 2, 23, 59, tzinfo=UTC), "p,2 \"q\"", 0,
+         Decimal("0.0000"), 0.125, False, "ü"],
+    ],
+)
+
+
+def test_csv(tmp_path):
+    out = tmp_path / "r.csv"
+    export_table(TABLE, "csv", out)
+    rows = list(csv.reader(out.open(newline="")))
+    assert rows == [TABLE.columns,
+                    ["2026-03-01", "2026-03-01T10:05:30.250Z", "p1", "2", "55.0000", "0.5", "True", ""],
+                    ["2026-04-02", "2026-04-02T23:59:00.000Z", 'p,2 "q"', "0", "0.0000", "0.125",
+                     "False", "ü"]]
+
+
+def test_json(tmp_path):
+    out = tmp_path / "r.json"
+    export_table(TABLE, "json", out)
+    first = orjson.loads(out.read_bytes())[0]
+    assert first == {"day": "2026-03-01", "at": "2026-03-01T10:05:30.250Z", "product": "p1",
+                     "orders": 2, "revenue": 55.0, "rate": 0.5, "winner": True, "note": None}
+
+
+def test_parquet_keeps_types(tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "r.parquet"
+    export_table(TABLE, "parquet", out)
+    back = pq.read_table(out)
+    assert back.column_names == TABLE.columns
+    assert back.to_pylist()[0] == dict(zip(TABLE.columns, TABLE.rows[0], strict=True))
+    assert str(back.schema.field("revenue").type).startswith("decimal128")
+
+
+def test_a_column_of_mixed_values_becomes_text_in_parquet(tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "m.parquet"
+    export_table(Table(["x"], [[1], ["a"], [("p1", "p2")], [None]]), "parquet", out)
+    assert pq.read_table(out).column("x").to_pylist() == ["1", "a", "p1, p2", None]
+
+
+def read_xlsx(path: Path) -> list[list[object]]:
+    """The first sheet's cells: shared strings resolved, numbers as floats, booleans."""
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    with zipfile.ZipFile(path) as book:
+        strings = [t.text or "" for t in ElementTree.fromstring(
+            book.read("xl/sharedStrings.xml")).iterfind(".//m:t", ns)]
+        sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))
+    rows = []
+    for row in sheet.iterfind(".//m:row", ns):
+        cells: list[object] = []
+        for cell in row.iterfind("m:c", ns):
+            column = ord(re.match(r"[A-Z]", cell.get("r", "A")).group()) - ord("A")
+            cells += [None] * (column - len(cells))
+            value = cell.findtext("m:v", namespaces=ns)
+            kind = cell.get("t")
+            cells.append(strings[int(value)] if kind == "s" else bool(int(value)) if kind == "b"
+                         else float(value))
+        rows.append(cells)
+    return rows
+
+
+def excel_day(value: datetime) -> float:
+    return (value.replace(tzinfo=None) - datetime(1899, 12, 30)).total_seconds() / 86400
+
+
+def test_xlsx(tmp_path):
+    out = tmp_path / "r.xlsx"
+    export_table(TABLE, "xlsx", out)
+    header, first, second = read_xlsx(out)
+    assert header == TABLE.columns
+    assert first == [excel_day(datetime(2026, 3, 1)), pytest.approx(excel_day(TABLE.rows[0][1])),
+                     "p1", 2.0, 55.0, 0.5, True]
+    assert second[2:] == ['p,2 "q"', 0.0, 0.0, 0.125, False, "ü"]
+
+
+def test_a_failed_export_leaves_no_file(tmp_path):
+    out = tmp_path / "r.parquet"
+    with pytest.raises(IndexError):
+        export_table(Table(["a", "b"], [[1]]), "parquet", out)  # a row short of a cell
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ShopstreamError, match="unknown export format 'pdf'"):
+        export_table(TABLE, "pdf", tmp_path / "r.pdf")
+
+
+def test_signature_is_hmac_sha256_of_timestamp_and_body():
+    body = b'{"a":1}'
+    expected = hmac.new(b"k", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert signature("k", 1700000000, body) == f"t=1700000000,v1={expected}"
