@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         default="shopstream", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="database for shopstream's tables (created on migrate)",
     )
+    clickhouse_cluster: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="a ClickHouse server's cluster (remote_servers): the schema is created ON "
+        "CLUSTER as Replicated*MergeTree tables behind Distributed ones; unset: one server "
+        "or embedded")
     data_dir: Path = Field(default=Path("data"), description="worker state, embedded ClickHouse")
     topic_prefix: str = Field(default="", description="prepended to every topic name")
     app_id: str = Field(default="shopstream", description="Faust app id (consumer group)")
@@ -165,6 +170,38 @@ class Settings(BaseSettings):
                                          "checks whether a retrain is due")
     reco_schedule_enabled: bool = Field(default=True, description="embedded mode: retrain in the "
                                         "worker on the schedule above")
+    reco_candidates: str = Field(default="all", description="recommender: model families the "
+                                 "selection tries (all, or a comma list; popularity always)")
+    reco_search_seconds: float = Field(default=30.0, ge=0, description="time budget of the model "
+                                       "selection; candidates left when it is spent are skipped")
+    reco_repeat: str = Field(default="auto", description="repeat purchases: auto, never, always, "
+                             "or per tenant, e.g. 'pets=always,*=never'")
+    reco_ab_share: float = Field(default=0.5, gt=0, lt=1, description="A/B test: share of "
+                                 "shoppers who get the candidate version")
+    reco_ab_days: float = Field(default=7.0, gt=0, description="A/B report: clicks and purchases "
+                                "of recommended products within this many days count")
+
+    predict_horizon_days: float = Field(default=90.0, gt=0, description="customer lifetime "
+                                        "model: forecast (and evaluation holdout) span in days")
+    predict_churn_rule_days: float = Field(default=90.0, gt=0, description="the baseline the "
+                                           "model is judged against: a customer with no order "
+                                           "for more than this many days is called churned")
+    experiment_alpha: float = Field(default=0.05, gt=0, lt=1, description="experiments: "
+                                    "significance level (two-sided)")
+    experiment_power: float = Field(default=0.8, gt=0, lt=1, description="experiments: power "
+                                    "the minimum sample size is computed for")
+    experiment_mde: float = Field(default=0.10, gt=0, description="experiments: the relative "
+                                  "change in conversion a test must be able to detect")
+    experiment_srm_alpha: float = Field(default=0.001, gt=0, lt=1, description="experiments: "
+                                        "a sample ratio mismatch is flagged below this p-value")
+    schedule: str = Field(default="", description="scheduled exports, besides `shopstream "
+                          "schedules add`: REPORT:daily|weekly|monthly[:FORMAT], comma-separated")
+    export_dir: Path | None = Field(default=None, description="where scheduled exports are "
+                                    "written (default: DATA_DIR/exports)")
+    export_webhook_url: str | None = Field(default=None, description="a URL told of each "
+                                           "scheduled export (a signed JSON POST)")
+    export_webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key that "
+                                              "signs those POSTs")
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)
@@ -196,6 +233,12 @@ class Settings(BaseSettings):
             except ValueError:
                 return value  # pydantic reports it
         return value
+
+    @field_validator("clickhouse_cluster", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """An empty ``SHOPSTREAM_CLICKHOUSE_CLUSTER`` (a template's default) means unset."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @cached_property
     def topics(self) -> Topics:

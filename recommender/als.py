@@ -60,3 +60,28 @@ def train_als(matrix: csr_matrix, params: AlsParams, progress: Progress | None =
         model = new_model(params, threads)
         model.fit(matrix.astype(np.float32).tocsr(), show_progress=False, callback=on_iteration)
     return model
+
+
+class AlsScorer:
+    """Scores from ALS factors: the user's factors times each item's (implicit's ``recommend``
+    computes the same dot products)."""
+
+    family = "als"
+
+    def __init__(self, user_factors: np.ndarray, item_factors: np.ndarray) -> None:
+        self.user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
+        self.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
+
+    @classmethod
+    def of(cls, model: AlternatingLeastSquares) -> AlsScorer:
+        return cls(model.user_factors, model.item_factors)
+
+    def scores(self, users: np.ndarray, rows: csr_matrix) -> np.ndarray:
+        return self.user_factors[users] @ self.item_factors.T
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.user_factors, "item_factors": self.item_factors}
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> AlsScorer:
+        return cls(a["user_factors"], a["item_factors"])

@@ -9,7 +9,7 @@ same codes, so a train/test split shares one index space.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -39,10 +39,17 @@ FROM (
 )
 """
 
-CATEGORIES_SQL = """
-SELECT product_id, argMax(category, event_time)
+# what the cold start knows of a product: its latest category, brand, price, and the
+# category id some feeds send besides (or instead of) a category name
+ATTRIBUTES_SQL = """
+SELECT product_id,
+       argMaxIf(toString(category), event_time, category != ''),
+       argMaxIf(toString(brand), event_time, brand != ''),
+       argMaxIf(toFloat64(price), event_time, price > 0),
+       argMaxIf(JSONExtractString(properties, 'category_id'), event_time,
+                JSONExtractString(properties, 'category_id') != '')
 FROM events
-WHERE tenant = {tenant:String} AND product_id != '' AND category != ''
+WHERE tenant = {tenant:String} AND product_id != ''
   AND event_time >= {start:DateTime64(3, 'UTC')} AND event_time <= {end:DateTime64(3, 'UTC')}
 GROUP BY product_id
 """
@@ -55,6 +62,13 @@ WHERE tenant = {{tenant:String}} AND event IN ({SIGNALS})
 
 
 @dataclass(frozen=True)
+class ItemAttributes:
+    """Per item code: brand ('' when unknown) and latest price (0 when unknown)."""
+    brands: np.ndarray
+    prices: np.ndarray
+
+
+@dataclass(frozen=True)
 class Interactions:
     user_ids: np.ndarray       # str, sorted; the code of a user is its index
     item_ids: np.ndarray       # str, sorted
@@ -63,22 +77,35 @@ class Interactions:
     kinds: np.ndarray          # uint8: VIEW, ADD, PURCHASE, REFUND
     times: np.ndarray          # int64 event time, ms since the epoch
     item_categories: np.ndarray  # str per item code ('' when unknown)
+    item_attributes: ItemAttributes | None = field(default=None)  # for the cold start
 
     @classmethod
     def from_rows(cls, users: Sequence[str] | np.ndarray, items: Sequence[str] | np.ndarray,
                   kinds: Sequence[int] | np.ndarray, times: Sequence[int] | np.ndarray,
-                  categories: dict[str, str] | None = None) -> Interactions:
+                  categories: dict[str, str] | None = None,
+                  attributes: dict[str, tuple[str, float]] | None = None) -> Interactions:
+        """``attributes``: product id -> (brand, price) where known."""
         user_ids, user_codes = np.unique(np.asarray(users, dtype=object).astype(str),
                                          return_inverse=True)
         item_ids, item_codes = np.unique(np.asarray(items, dtype=object).astype(str),
                                          return_inverse=True)
-        categories = categories or {}
+        categories, attributes = categories or {}, attributes or {}
         return cls(
             user_ids=user_ids, item_ids=item_ids,
             users=user_codes.astype(np.int32), items=item_codes.astype(np.int32),
             kinds=np.asarray(kinds, dtype=np.uint8), times=np.asarray(times, dtype=np.int64),
             item_categories=np.array([categories.get(i, "") for i in item_ids], dtype=object),
+            item_attributes=ItemAttributes(
+                brands=np.array([attributes.get(i, ("", 0.0))[0] for i in item_ids], dtype=object),
+                prices=np.array([attributes.get(i, ("", 0.0))[1] for i in item_ids],
+                                dtype=np.float64)),
         )
+
+    def attributes(self) -> ItemAttributes:
+        """Brand and price per item code (unknown: '' and 0 when none were read)."""
+        if self.item_attributes is not None:
+            return self.item_attributes
+        return ItemAttributes(np.full(self.n_items, "", dtype=object), np.zeros(self.n_items))
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
@@ -102,7 +129,8 @@ class Interactions:
     def subset(self, mask: np.ndarray) -> Interactions:
         """The interactions where ``mask`` holds, in the same index space."""
         return Interactions(self.user_ids, self.item_ids, self.users[mask], self.items[mask],
-                            self.kinds[mask], self.times[mask], self.item_categories)
+                            self.kinds[mask], self.times[mask], self.item_categories,
+                            self.item_attributes)
 
     def counts(self) -> dict[str, int]:
         return {KINDS[k]: int((self.kinds == k).sum()) for k in range(len(KINDS))}
@@ -124,9 +152,14 @@ def load_interactions(client: Client, tenant: str, days: float,
     start = ms_to_datetime(int(end.timestamp() * 1000) - int(days * DAY_MS))
     params = {"tenant": tenant, "start": start, "end": end}
     columns = client.query(INTERACTIONS_SQL, parameters=params).result_columns
-    categories: dict[str, str] = {str(r[0]): str(r[1]) for r in
-                                  client.query(CATEGORIES_SQL, parameters=params).result_rows}
     if not columns:
         return Interactions.from_rows([], [], [], [])
+    categories: dict[str, str] = {}
+    attributes: dict[str, tuple[str, float]] = {}
+    for product, category, brand, price, category_id in client.query(
+            ATTRIBUTES_SQL, parameters=params).result_rows:
+        if category or category_id:  # a feed with category ids only: the id is the category
+            categories[str(product)] = str(category or category_id)
+        attributes[str(product)] = (str(brand), float(price or 0.0))
     users, items, kinds, times = columns
-    return Interactions.from_rows(users, items, kinds, times, categories)
+    return Interactions.from_rows(users, items, kinds, times, categories, attributes)

@@ -1,5 +1,6 @@
-"""The recommender jobs: ``train`` (evaluate, fit on everything, register, gate, publish)
-and ``evaluate`` (metrics only). Both read ClickHouse through a client they are given."""
+"""The recommender jobs: ``train`` (select a model, evaluate it, fit it on everything,
+register, gate, publish) and ``evaluate`` (the same figures, nothing saved). Both read
+ClickHouse through a client they are given."""
 
 from __future__ import annotations
 
@@ -7,20 +8,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import numpy as np
 from clickhouse_connect.driver.client import Client
 
 from models.errors import ShopstreamError
 from models.settings import Settings
 from models.times import ms_to_datetime
-from recommender.als import AlsParams, train_als
-from recommender.evaluation import Split, evaluate, leave_last_split, resolve_holdout, time_split
+from recommender.als import AlsParams
+from recommender.candidates import Candidate, TrainingData, fit, grid, parse_families
+from recommender.evaluation import evaluate
 from recommender.gate import decide
 from recommender.interactions import Interactions, load_interactions
-from recommender.matrix import Weights, purchased_matrix, user_item_matrix
+from recommender.matrix import Weights
 from recommender.model import TrainedModel
 from recommender.publish import Send, active_users, publish, top_n_rows
 from recommender.registry import ModelRecord, Registry
+from recommender.repeat import RepeatDecision, mode_for
+from recommender.repeat import decide as decide_repeat
+from recommender.selection import Search, Selection
+from recommender.splits import SplitPlan
 
 Progress = Callable[[str], None]
 
@@ -43,49 +51,81 @@ def read(client: Client, settings: Settings, tenant: str, progress: Progress) ->
     return inter
 
 
-def make_split(inter: Interactions, choice: SplitChoice) -> Split:
-    if choice.leave_last is not None:
-        if choice.leave_last < 1:
-            raise ShopstreamError("--leave-last must be at least 1")
-        return leave_last_split(inter, choice.leave_last)
+def search_for(settings: Settings, repeat: bool, span_ms: int) -> Search:
+    """The configured search: the candidate grid, the gate metric, the time budget."""
     try:
-        holdout = resolve_holdout(choice.holdout, inter.end_ms - inter.start_ms)
+        allowed = parse_families(settings.reco_candidates)
     except ValueError as exc:
         raise ShopstreamError(str(exc)) from exc
-    return time_split(inter, holdout)
+    als = AlsParams.from_settings(settings)
+    configured = Candidate("als", {"factors": als.factors, "regularization": als.regularization,
+                                   "alpha": als.alpha, "iterations": als.iterations})
+    return Search(grid(als, allowed, repeat, span_ms), settings.reco_gate_metric,
+                  settings.reco_search_seconds, seed=settings.reco_seed,
+                  fallback=configured if allowed is None or "als" in allowed
+                  else Candidate("popularity"))
+
+
+def repeat_for(settings: Settings, tenant: str, inter: Interactions,
+               progress: Progress) -> RepeatDecision:
+    try:
+        mode = mode_for(settings.reco_repeat, tenant)
+    except ValueError as exc:
+        raise ShopstreamError(str(exc)) from exc
+    decision = decide_repeat(mode, inter)
+    progress(f"repeat purchases: {decision.reason}")
+    return decision
+
+
+def assess(inter: Interactions, settings: Settings, tenant: str, choice: SplitChoice,
+           progress: Progress) -> tuple[dict[str, Any], Selection, RepeatDecision]:
+    """Repeat decision, selection on the training side, evaluation on the held-out side."""
+    repeat = repeat_for(settings, tenant, inter, progress)
+    plan = SplitPlan(choice.holdout, choice.leave_last)
+    split = plan.test(inter, repeat.applied)
+    validation = plan.validation(split.train, repeat.applied) if len(split.train) else None
+    search = search_for(settings, repeat.applied, inter.end_ms - inter.start_ms)
+    evaluation, selection = evaluate(split, validation, Weights.from_settings(settings), search,
+                                     repeat, inter.n_users, inter.n_items, progress)
+    return evaluation, selection, repeat
 
 
 def evaluate_job(client: Client, settings: Settings, tenant: str, choice: SplitChoice,
                  progress: Progress) -> dict[str, object]:
     inter = read(client, settings, tenant, progress)
-    return dict(evaluate(make_split(inter, choice), Weights.from_settings(settings),
-                         AlsParams.from_settings(settings), inter.n_users, inter.n_items, progress))
+    return assess(inter, settings, tenant, choice, progress)[0]
 
 
-def fit(inter: Interactions, weights: Weights, params: AlsParams, progress: Progress) -> TrainedModel:
-    matrix = user_item_matrix(inter, weights, inter.end_ms)
-    als = train_als(matrix, params, progress)
-    return TrainedModel.build(als, matrix, inter.user_ids, inter.item_ids, inter.item_categories,
-                              purchased_matrix(inter))
+def fit_model(inter: Interactions, weights: Weights, selection: Selection, repeat: bool,
+              progress: Progress, seed: int = 7) -> TrainedModel:
+    """The selected model and its cold start, fitted on all of ``inter``."""
+    data = TrainingData.of(inter, weights, inter.end_ms)
+    scorer = fit(selection.winner, data, progress, seed)
+    content = fit(Candidate("content"), data)
+    cold = ("winner" if selection.cold_start == selection.winner
+            else selection.cold_start.family)
+    return TrainedModel.build(scorer, data, content, cold, repeat)  # type: ignore[arg-type]
 
 
 def train_job(client: Client, settings: Settings, tenant: str, choice: SplitChoice,
               progress: Progress, send: Send | None = None,
               now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict[str, object]:
-    """Train, register and gate a model; publish recommendations when it becomes active."""
+    """Select, train, register and gate a model; publish recommendations when it becomes
+    active."""
     started = time.perf_counter()
-    weights, params = Weights.from_settings(settings), AlsParams.from_settings(settings)
+    weights = Weights.from_settings(settings)
     inter = read(client, settings, tenant, progress)
-    evaluation = evaluate(make_split(inter, choice), weights, params, inter.n_users,
-                          inter.n_items, progress)
-    progress("fitting the model on all the data")
-    model = fit(inter, weights, params, progress)
+    evaluation, selection, repeat = assess(inter, settings, tenant, choice, progress)
+    progress(f"fitting {selection.winner.name} on all the data")
+    model = fit_model(inter, weights, selection, repeat.applied, progress, settings.reco_seed)
     registry = Registry(client, settings.model_registry, tenant)
     record = registry.save(model, ModelRecord(
         tenant=tenant, version=registry.next_version(), trained_at=now(),
         data_start=ms_to_datetime(inter.start_ms), data_end=ms_to_datetime(inter.end_ms),
-        params={"als": params.as_dict(), "weights": weights.as_dict(), "days": settings.reco_days,
-                "gate_metric": settings.reco_gate_metric, "tolerance": settings.reco_gate_tolerance},
+        params={**selection.winner.as_dict(), "cold_start": selection.cold_start.name,
+                "repeat": repeat.applied, "weights": weights.as_dict(),
+                "days": settings.reco_days, "gate_metric": settings.reco_gate_metric,
+                "tolerance": settings.reco_gate_tolerance},
         metrics=dict(evaluation), status="candidate", note="", path=""))
     progress(f"saved model v{record.version} in {record.path}")
     active = registry.active()
@@ -111,7 +151,10 @@ def publish_active(client: Client, settings: Settings, tenant: str, version: int
                    model: TrainedModel, inter: Interactions, send: Send | None,
                    generated_at: datetime, progress: Progress) -> int:
     users = active_users(inter, settings.reco_publish_active_days)
-    rows = top_n_rows(model, users, settings.reco_publish_n)
+    # the model's codes, by id: ``inter`` may have been read after the model was trained
+    codes = [model.user_code(str(inter.user_ids[u])) for u in users.tolist()]
+    known = [c for c in codes if c is not None]
+    rows = top_n_rows(model, np.asarray(known, dtype=np.int64), settings.reco_publish_n)
     count = publish(client, send, tenant, version, generated_at, rows)
     where = "ClickHouse `recommendations`" + (
         f" and Kafka {settings.topics.recommendations}" if send else " (no Kafka broker configured)")

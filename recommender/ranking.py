@@ -1,12 +1,16 @@
-"""Top-k ranking metrics (pure): precision, recall, MAP, NDCG and catalogue coverage."""
+"""Top-k ranking metrics (pure): precision, recall, MAP, NDCG, hit rate, catalogue coverage
+and novelty."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
 
 K = 10
-METRICS = (f"precision@{K}", f"recall@{K}", f"map@{K}", f"ndcg@{K}", "coverage")
+METRICS = (f"precision@{K}", f"recall@{K}", f"map@{K}", f"ndcg@{K}", f"hit_rate@{K}",
+           "coverage", "novelty")
 
 
 def precision_at_k(recommended: Sequence[int], relevant: set[int], k: int = K) -> float:
@@ -39,19 +43,53 @@ def ndcg_at_k(recommended: Sequence[int], relevant: set[int], k: int = K) -> flo
     return dcg / ideal if ideal else 0.0
 
 
+def hit_at_k(recommended: Sequence[int], relevant: set[int], k: int = K) -> float:
+    """1 when any of the top k is relevant (its mean over users is the hit rate)."""
+    return 1.0 if any(item in relevant for item in recommended[:k]) else 0.0
+
+
+PerUser = Callable[[Sequence[int], set[int], int], float]
+PER_USER: dict[str, PerUser] = {"precision": precision_at_k, "recall": recall_at_k,
+                                "map": average_precision_at_k, "ndcg": ndcg_at_k,
+                                "hit_rate": hit_at_k}
+
+
+def per_user(metric: str, recommendations: Mapping[int, Sequence[int]],
+             relevant: Mapping[int, set[int]], users: Sequence[int]) -> np.ndarray:
+    """``metric`` (e.g. ``precision@10``) for each of ``users``, in that order."""
+    name, _, k = metric.partition("@")
+    f = PER_USER[name]
+    return np.array([f(recommendations.get(u, []), relevant[u], int(k)) for u in users],
+                    dtype=np.float64)
+
+
+def self_information(popularity: np.ndarray, n_users: int) -> np.ndarray:
+    """Per item: -log2 of the share of users who interacted with it (an item no one touched
+    counts as touched by one): how surprising it is to be shown it."""
+    return -np.log2(np.maximum(popularity, 1.0) / max(n_users, 1))
+
+
 def summarize(recommendations: Mapping[int, Sequence[int]], relevant: Mapping[int, set[int]],
-              n_items: int, k: int = K) -> dict[str, float]:
+              n_items: int, k: int = K, novelty: np.ndarray | None = None) -> dict[str, float]:
     """Mean of each metric over the users in ``relevant``; coverage is the share of the
-    catalogue that appears in anyone's top k."""
+    catalogue that appears in anyone's top k; novelty is the mean self-information of the
+    recommended items (``novelty``: per item code, see :func:`self_information`)."""
     users = list(relevant)
     if not users:
-        return {name: 0.0 for name in METRICS}
+        return {name.replace(f"@{K}", f"@{k}"): 0.0 for name in METRICS}
     mean = lambda f: sum(f(recommendations.get(u, []), relevant[u], k) for u in users) / len(users)  # noqa: E731
     shown = {item for u in users for item in recommendations.get(u, [])[:k]}
-    return {
+    out = {
         f"precision@{k}": mean(precision_at_k),
         f"recall@{k}": mean(recall_at_k),
         f"map@{k}": mean(average_precision_at_k),
         f"ndcg@{k}": mean(ndcg_at_k),
+        f"hit_rate@{k}": mean(hit_at_k),
         "coverage": len(shown) / n_items if n_items else 0.0,
+        "novelty": 0.0,
     }
+    if novelty is not None:
+        lists = [recommendations.get(u, [])[:k] for u in users]
+        per = [float(novelty[list(items)].mean()) for items in lists if len(items)]
+        out["novelty"] = sum(per) / len(per) if per else 0.0
+    return out

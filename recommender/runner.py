@@ -18,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 from models.ecommerce import EventName as E
 from models.errors import ShopstreamError
 from models.settings import Settings
+from recommender import experiment
 from recommender.job import Progress, SplitChoice, evaluate_job, publish_active, read, train_job
 from recommender.publish import Send
 from recommender.registry import Registry
@@ -69,7 +70,7 @@ class JobRunner:
             return evaluate_job(self.database(), self.settings, self.tenant(tenant), choice, progress)
 
     def models(self, tenant: str | None) -> list[dict[str, Any]]:
-        return [record.summary() for record in self.registry(tenant).records()]
+        return [record.detail() for record in self.registry(tenant).records()]
 
     def activate(self, tenant: str | None, version: int, progress: Progress) -> dict[str, Any]:
         """Make ``version`` active (a rollback, or overriding the gate) and publish its top-N."""
@@ -84,6 +85,22 @@ class JobRunner:
                                            version, model, inter, send, datetime.now(UTC),
                                            progress)
             return {**record.summary(), "published": published}
+
+    def ab_start(self, tenant: str | None, version: int, progress: Progress) -> dict[str, Any]:
+        """Serve ``version`` to a share of the shoppers (``SHOPSTREAM_RECO_AB_SHARE``)."""
+        with self._lock:
+            return experiment.start(self.registry(tenant), version, self.settings.reco_ab_share,
+                                    datetime.now(UTC), progress)
+
+    def ab_stop(self, tenant: str | None, progress: Progress) -> dict[str, Any]:
+        with self._lock:
+            return experiment.stop(self.registry(tenant), datetime.now(UTC), progress)
+
+    def ab_report(self, tenant: str | None, progress: Progress) -> dict[str, Any]:
+        """Clicks and purchases of recommended products per variant of the latest A/B test."""
+        return experiment.report(self.database(), self.registry(tenant), self.tenant(tenant),
+                                 self.settings.reco_ab_days, self.settings.reco_publish_n,
+                                 progress)
 
     def _sender(self) -> AbstractContextManager[Send | None]:
         return self.sender() if self.sender is not None else nullcontext()

@@ -1,12 +1,19 @@
 """Answering ``/recommendations/{user}`` and ``/similar/{product}`` from the active model.
 
 Known users get the model's top N, leaving out everything they bought (per the
-model's data and per ClickHouse since). Unknown or cold users get trending
-products from the category they looked at last, topped up with trending
-products overall. "Trending" is a time-decayed score of recent views and adds
-in ClickHouse (half-life ``SHOPSTREAM_TRENDING_HALF_LIFE_H``), in event time.
-The active model is looked up in the registry at most every few seconds and
-reloaded when it changes (after training or ``recommender activate``).
+model's data and per ClickHouse since) unless repeat purchases apply to the model.
+Users with one or two interactions get the model's cold start (the content model or
+popularity, when the selection found it serves them better). Users the model does not
+know get, when its cold start is the content model, products matching what they looked
+at (category, brand, price band); otherwise trending products from the category they
+looked at last, topped up with trending products overall. "Trending" is a time-decayed
+score of recent views and adds in ClickHouse (half-life
+``SHOPSTREAM_TRENDING_HALF_LIFE_H``), in event time.
+
+During an A/B test (``recommender.experiment``) a stable share of the shoppers get the
+version under test and the rest the active model; the answer says which (``variant``).
+The registry is looked up at most every few seconds and models are reloaded when they
+change (after training, ``recommender activate`` or an A/B test starting).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from clickhouse_connect.driver.client import Client
 from models.ecommerce import EventName as E
 from models.errors import ShopstreamError
 from models.settings import Settings
+from recommender.ab import CANDIDATE, variant_of
 from recommender.model import TrainedModel
 from recommender.registry import ModelRecord, Registry
 from sinks.schema import sql_names
@@ -32,6 +40,10 @@ SELECT
     (SELECT argMax(toString(category), event_time) FROM events
      WHERE tenant = {tenant:String} AND user_key = {user:String} AND category != '')
         AS recent_category,
+    (SELECT groupArray(product_id) FROM (
+        SELECT product_id FROM events
+        WHERE tenant = {tenant:String} AND user_key = {user:String} AND product_id != ''
+        GROUP BY product_id ORDER BY max(event_time) DESC LIMIT 20)) AS recent_products,
     (SELECT groupArray(product_id) FROM (
         SELECT product_id FROM order_items
         WHERE tenant = {tenant:String} AND user_key = {user:String}
@@ -55,9 +67,12 @@ LIMIT {{n:UInt32}}
 
 
 PRODUCT_SQL = """
-SELECT count() > 0, argMax(toString(category), event_time)
+SELECT count() > 0, argMax(toString(category), event_time), argMax(toString(brand), event_time),
+       argMaxIf(toFloat64(price), event_time, price > 0)
 FROM events WHERE tenant = {tenant:String} AND product_id = {product:String}
 """
+
+Loaded = tuple[ModelRecord | None, TrainedModel | None]
 
 
 class NotFound(ShopstreamError):
@@ -68,24 +83,37 @@ class RecommendationService:
     def __init__(self, database: Callable[[], Client], settings: Settings) -> None:
         self.database, self.settings = database, settings
         self._lock = threading.Lock()
-        self._loaded: dict[str, tuple[float, ModelRecord | None, TrainedModel | None]] = {}
+        self._checked: dict[str, float] = {}
+        self._loaded: dict[tuple[str, str], Loaded] = {}  # (tenant, active|testing)
 
     def tenant(self, tenant: str | None) -> str:
         return tenant or self.settings.default_tenant
 
-    def model(self, tenant: str) -> tuple[ModelRecord | None, TrainedModel | None]:
+    def model(self, tenant: str, shopper: str | None = None) -> tuple[Loaded, str | None]:
+        """The model that serves ``shopper``, and their A/B variant (None: no test runs)."""
         with self._lock:
-            checked, record, model = self._loaded.get(tenant, (0.0, None, None))
-            if time.monotonic() - checked < REFRESH_S:
-                return record, model
-            registry = Registry(self.database(), self.settings.model_registry, tenant)
-            active = registry.active()
-            if active is None:
-                record, model = None, None
-            elif record is None or record.version != active.version:
-                record, model = active, registry.load(active)
-            self._loaded[tenant] = (time.monotonic(), record, model)
-            return record, model
+            if time.monotonic() - self._checked.get(tenant, 0.0) >= REFRESH_S:
+                registry = Registry(self.database(), self.settings.model_registry, tenant)
+                for role, current in (("active", registry.active()),
+                                      ("testing", registry.testing())):
+                    self._loaded[(tenant, role)] = self._reload(
+                        registry, current, self._loaded.get((tenant, role), (None, None)))
+                self._checked[tenant] = time.monotonic()
+            active = self._loaded.get((tenant, "active"), (None, None))
+            testing = self._loaded.get((tenant, "testing"), (None, None))
+        if testing[0] is None or shopper is None:
+            return active, None
+        share = float(testing[0].params["ab"]["share"])
+        variant = variant_of(tenant, testing[0].version, shopper, share)
+        return (testing if variant == CANDIDATE else active), variant
+
+    @staticmethod
+    def _reload(registry: Registry, current: ModelRecord | None, held: Loaded) -> Loaded:
+        if current is None:
+            return None, None
+        if held[0] is not None and held[0].version == current.version:
+            return current, held[1]
+        return current, registry.load(current)
 
     def trending(self, tenant: str, n: int, category: str = "",
                  exclude: list[str] | None = None) -> list[tuple[str, float]]:
@@ -99,16 +127,26 @@ class RecommendationService:
     def recommend(self, user: str, n: int = 10, tenant: str | None = None) -> dict[str, Any]:
         tenant = self.tenant(tenant)
         n = max(1, min(n, 500))
-        record, model = self.model(tenant)
-        category, bought = self.database().query(
+        (record, model), variant = self.model(tenant, user)
+        category, recent, bought = self.database().query(
             USER_SQL, parameters={"tenant": tenant, "user": user}).result_rows[0]
         code = model.user_code(user) if model is not None else None
         answer: dict[str, Any] = {"user": user, "tenant": tenant,
                                   "version": record.version if record else None}
+        if variant is not None:
+            answer["variant"] = variant
         if model is not None and code is not None:
-            extra = [c for c in (model.item_code(p) for p in bought) if c is not None]
-            return {**answer, "source": "model",
+            extra = [] if model.repeat else [
+                c for c in (model.item_code(p) for p in bought) if c is not None]
+            source, _scorer = model.scorer_for(code)
+            return {**answer, "source": source,
                     "items": _items(model.recommend(code, n, also_exclude=extra))}
+        if model is not None and model.cold_start == "content":
+            seen = [c for c in (model.item_code(p) for p in recent) if c is not None]
+            owned = [c for c in (model.item_code(p) for p in bought) if c is not None]
+            items = model.recommend_items(seen, n, also_exclude=owned)
+            if items:
+                return {**answer, "source": "content", "items": _items(items)}
         items = self.trending(tenant, n, category or "", list(bought)) if category else []
         source = f"trending in {category}" if items else "trending"
         if len(items) < n:
@@ -117,20 +155,25 @@ class RecommendationService:
         return {**answer, "source": source, "category": category or None, "items": _items(items)}
 
     def similar(self, product: str, n: int = 10, tenant: str | None = None) -> dict[str, Any]:
-        """The model's neighbours; a product the model does not know (or no model yet) gets
-        what is trending in its category; a product never seen at all is NotFound."""
+        """The model's neighbours; a product the model does not know gets the model's
+        products with the same category, brand or price band (content), or, before any
+        model, what is trending in its category; a product never seen at all is NotFound."""
         tenant = self.tenant(tenant)
         n = max(1, min(n, 500))
-        record, model = self.model(tenant)
+        (record, model), _variant = self.model(tenant)
         code = model.item_code(product) if model is not None else None
         answer: dict[str, Any] = {"product": product, "tenant": tenant,
                                   "version": record.version if record else None}
         if model is not None and code is not None:
             return {**answer, "source": "model", "items": _items(model.similar(code, n))}
-        known, category = self.database().query(
+        known, category, brand, price = self.database().query(
             PRODUCT_SQL, parameters={"tenant": tenant, "product": product}).result_rows[0]
         if not known:
             raise NotFound(f"unknown product {product!r}: no events name it")
+        if model is not None:
+            matches = model.similar_by_attributes(category, brand, float(price or 0.0), n)
+            if matches:
+                return {**answer, "source": "content", "items": _items(matches)}
         items = self.trending(tenant, n, category, [product]) if category else []
         return {**answer, "source": f"trending in {category}" if category else "trending",
                 "items": _items(items or self.trending(tenant, n, "", [product]))}

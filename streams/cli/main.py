@@ -159,8 +159,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _refuse_if_worker_owns_chdb(settings, "migrate")
     url = settings.resolved_clickhouse_url
-    client = connect(url, settings.clickhouse_database)
-    applied = migrate(client, progress=lambda text: print(text, file=sys.stderr))
+    client = connect(url, settings.clickhouse_database, cluster=settings.clickhouse_cluster)
+    applied = migrate(client, progress=lambda text: print(text, file=sys.stderr),
+                      cluster=settings.clickhouse_cluster)
     print(f"{redact(url)} database {settings.clickhouse_database}: "
           f"{len(applied)} migration(s) applied, schema is current", file=sys.stderr)
     return 0
@@ -314,14 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("migrate", "create or update the ClickHouse schema")
     p.set_defaults(func=cmd_migrate)
 
-    from sinks.reports import REPORTS
+    from sinks.reports import GRAINS, REPORTS
 
     p = add("report", "run an analyst report on ClickHouse")
     p.add_argument("name", choices=list(REPORTS))
     p.add_argument("--from", dest="start", help="start, inclusive (ISO 8601 date or time, UTC)")
     p.add_argument("--to", dest="end", help="end, exclusive (ISO 8601 date or time, UTC)")
     p.add_argument("--tenant", help="tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
-    p.add_argument("--grain", choices=["minute", "hour", "day"], default="day", help="kpis")
+    p.add_argument("--grain", choices=list(GRAINS), help="time reports' bucket: kpis, funnel "
+                   "(default day), cohorts (default month)")
     p.add_argument("--limit", type=int, default=50, help="products, affinity, customers")
     p.add_argument("--min-support", type=float, default=0.0, help="affinity")
     p.add_argument("--as-of", help="rfm: the day recency is counted to (default: latest event)")
@@ -340,9 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where invalid lines go (default: DATA_DIR/dead-letters/FILE.jsonl)")
     p.set_defaults(func=cmd_ingest)
 
-    p = add("recommender", "train, evaluate, list or activate recommender models")
-    p.add_argument("action", choices=["train", "evaluate", "list", "activate"])
-    p.add_argument("version", nargs="?", type=int, help="activate: the model version")
+    p = add("recommender", "train, evaluate, list or activate recommender models; A/B tests")
+    p.add_argument("action", choices=["train", "evaluate", "list", "activate", "ab-start",
+                                      "ab-stop", "ab-report"])
+    p.add_argument("version", nargs="?", type=int,
+                   help="activate, ab-start: the model version; list: whose candidates to show")
     p.add_argument("--tenant", help="tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
     p.add_argument("--holdout", default=None,
                    help="evaluation: held-out span at the end, e.g. 7d, 12h, 30m "
@@ -351,6 +355,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "products instead of a time span")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_recommender)
+
+    from streams.cli import export, predict, schedules
+
+    for module in (predict, export, schedules):
+        module.register(add)
+
+    from streams.cli import capacity
+
+    capacity.register(add)
 
     p = add("broker", "start, stop or check a local single-node Kafka broker")
     p.add_argument("action", choices=["start", "stop", "status"])

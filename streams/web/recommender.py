@@ -3,8 +3,10 @@
 For shops: ``GET /recommendations/{user}?n=10`` and ``GET /similar/{product}?n=10``.
 For the CLI (embedded ClickHouse is owned by the worker, so the recommender
 commands run here when a worker is up): ``GET /recommender/models``,
-``GET /recommender/evaluate``, ``POST /recommender/train`` and
-``POST /recommender/activate/{version}``. All take ``?tenant=``.
+``GET /recommender/evaluate``, ``POST /recommender/train``,
+``POST /recommender/activate/{version}``, and for A/B tests
+``POST /recommender/ab/start/{version}``, ``POST /recommender/ab/stop`` and
+``GET /recommender/ab/report``. All take ``?tenant=``.
 """
 
 from __future__ import annotations
@@ -90,3 +92,23 @@ def register_recommender_web(app: faust.App, service: RecommendationService,
             q = request.query
             return await _run(self, lambda: _with_log(
                 lambda progress: runner.activate(q.get("tenant"), int(version), progress)))
+
+    @app.page("/recommender/ab/start/{version}")
+    class AbStartView(View):
+        async def post(self, request: Any, version: str, **kwargs: Any) -> Any:
+            q = request.query
+            return await _run(self, lambda: _with_log(
+                lambda progress: runner.ab_start(q.get("tenant"), int(version), progress)))
+
+    @app.page("/recommender/ab/stop")
+    class AbStopView(View):
+        async def post(self, request: Any, **kwargs: Any) -> Any:
+            q = request.query
+            return await _run(self, lambda: _with_log(
+                lambda progress: runner.ab_stop(q.get("tenant"), progress)))
+
+    @app.page("/recommender/ab/report")
+    async def ab_report_view(web: Any, request: Any) -> Any:
+        q = request.query
+        return await _run(web, lambda: _with_log(
+            lambda progress: runner.ab_report(q.get("tenant"), progress)))

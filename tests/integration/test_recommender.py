@@ -19,13 +19,14 @@ import pytest
 from models.serde import dumps
 from models.settings import load_settings
 from recommender.job import SplitChoice
+from recommender.ranking import METRICS
 from recommender.registry import Registry
 from recommender.runner import JobRunner
 from recommender.serving import NotFound, RecommendationService
 from sinks.writer import ClickHouseWriter
 from streams.sources.ingest import ingest
 from streams.stages.validation import rules_from
-from tests.planted import planted, planted_events
+from tests.planted import planted, planted_events, planted_repeat
 from tests.support import REPO, read_topic, wait_for
 
 
@@ -59,15 +60,23 @@ def test_train_gate_rollback_and_serving(shop):
     assert set(evaluation) >= {"model", "baselines", "n_users", "n_items", "n_test_users"}
     assert evaluation["n_users"] == 180 and evaluation["n_items"] == 90
     assert evaluation["model"]["precision@10"] > evaluation["baselines"]["popularity"]["precision@10"]
-    assert any("ALS iteration" in line for line in lines)  # progress while it trains
-    assert Path(settings.model_registry / "default" / "v1" / "als.npz").is_file()
+    assert any("selecting a model" in line for line in lines)  # progress while it searches
+    assert any("] item_knn(weighting=bm25" in line for line in lines)
+    winner = evaluation["selected"]
+    assert winner["family"] in {"als", "item_knn", "content"}, winner
+    listed = {m["version"]: m for m in runner.models(None)}[1]
+    assert listed["model"] == winner["name"] and listed["candidates"]
+    assert any(c["status"] == "winner" and c["name"] == winner["name"]
+               for c in listed["candidates"])
+    assert Path(settings.model_registry / "default" / "v1" / "scorer.npz").is_file()
     published = client.query("SELECT count(), uniqExact(user_key), max(version) "
                              "FROM recommendations FINAL").result_rows[0]
     assert published[0] == published[1] > 0 and published[2] == 1
 
-    # a crippled model cannot beat the active one: the gate rejects it, v1 stays active
+    # a model that cannot beat popularity (popularity itself, the only family allowed): the
+    # gate rejects it, v1 stays active
     crippled = JobRunner(runner.database, settings.model_copy(
-        update={"reco_factors": 1, "reco_iterations": 1, "reco_gate_tolerance": 0.0}), None)
+        update={"reco_candidates": "popularity", "reco_gate_tolerance": 0.0}), None)
     second = crippled.train(None, SplitChoice("6d"), lambda _: None)
     assert second["version"] == 2 and second["status"] == "rejected", second
     statuses = {m["version"]: m["status"] for m in runner.models(None)}
@@ -112,13 +121,13 @@ def test_train_gate_rollback_and_serving(shop):
     assert sum(1 for p in similar if int(p[1:]) < 15) >= 4, similar
     with pytest.raises(NotFound, match="unknown product"):
         service.similar("no-such-product")
-    # a product newer than the model: what is trending in its category
+    # a product newer than the model: the model's products like it (category, brand, price)
     client.insert("events", [["default", "x2", "track", "Product Viewed", latest, "newbie",
                               "p-new", "cat3"]],
                   column_names=["tenant", "event_id", "type", "event", "event_time", "user_key",
                                 "product_id", "category"])
     fresh = service.similar("p-new", 3)
-    assert fresh["source"] == "trending in cat3" and len(fresh["items"]) == 3
+    assert fresh["source"] == "content" and len(fresh["items"]) == 3
     assert all(45 <= int(i["product_id"][1:]) < 60 for i in fresh["items"]), fresh
 
 
@@ -129,10 +138,155 @@ def test_evaluate_leave_last_k_has_the_documented_shape(shop):
     encoded = json.loads(dumps(result))
     assert set(encoded["baselines"]) == {"popularity", "recent_popularity"}
     for scores in (encoded["model"], *encoded["baselines"].values()):
-        assert set(scores) == {"precision@10", "recall@10", "map@10", "ndcg@10", "coverage"}
+        assert set(scores) == set(METRICS)
+    assert set(encoded["slices"]) == {"cold_users", "heavy_users", "cold_items"}
+    for body in encoded["slices"].values():
+        assert set(body) == {"users", "model", "popularity", "recent_popularity"}
+    assert encoded["repeat"]["setting"] == "auto" and encoded["repeat"]["applied"] is False
+    assert "re-buy" in encoded["repeat"]["reason"]
+    assert encoded["selected"]["reason"] and encoded["selection"]["candidates"]
     # every planted shopper has more than 2 products; a few held out only what they had bought
     assert 150 <= encoded["n_test_users"] <= 180
     assert encoded["model"]["ndcg@10"] > encoded["baselines"]["popularity"]["ndcg@10"]
+
+
+def ingest_events(client, settings, events: list[dict], path: Path) -> None:
+    path.write_bytes(b"".join(dumps(e) + b"\n" for e in events))
+    summary = ingest(path, "jsonl", ClickHouseWriter(client), rules_from(settings),
+                     path.with_suffix(".dead"))
+    assert summary.invalid == 0
+
+
+def test_versions_skip_folders_on_disk_and_a_mismatch_is_a_clear_error(shop, chdb_url, tmp_path):
+    """Two databases sharing one data directory: each training takes a version no folder has
+    (it crashed with 'Directory not empty' before); a folder holding another training than
+    the database's row is refused with a clear error, not served."""
+    import uuid
+
+    from models.errors import ShopstreamError
+    from sinks.connection import connect
+    from sinks.migrations import migrate
+
+    settings, runner, _service, _client = shop
+    fast = settings.model_copy(update={"reco_candidates": "item_knn"})
+    first = JobRunner(runner.database, fast).train(None, SplitChoice("6d"), lambda _: None)
+    assert first["version"] == 1
+    other = connect(chdb_url, f"test_{uuid.uuid4().hex[:10]}")
+    try:
+        migrate(other)
+        ingest_events(other, settings, planted_events(planted(
+            groups=3, users_per_group=20, items_per_group=10)[0]), tmp_path / "other.jsonl")
+        second = JobRunner(lambda: other, fast).train(None, SplitChoice("6d"), lambda _: None)
+        assert second["version"] == 2, second  # v1's folder belongs to the first database
+        third = JobRunner(runner.database, fast).train(None, SplitChoice("6d"), lambda _: None)
+        assert third["version"] == 3
+        folders = sorted(p.name for p in (settings.model_registry / "default").iterdir())
+        assert folders == ["v1", "v2", "v3"]
+        # v2's folder replaced by another installation's model: refused, with the reason
+        meta = settings.model_registry / "default" / "v2" / "meta.json"
+        meta.write_text(meta.read_text().replace(second_trained_at(other), "2020-01-01T00:00:00.000Z"))
+        registry = Registry(other, settings.model_registry, "default")
+        with pytest.raises(ShopstreamError, match="do not belong together"):
+            registry.load(registry.get(2))
+    finally:
+        other.command(f"DROP DATABASE IF EXISTS `{other.database}`")
+
+
+def second_trained_at(client) -> str:
+    registry = Registry(client, Path("unused"), "default")
+    return registry.get(2).summary()["trained_at"]
+
+
+def test_ab_split_serves_both_variants_and_reports_outcomes(shop):
+    settings, runner, _service, client = shop
+    assert runner.train(None, SplitChoice("6d"), lambda _: None)["status"] == "active"
+    challenger = JobRunner(runner.database, settings.model_copy(  # rejected by the gate
+        update={"reco_candidates": "popularity", "reco_gate_tolerance": 0.0}))
+    second = challenger.train(None, SplitChoice("6d"), lambda _: None)
+    assert second["version"] == 2
+    with pytest.raises(Exception, match="no A/B test"):
+        runner.ab_report(None, lambda _: None)
+    started = runner.ab_start(None, 2, lambda _: None)
+    assert started["status"] == "testing"
+    with pytest.raises(Exception, match="being tested"):
+        runner.ab_start(None, 2, lambda _: None)
+
+    service = RecommendationService(lambda: client, settings)
+    users = [f"u{u:06d}" for u in range(180)]
+    answers = {u: service.recommend(u, 5) for u in users}
+    variants = {u: a["variant"] for u, a in answers.items()}
+    ours = [u for u, v in variants.items() if v == "candidate"]
+    theirs = [u for u, v in variants.items() if v == "control"]
+    assert 50 < len(ours) < 130 and len(ours) + len(theirs) == 180  # share 0.5
+    assert all(answers[u]["version"] == 2 for u in ours)
+    assert all(answers[u]["version"] == 1 for u in theirs)
+    assert all(service.recommend(u, 5)["variant"] == variants[u] for u in users[:20])
+
+    # outcomes: candidate shoppers click their first recommendation, a third of them buy
+    # it; control shoppers click something they were not recommended
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    events = []
+    for n, user in enumerate(ours):
+        product = answers[user]["items"][0]["product_id"]
+        events.append({"type": "track", "event": "Product Clicked", "userId": user,
+                       "messageId": f"ab-c-{n}", "timestamp": now.isoformat(),
+                       "properties": {"product_id": product}})
+        if n % 3 == 0:
+            events.append({"type": "track", "event": "Order Completed", "userId": user,
+                           "messageId": f"ab-o-{n}", "timestamp": now.isoformat(),
+                           "properties": {"order_id": f"ab{n}", "currency": "USD",
+                                          "total": "10.00", "subtotal": "10.00",
+                                          "products": [{"product_id": product, "price": "10.00",
+                                                        "quantity": 1}]}})
+    for n, user in enumerate(theirs):
+        events.append({"type": "track", "event": "Product Clicked", "userId": user,
+                       "messageId": f"ab-x-{n}", "timestamp": now.isoformat(),
+                       "properties": {"product_id": "p-not-recommended"}})
+    ingest_events(client, settings, events, Path(settings.data_dir) / "ab.jsonl")
+    report = runner.ab_report(None, lambda _: None)
+    candidate, control = report["variants"]["candidate"], report["variants"]["control"]
+    assert candidate["shoppers"] == len(ours) and control["shoppers"] == len(theirs)
+    assert candidate["clicked"]["count"] == len(ours)
+    assert candidate["purchased"]["count"] == len(range(0, len(ours), 3))
+    assert control["clicked"]["count"] == 0 and control["purchased"]["count"] == 0
+    low, high = candidate["purchased"]["ci95"]
+    assert low < candidate["purchased"]["rate"] < high
+    assert report["version"] == 2 and report["control"] == 1
+
+    stopped = runner.ab_stop(None, lambda _: None)
+    assert stopped["status"] == "rejected"  # back to what the gate made of it
+    assert "variant" not in RecommendationService(lambda: client, settings).recommend(users[0])
+    assert runner.ab_report(None, lambda _: None)["stopped_at"] is not None
+
+
+def test_repeat_purchases_on_a_grocer(clickhouse, chdb_url, tmp_path):
+    """A shop whose shoppers re-buy staples: auto applies repeat purchases, the evaluation
+    says why, buy again wins, and serving recommends what the shopper bought before."""
+    settings = load_settings(clickhouse_url=chdb_url, clickhouse_database=clickhouse.database,
+                             data_dir=tmp_path / "data", reco_factors=16, reco_iterations=10)
+    inter = planted_repeat(users=200)
+    ingest_events(clickhouse, settings, planted_events(inter, tenant="grocer"),
+                  tmp_path / "grocer.jsonl")
+    runner = JobRunner(lambda: clickhouse, settings)
+    result = runner.train("grocer", SplitChoice("auto"), lambda _: None)
+    evaluation = result["evaluation"]
+    assert evaluation["repeat"]["applied"] is True, evaluation["repeat"]
+    assert "re-buying is common" in evaluation["repeat"]["reason"]
+    assert evaluation["selected"]["family"] in {"buy_again", "blend"}, evaluation["selected"]
+    assert result["status"] == "active"
+    service = RecommendationService(lambda: clickhouse, settings)
+    answer = service.recommend("u000000", 3, tenant="grocer")
+    bought = {r[0] for r in clickhouse.query(
+        "SELECT product_id FROM order_items WHERE tenant = 'grocer' AND user_key = 'u000000'"
+    ).result_rows}
+    assert answer["source"] == "model" and {i["product_id"] for i in answer["items"]} <= bought
+    # the same shop with repeat purchases off for it: nothing bought is recommended
+    never = JobRunner(lambda: clickhouse, settings.model_copy(
+        update={"reco_repeat": "grocer=never"}))
+    off = never.evaluate("grocer", SplitChoice("auto"), lambda _: None)
+    assert off["repeat"]["applied"] is False and off["repeat"]["setting"] == "never"
 
 
 def shopstream(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
@@ -173,7 +327,7 @@ def test_worker_schedule_cli_endpoints_and_topic(settings, worker_factory, kafka
     # the CLI runs the job on the worker (it owns embedded ClickHouse) and prints its progress
     trained = shopstream("recommender", "train", "--holdout", "6d", "--format", "json", env=env)
     assert trained.returncode == 0, trained.stderr
-    assert b"running on the worker" in trained.stderr and b"ALS iteration" in trained.stderr
+    assert b"running on the worker" in trained.stderr and b"selecting a model" in trained.stderr
     result = orjson.loads(trained.stdout)
     assert result["version"] == 2 and result["status"] in {"active", "rejected"}
     evaluated = shopstream("recommender", "evaluate", "--leave-last", "2", "--format", "json",

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from recommender.als import AlsParams, train_als
+from recommender.als import AlsParams, AlsScorer, train_als
 from recommender.baselines import popularity, top_items
+from recommender.candidates import Candidate, TrainingData
+from recommender.candidates import fit as fit_candidate
 from recommender.evaluation import (
     Split,
     evaluate,
@@ -30,7 +32,9 @@ from recommender.ranking import (
     recall_at_k,
     summarize,
 )
+from recommender.repeat import decide as decide_repeat
 from recommender.runner import should_retrain
+from recommender.selection import Search
 from tests.planted import planted
 
 # -- ranking metrics, by hand -----------------------------------------------------------
@@ -157,8 +161,10 @@ def test_popularity_counts_distinct_users_and_top_items_skips_excluded():
 def test_als_beats_popularity_on_planted_groups_and_a_broken_model_does_not():
     inter, _groups = planted(groups=8, users_per_group=40, items_per_group=20, in_group=0.9)
     split = time_split(inter, 6 * DAY_MS)
-    params = AlsParams(factors=16, iterations=10)
-    good = evaluate(split, Weights(), params, inter.n_users, inter.n_items)
+    als = Search([Candidate("als", {"factors": 16, "regularization": 0.05, "alpha": 10.0,
+                                    "iterations": 10})])
+    repeat = decide_repeat("never", inter)
+    good, _ = evaluate(split, None, Weights(), als, repeat, inter.n_users, inter.n_items)
     margin = 0.05
     model_p = good["model"]["precision@10"]
     pop_p = good["baselines"]["popularity"]["precision@10"]
@@ -168,17 +174,16 @@ def test_als_beats_popularity_on_planted_groups_and_a_broken_model_does_not():
     shuffled = Interactions(split.train.user_ids, split.train.item_ids, split.train.users,
                             rng.permutation(split.train.items), split.train.kinds,
                             split.train.times, split.train.item_categories)
-    broken = evaluate(Split(shuffled, split.relevant, split.as_of_ms, "shuffled"), Weights(),
-                      params, inter.n_users, inter.n_items)
+    broken, _ = evaluate(Split(shuffled, split.relevant, split.as_of_ms, "shuffled"), None,
+                         Weights(), als, repeat, inter.n_users, inter.n_items)
     assert broken["model"]["precision@10"] < pop_p + margin, broken
 
 
 def test_model_recommends_within_the_group_never_what_was_bought_and_round_trips(tmp_path):
     inter, groups = planted(groups=4, users_per_group=30, items_per_group=10, in_group=1.0)
-    matrix = user_item_matrix(inter, Weights(), inter.end_ms)
-    model = TrainedModel.build(train_als(matrix, AlsParams(factors=8, iterations=10)), matrix,
-                               inter.user_ids, inter.item_ids, inter.item_categories,
-                               purchased_matrix(inter))
+    data = TrainingData.of(inter, Weights(), inter.end_ms)
+    model = TrainedModel.build(AlsScorer.of(train_als(data.matrix, AlsParams(factors=8, iterations=10))),
+                               data, fit_candidate(Candidate("content"), data))
     model.save(tmp_path / "v1")
     loaded = TrainedModel.load(tmp_path / "v1")
     user = 0
