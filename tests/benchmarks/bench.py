@@ -78,6 +78,7 @@ asserts. The machine is shared: compare ratios within one run.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -270,13 +271,28 @@ def scale_out(session: Session, raw: list[Message]) -> None:
     """Run 8."""
     p = session.args.scale_partitions
     say(f"8. scale-out, {p} partitions: one pinned worker")
-    session.throughput("8a", f"one worker, taskset -c 0 (sink off, {p} partitions)",
-                       runs.pinned(session.lab, raw, ["0"], p), "ev/s", "1",
-                       "one pinned worker (8a)")
+    one = runs.pinned(session.lab, raw, ["0"], p)
+    session.throughput("8a", f"one worker, taskset -c 0 (sink off, {p} partitions)", one,
+                       "ev/s", "1", "one pinned worker (8a)")
     say("8. scale-out: two pinned workers")
-    session.throughput("8b", "two workers, taskset -c 0 and -c 1 (same groups)",
-                       runs.pinned(session.lab, raw, ["0", "1"], p), "ev/s", "8a",
-                       "two pinned workers (8b), the larger")
+    two = runs.pinned(session.lab, raw, ["0", "1"], p)
+    session.throughput("8b", "two workers, taskset -c 0 and -c 1 (same groups)", two,
+                       "ev/s", "8a", "two pinned workers (8b), the larger")
+    # what the two cores had left for the workers: the broker (and this process) share them
+    outside = [outside_cpu_us(run) for run in (one, two)]
+    if None not in outside and one.machine_busy is not None and two.machine_busy is not None:
+        session.report.add("8c", f"CPU per event outside the workers (the broker above all), "
+                           f"8a -> 8b: {outside[0]:.0f} -> {outside[1]:.0f} us; machine "
+                           f"{one.machine_busy:.0%} -> {two.machine_busy:.0%} busy",
+                           outside[1] or 0.0, "us")
+
+
+def outside_cpu_us(run: runs.Throughput) -> float | None:
+    """CPU the machine spent outside the workers during a run, per input record (us)."""
+    if run.machine_busy is None or run.cpu_per_event_us is None:
+        return None
+    busy_s = run.machine_busy * run.seconds * (os.cpu_count() or 1)
+    return busy_s / run.count * 1e6 - run.cpu_per_event_us
 
 
 def measure(session: Session) -> None:
