@@ -20,6 +20,11 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 def _to_id(value: Any) -> Any:
+    if type(value) is str:  # the common case first
+        stripped = value.strip()
+        if stripped:
+            return stripped
+        raise PydanticCustomError(Code.ID_EMPTY, "id must not be empty or blank")
     if isinstance(value, bool):
         raise PydanticCustomError(Code.TYPE_INVALID, "an id must be a string or an integer")
     if isinstance(value, int):
