@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
@@ -29,11 +30,12 @@ def check_read_only(sql: str) -> str:
     return statement
 
 
-def run_sql(client: Client, sql: str) -> Table:
-    """Run a read-only query; the server enforces it too (``readonly = 2``)."""
+def run_sql(client: Client, sql: str, settings: dict[str, Any] | None = None) -> Table:
+    """Run a read-only query; the server enforces it too (``readonly = 2``). ``settings``:
+    more ClickHouse settings (a tenant's row filters)."""
     statement = check_read_only(sql)
     try:
-        result = client.query(statement, settings={"readonly": 2})
+        result = client.query(statement, settings={**(settings or {}), "readonly": 2})
     except DatabaseError as exc:
         if "READONLY" in str(exc) or "Code: 164" in str(exc):
             raise ReadOnlyViolation("ClickHouse refused: the query would write") from exc

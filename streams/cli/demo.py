@@ -127,6 +127,22 @@ def _summary(m: dict | None, settings: Settings) -> None:
     )
 
 
+def _print_keys(console: Console, settings: Settings, bootstrap: str, base: str) -> None:
+    """Keys of the demo's tenant, one per role (only their hashes are stored)."""
+    from models.keys import Role
+    from streams.cli.keys import create_key
+
+    tenant = settings.default_tenant
+    made = {role: create_key(settings, bootstrap, tenant, role, note="demo")[0]
+            for role in (Role.WRITE, Role.READ, Role.ADMIN)}
+    console.print(f"[bold]keys[/] tenant {tenant}: write {made[Role.WRITE]}  read "
+                  f"{made[Role.READ]}  admin {made[Role.ADMIN]}")
+    console.print(f"      send events over HTTP: shopstream collector, then curl -u "
+                  f"'{made[Role.WRITE]}:' localhost:{settings.collector_port}/v1/track ...; "
+                  f"dashboard with auth on (SHOPSTREAM_AUTH=on): {base}/?key={made[Role.READ]}; "
+                  f"CLI: SHOPSTREAM_API_KEY={made[Role.READ]}")
+
+
 def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = None,
              seed: int = 7) -> int:
     console = Console(stderr=True)
@@ -160,6 +176,7 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
             console.print(f"[bold]traffic[/] {rate:g} events/s from the simulator (seed {seed})")
             console.print(f"[bold]ClickHouse[/] {settings.resolved_clickhouse_url}; in another "
                           "terminal: shopstream report kpis --grain minute")
+            _print_keys(console, settings, broker.bootstrap, base)
             producer = threading.Thread(target=_traffic, daemon=True,
                                         args=(broker.bootstrap, settings, rate, seed, stop))
             producer.start()

@@ -17,6 +17,7 @@ from models.durations import parse_seconds
 from models.serde import dumps
 from models.settings import Settings
 from streams.stages.live import LiveStage
+from streams.web.auth import scoped_tenant
 
 log = logging.getLogger(__name__)
 STREAM_EVERY_S = 1.0
@@ -26,10 +27,15 @@ def _json(web: Any, body: Any, status: int = 200) -> Any:
     return web.bytes(dumps(body), content_type="application/json", status=status)
 
 
-def snapshot(live: LiveStage, tenant: str) -> dict[str, Any]:
-    """What the dashboard shows, in one message."""
+def snapshot(live: LiveStage, tenant: str, only_tenant: bool = False) -> dict[str, Any]:
+    """What the dashboard shows, in one message (``only_tenant``: that tenant's triggers)."""
     return {"live": live.live(tenant), "funnel": live.funnel(tenant, 3_600_000),
-            "trending": live.trending(tenant, 10, None), "triggers": list(live.recent)[:12]}
+            "trending": live.trending(tenant, 10, None),
+            "triggers": recent_triggers(live, tenant if only_tenant else None)[:12]}
+
+
+def recent_triggers(live: LiveStage, tenant: str | None) -> list[dict[str, Any]]:
+    return [t for t in live.recent if tenant is None or t.get("tenant") == tenant]
 
 
 def register_live_web(app: faust.App, settings: Settings, live: LiveStage,
@@ -66,7 +72,7 @@ def register_live_web(app: faust.App, settings: Settings, live: LiveStage,
 
     @app.page("/triggers/recent")
     async def recent_view(web: Any, request: Any) -> Any:
-        return _json(web, list(live.recent))
+        return _json(web, recent_triggers(live, scoped_tenant(request)))
 
     @app.page("/live/stream")
     async def stream_view(web: Any, request: Any) -> Any:
@@ -75,10 +81,10 @@ def register_live_web(app: faust.App, settings: Settings, live: LiveStage,
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no"})
         await response.prepare(request)
-        tenant = tenant_of(request)
+        tenant, scoped = tenant_of(request), scoped_tenant(request) is not None
         try:
             while True:
-                await response.write(b"data: " + dumps(snapshot(live, tenant)) + b"\n\n")
+                await response.write(b"data: " + dumps(snapshot(live, tenant, scoped)) + b"\n\n")
                 await asyncio.sleep(STREAM_EVERY_S)
         except (ConnectionResetError, asyncio.CancelledError):
             pass

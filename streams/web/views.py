@@ -24,6 +24,7 @@ from sinks.sql import run_sql
 from streams.monitoring.health import HealthBoard
 from streams.monitoring.metrics import LAG_REGISTRY, REGISTRY, VALIDATION_REGISTRY
 from streams.monitoring.scrape import merge_exposition
+from streams.web.auth import install_auth, scoped_tenant, sql_scope
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def register_web(app: faust.App, settings: Settings, board: HealthBoard,
                  database: Callable[[], Client] | None = None,
                  registries: list[CollectorRegistry] | None = None) -> None:
     local = registries or [REGISTRY, LAG_REGISTRY, SINK_REGISTRY, VALIDATION_REGISTRY]
+    install_auth(app, settings)  # API keys on every view but /health and /metrics
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
@@ -94,8 +96,9 @@ def register_web(app: faust.App, settings: Settings, board: HealthBoard,
 
     @app.page("/sql")
     async def sql_view(web: Any, request: Any) -> Any:
-        query = request.query.get("q", "")
-        return await answer(web, lambda client: run_sql(client, query))
+        query, tenant = request.query.get("q", ""), scoped_tenant(request)
+        return await answer(web, lambda client: run_sql(client, query,
+                                                        sql_scope(client, tenant, query)))
 
     @app.page("/report/{name}")
     async def report_view(web: Any, request: Any, name: str) -> Any:

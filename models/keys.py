@@ -1,0 +1,128 @@
+"""API keys, defined once: what a key is, how its secret is made, stored and checked, and what
+each role may do.
+
+A key is ``ssk_<key id>_<secret>``: the key id (12 hex digits) names its record, the secret
+(43 URL-safe characters, 256 random bits) proves it. Only an scrypt hash of the secret is
+stored. A record is a JSON object on the compacted keys topic, keyed by the key id; a revoked
+key keeps its record with ``revoked`` set, so listings show it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from models.errors import ShopstreamError
+
+PREFIX = "ssk_"
+_KEY = re.compile(r"^ssk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # OWASP's minimum for scrypt; a check takes ~50 ms
+
+
+class Role(StrEnum):
+    WRITE = "write"  # send events (the collector)
+    READ = "read"  # query its tenant's data (SQL, reports, live views, recommendations)
+    ADMIN = "admin"  # read, plus train and activate models
+
+
+class ApiKeyError(ShopstreamError):
+    """A key that cannot be made or used as asked; the message says why."""
+
+
+def may_write(role: Role) -> bool:
+    return role is Role.WRITE
+
+
+def may_read(role: Role) -> bool:
+    return role in (Role.READ, Role.ADMIN)
+
+
+def may_administer(role: Role) -> bool:
+    return role is Role.ADMIN
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One key's record (never its secret)."""
+
+    key_id: str
+    tenant: str
+    role: Role
+    salt: str
+    digest: str
+    origins: tuple[str, ...] = ()
+    rate: float | None = None  # events per second per collector; None: the collector's default
+    created_at: str = ""
+    revoked: bool = False
+    note: str = ""
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({**asdict(self), "origins": list(self.origins)})
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ApiKey:
+        data: dict[str, Any] = orjson.loads(raw)
+        return cls(key_id=data["key_id"], tenant=data["tenant"], role=Role(data["role"]),
+                   salt=data["salt"], digest=data["digest"],
+                   origins=tuple(data.get("origins") or ()), rate=data.get("rate"),
+                   created_at=data.get("created_at", ""), revoked=bool(data.get("revoked")),
+                   note=data.get("note", ""))
+
+    def revoke(self) -> ApiKey:
+        return replace(self, revoked=True)
+
+    def allows_origin(self, origin: str) -> bool:
+        """Whether a browser page at ``origin`` may use this key (``*`` allows any)."""
+        return "*" in self.origins or origin.rstrip("/") in self.origins
+
+
+def hash_secret(secret: str, salt: bytes) -> str:
+    return hashlib.scrypt(secret.encode(), salt=salt, **SCRYPT, dklen=32).hex()
+
+
+def check_tenant(tenant: str) -> str:
+    if not _TENANT.match(tenant):
+        raise ApiKeyError(f"tenant {tenant!r} must be 1-128 letters, digits, '.', '_' or '-'")
+    return tenant
+
+
+def check_origin(origin: str) -> str:
+    """``*`` or a browser origin, ``scheme://host[:port]`` without a path."""
+    origin = origin.strip().rstrip("/")
+    if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
+        raise ApiKeyError(f"origin {origin!r} must be '*' or scheme://host[:port], e.g. "
+                        "https://shop.example.com")
+    return origin
+
+
+def new_key(tenant: str, role: Role, created_at: str, origins: tuple[str, ...] = (),
+            rate: float | None = None, note: str = "") -> tuple[str, ApiKey]:
+    """A fresh key: the full key string (shown once) and the record to store."""
+    if rate is not None and rate <= 0:
+        raise ApiKeyError(f"rate must be > 0 events per second, got {rate}")
+    if origins and role is not Role.WRITE:
+        raise ApiKeyError("allowed origins are for write keys (browsers send events)")
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    salt = secrets.token_bytes(16)
+    record = ApiKey(key_id, check_tenant(tenant), role, salt.hex(), hash_secret(secret, salt),
+                    tuple(check_origin(o) for o in origins), rate, created_at, note=note)
+    return f"{PREFIX}{key_id}_{secret}", record
+
+
+def split_key(presented: str) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed key, else None."""
+    match = _KEY.match(presented.strip())
+    return (match.group(1), match.group(2)) if match else None
+
+
+def secret_matches(record: ApiKey, secret: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret, bytes.fromhex(record.salt)), record.digest)

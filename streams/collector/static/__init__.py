@@ -1,0 +1,1 @@
+"""The browser SDK, served by the collector at /sdk.js."""
