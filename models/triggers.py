@@ -112,12 +112,35 @@ class SegmentChanged(Trigger):
     last_order_at: datetime | None = None
 
 
+class ChurnRisk(Trigger):
+    """A valuable customer whose churn risk (the probability of no order within
+    ``horizon_days``, from ``shopstream predict train``) crossed the threshold since the
+    previous training run. Sent by ``predict train``, not by
+    the live stage; ``time`` is the end of the order data the run was fitted on, so a
+    retrain on the same data gives the same ``trigger_id``."""
+
+    type: Literal["churn_risk"] = "churn_risk"
+    event: Literal["Churn Risk"] = "Churn Risk"
+    churn_risk: float = Field(description="probability of no order within horizon_days")
+    previous_churn_risk: float | None = Field(
+        description="at the previous run; None: the customer was not forecast then")
+    threshold: float
+    p_alive: float
+    expected_orders: float = Field(description="order days expected within horizon_days")
+    expected_revenue: Decimal = Field(description="revenue expected within horizon_days")
+    horizon_days: float
+    orders: int
+    revenue: Decimal = Field(description="net revenue of the customer's orders so far")
+    last_order_at: datetime
+
+
 TRIGGER_TYPES: dict[str, type[Trigger]] = {
     "cart_abandoned": CartAbandoned,
     "cart_recovered": CartRecovered,
     "post_purchase": PostPurchase,
     "winback": Winback,
     "segment_changed": SegmentChanged,
+    "churn_risk": ChurnRisk,
 }
 
 

@@ -31,6 +31,10 @@ SINK_LAG = Gauge(
     "shopstream_sink_lag", "Canonical events not yet in ClickHouse, per partition",
     ["partition"], registry=REGISTRY,
 )
+SINK_TOPIC_LAG = Gauge(
+    "shopstream_sink_topic_lag", "Records of the trigger and dead-letter topics not yet in "
+    "ClickHouse, per topic and partition", ["topic", "partition"], registry=REGISTRY,
+)
 SINK_DEAD_LETTERS = Counter(
     "shopstream_sink_dead_letters_total", "Records on shop.events the sink could not write "
     "(not a canonical event, or refused by ClickHouse for good), sent to the dead-letter topic",

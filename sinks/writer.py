@@ -1,9 +1,13 @@
-"""Batched, idempotent inserts of events and order items.
+"""Batched, idempotent inserts: events and order items, triggers, dead letters.
 
 A batch carries a deterministic ``token``; each insert is sent with
 ``insert_deduplication_token`` = token + table, so the same batch written twice
 (a replay after a crash, a retry after a timeout) lands once, in the raw tables
 and in every materialized view fed by them.
+
+What a batch holds is said by a :class:`RowSource`: the tables it writes
+(:class:`Target`) and the pure function that turns one consumed record into rows for
+each of them. :data:`EVENT_ROWS` is the canonical events' source; the sink takes any.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 import re
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +24,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from sinks.errors import ClickHouseUnavailable, RowsRefused
-from sinks.rows import EVENT_COLUMNS, ITEM_COLUMNS
+from sinks.rows import EVENT_COLUMNS, ITEM_COLUMNS, rows_for
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +44,65 @@ def is_transient(exc: DatabaseError) -> bool:
     return match is None or int(match.group(1)) in TRANSIENT_CODES
 
 
+@dataclass(frozen=True)
+class Target:
+    """A table a sink writes, and the columns its rows fill, in order."""
+
+    table: str
+    columns: tuple[str, ...]
+
+
+EVENTS = Target("events", EVENT_COLUMNS)
+ORDER_ITEMS = Target("order_items", ITEM_COLUMNS)
+
+Rows = list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class RowSource:
+    """What a sink writes: ``build(value, topic, partition, offset)`` turns one consumed
+    record into one list of rows per target (aligned with ``targets``), or raises when the
+    record is not what the source reads (the sink dead-letters it)."""
+
+    targets: tuple[Target, ...]
+    build: Callable[[bytes, str, int, int], tuple[Rows, ...]]
+
+
+def _event_rows(value: bytes, topic: str, partition: int, offset: int) -> tuple[Rows, Rows]:
+    event, items = rows_for(value)
+    return [event], items
+
+
+EVENT_ROWS = RowSource((EVENTS, ORDER_ITEMS), _event_rows)
+
+
 @dataclass
 class Batch:
+    """Canonical events and their order lines (``ingest`` and the events sink)."""
+
     token: str
     events: list[tuple[Any, ...]] = field(default_factory=list)
     items: list[tuple[Any, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.events)
+
+    def parts(self) -> list[tuple[Target, Rows]]:
+        return [(EVENTS, self.events), (ORDER_ITEMS, self.items)]
+
+
+@dataclass
+class TableBatch:
+    """Rows for any targets, written in the order given."""
+
+    token: str
+    tables: list[tuple[Target, Rows]]
+
+    def __len__(self) -> int:
+        return len(self.tables[0][1]) if self.tables else 0
+
+    def parts(self) -> list[tuple[Target, Rows]]:
+        return self.tables
 
 
 class ClickHouseWriter:
@@ -69,14 +124,14 @@ class ClickHouseWriter:
         context.settings = {**INSERT_SETTINGS, "insert_deduplication_token": f"{token}:{table}"}
         self.client.insert(context=context)
 
-    def write(self, batch: Batch) -> float:
+    def write(self, batch: Batch | TableBatch) -> float:
         """Insert the batch; returns seconds taken. A failure raises ClickHouseUnavailable
         (not reached, or overloaded: retry) or RowsRefused (refused: the same rows will be
         refused again; the sink splits the batch and dead-letters the rows refused)."""
         started = time.perf_counter()
         try:
-            self._insert("events", EVENT_COLUMNS, batch.events, batch.token)
-            self._insert("order_items", ITEM_COLUMNS, batch.items, batch.token)
+            for target, rows in batch.parts():
+                self._insert(target.table, target.columns, rows, batch.token)
         except OperationalError as exc:
             raise ClickHouseUnavailable(f"insert of batch {batch.token} failed: {exc}") from exc
         except DatabaseError as exc:

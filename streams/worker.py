@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import faust
 from clickhouse_connect.driver.client import Client
@@ -15,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from models.logs import limit_library_logs
 from models.settings import Settings
+from sinks.kafka_sink import KafkaSink
 from sinks.metrics import REGISTRY as SINK_REGISTRY
 from streams.app import create_app, faust_app_id
 from streams.kafka.admin import ensure_topics
@@ -27,6 +29,8 @@ from streams.stages.trending import TrendingBoard, trending_changelog, trending_
 from streams.stages.validation import dedupe_topic, validation_loop
 from streams.web.live import register_live_web
 from streams.web.views import register_web
+from streams.webhooks.endpoints import ensure_webhook_topics
+from streams.webhooks.stage import WebhookStage
 
 log = logging.getLogger(__name__)
 
@@ -151,12 +155,12 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     """Blocks until SIGINT/SIGTERM; then stops cleanly: the validation and live stages commit
     what they handled, the sink writes and commits what it holds. Exits non-zero when a
     stage died or did not stop cleanly."""
-    from sinks.kafka_sink import KafkaSink
     from streams.cli.queries import worker_state_file
 
     ensure_topics(settings, bootstrap,
                   compacted_extra=[dedupe_topic(settings), live_changelog(settings),
                                    trending_changelog(settings)])
+    ensure_webhook_topics(settings, bootstrap)
     board = HealthBoard()
     database = DatabaseHandle(settings)
     processes = settings.resolved_worker_processes
@@ -194,6 +198,12 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
             dlq_topic=settings.topics.dlq, session_timeout_s=settings.session_timeout_s,
         )
         stages.append(StageThread("sink", sink.run, sink.stop).start())
+        for automation_sink in automation_sinks(settings, bootstrap, board, database):
+            stages.append(StageThread(automation_sink.name, automation_sink.run,
+                                      automation_sink.stop).start())
+    if settings.webhooks_enabled:
+        webhooks = WebhookStage(settings, bootstrap, board.stage("webhooks"))
+        stages.append(StageThread("webhooks", webhooks.run, webhooks.stop).start())
     state = worker_state_file(settings)
     state.write_text(json.dumps({
         "pid": os.getpid(), "web": f"http://{settings.web_host}:{settings.web_port}",
@@ -213,6 +223,37 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
                 code = code or 1
         state.unlink(missing_ok=True)
     exit_even_if_threads_linger(code)
+
+
+def automation_sinks(settings: Settings, bootstrap: str, board: HealthBoard,
+                     database: DatabaseHandle) -> list[KafkaSink]:
+    """The trigger topics -> ``triggers``, and the dead-letter topics -> ``dead_letters`` with
+    the notes of duplicates -> ``duplicates``, exactly once, by the same sink as the events
+    (a consumer group each)."""
+    from sinks.metrics import SINK_TOPIC_LAG
+    from sinks.trigger_rows import TRIGGER_ROWS, dead_letter_rows
+
+    topics = settings.topics
+    common: dict[str, Any] = dict(
+        connect=database, batch_rows=settings.sink_batch_rows,
+        batch_seconds=settings.sink_batch_seconds, max_backoff=settings.sink_max_backoff_s,
+        session_timeout_s=settings.session_timeout_s,
+        lag=lambda topic, partition: SINK_TOPIC_LAG.labels(topic, str(partition)))
+    return [
+        KafkaSink(bootstrap, list(topics.triggers.values()),
+                  group=f"{faust_app_id(settings)}-clickhouse-triggers", rows=TRIGGER_ROWS,
+                  dlq_topic=topics.dlq, name="trigger-sink",
+                  health=board.stage("trigger-sink", f"{topics.prefix}shop.triggers.*",
+                                     settings.blocked_limit_s), **common),
+        # its own topics' records it cannot write are logged, never dead-lettered again
+        KafkaSink(bootstrap, [topics.dlq, topics.webhooks_dlq, topics.duplicates],
+                  group=f"{faust_app_id(settings)}-clickhouse-dead-letters",
+                  rows=dead_letter_rows(settings.default_tenant, topics.duplicates),
+                  dlq_topic=None,
+                  name="dead-letter-sink",
+                  health=board.stage("dead-letter-sink", topics.dlq, settings.blocked_limit_s),
+                  **common),
+    ]
 
 
 def exit_even_if_threads_linger(code: int) -> None:

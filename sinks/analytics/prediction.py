@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from clickhouse_connect.driver.client import Client
 
+from models.churn import ChurnAlertRule
 from models.ecommerce import EventName as E
 from models.money import round_cents
 from models.times import as_utc, ms_to_datetime
@@ -64,18 +65,40 @@ def data_end_ms(orders: list[Order]) -> int:
 
 
 @dataclass(frozen=True)
+class ChurnAlert:
+    """A valuable customer whose churn risk crossed the threshold in this run."""
+
+    user_key: str
+    churn_risk: float
+    previous_churn_risk: float | None
+    p_alive: float
+    expected_orders: float
+    expected_revenue: Decimal
+    orders: int
+    revenue: Decimal
+    last_order_ms: int
+
+
+@dataclass(frozen=True)
 class TrainingResult:
     run_at: datetime
     data_end: datetime
     customers: int
     params: dict[str, Any]
     evaluation: dict[str, Any]  # Evaluation.as_dict(), or {"skipped": reason}
+    alerts: tuple[ChurnAlert, ...] = ()
 
 
 def train(client: Client, tenant: str, horizon_days: float, rule_days: float, now: datetime,
-          progress: Progress = lambda _: None) -> TrainingResult:
+          progress: Progress = lambda _: None, alert_rule: ChurnAlertRule | None = None,
+          before_write: Callable[[list[ChurnAlert], datetime], None] | None = None
+          ) -> TrainingResult:
     """Evaluate on a time split (the last ``horizon_days`` held out), fit on every order,
-    and write the run and every customer's forecast (stamped ``now``)."""
+    and write the run and every customer's forecast (stamped ``now``). With ``alert_rule``,
+    the customers whose risk crossed it since the previous run are returned as alerts, and
+    ``before_write(alerts, data_end)`` is called before anything is written: if it fails
+    (the triggers could not be sent), the run is not stored and the next one finds the
+    same crossings."""
     progress(f"reading the orders of tenant {tenant!r}")
     orders = order_history(client, tenant)
     if not orders:
@@ -100,6 +123,13 @@ def train(client: Client, tenant: str, horizon_days: float, rule_days: float, no
     model = fit_clv(summary)
     predicted = forecast(model, summary, horizon_days)
     run_at = as_utc(now)
+    alerts = churn_alerts(client, tenant, orders, summary, predicted, alert_rule) \
+        if alert_rule is not None else []
+    if alert_rule is not None:
+        progress(f"{len(alerts)} valuable customer(s) crossed churn risk {alert_rule.threshold:g} "
+                 "since the previous run")
+    if before_write is not None:
+        before_write(alerts, ms_to_datetime(end_ms))
     client.insert("prediction_runs", [[
         tenant, run_at, ms_to_datetime(end_ms), float(horizon_days), len(summary.customers),
         orjson.dumps(model.params()).decode(), orjson.dumps(evaluation).decode(),
@@ -116,7 +146,29 @@ def train(client: Client, tenant: str, horizon_days: float, rule_days: float, no
         client.insert("customer_predictions", rows[start:start + 50_000],
                       column_names=list(PREDICTION_COLUMNS))
     progress(f"wrote {len(rows)} customer forecasts")
-    return TrainingResult(run_at, ms_to_datetime(end_ms), len(rows), model.params(), evaluation)
+    return TrainingResult(run_at, ms_to_datetime(end_ms), len(rows), model.params(), evaluation,
+                          tuple(alerts))
+
+
+def churn_alerts(client: Client, tenant: str, orders: list[Order], summary: Any, predicted: Any,
+                 rule: ChurnAlertRule) -> list[ChurnAlert]:
+    """The customers of this run whose risk crossed ``rule`` since the tenant's previous run."""
+    previous = latest_predictions(client, tenant)
+    last_order: dict[str, int] = {}
+    for customer, at_ms, _ in orders:
+        last_order[customer] = max(at_ms, last_order.get(customer, 0))
+    alerts = []
+    for i, customer in enumerate(summary.customers):
+        before = previous.get(customer)
+        risk, revenue = float(predicted.churn_risk[i]), float(summary.revenue[i])
+        previous_risk = None if before is None else float(before[3])
+        if rule.alerts(bool(previous), previous_risk, risk, revenue):
+            alerts.append(ChurnAlert(
+                customer, risk, previous_risk, float(predicted.p_alive[i]),
+                float(predicted.expected_orders[i]),
+                round_cents(Decimal(repr(float(predicted.expected_revenue[i])))),
+                int(summary.orders[i]), round_cents(Decimal(repr(revenue))), last_order[customer]))
+    return alerts
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:

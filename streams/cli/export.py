@@ -8,8 +8,6 @@ a URL about it with one signed POST.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import os
 import tempfile
 import urllib.error
@@ -23,12 +21,12 @@ from typing import Any
 import orjson
 
 from models.errors import ShopstreamError
+from models.signatures import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signature
 from models.times import as_utc, parse_iso
 from sinks.reports import GRAINS, REPORTS, Table
 from streams.cli.output import write_table
 
 FORMATS = ("csv", "json", "parquet", "xlsx")
-SIGNATURE_HEADER = "Shopstream-Signature"
 
 
 def _cell_text(value: Any) -> str:
@@ -102,20 +100,13 @@ def export_table(table: Table, fmt: str, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`` (Stripe's scheme): the
-    receiver recomputes it with the shared secret and rejects stale timestamps."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
 def announce(url: str, secret: str | None, payload: dict[str, Any], idempotency_key: str,
              timestamp: int, timeout: float = 10.0) -> int:
     """POST ``payload`` as JSON to ``url``, signed when a secret is set, with an
     ``Idempotency-Key`` so a receiver can drop a repeat. Returns the HTTP status (2xx);
     anything else is a ShopstreamError. One attempt: callers retry on their next run."""
     body = orjson.dumps(payload)
-    headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
+    headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: idempotency_key}
     if secret:
         headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")

@@ -15,11 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from confluent_kafka import KafkaException
 
+from models.churn import ChurnAlertRule
 from models.errors import ShopstreamError
 from models.serde import dumps
 from models.settings import Settings, load_settings
-from models.times import format_time
+from models.times import format_time, ms_to_datetime
+from models.triggers import ChurnRisk, trigger_id
+from sinks.analytics.prediction import ChurnAlert
 from sinks.reports import Table
 from streams.cli.output import write_table
 
@@ -68,13 +72,61 @@ def _train(settings: Settings, tenant: str, horizon: float, fmt: str) -> int:
             f"a worker owns the embedded ClickHouse in {settings.data_dir}; stop it before "
             "`predict train` (or train against a ClickHouse server), then start it again")
     client = open_database(settings)
-    result = train(client, tenant, horizon, settings.predict_churn_rule_days, datetime.now(UTC),
-                   progress=lambda text: print(text, file=sys.stderr, flush=True))
+    now = datetime.now(UTC)
+    rule = ChurnAlertRule(settings.predict_churn_threshold, settings.predict_churn_min_revenue)
+    result = train(client, tenant, horizon, settings.predict_churn_rule_days, now,
+                   progress=lambda text: print(text, file=sys.stderr, flush=True),
+                   alert_rule=rule,
+                   before_write=lambda alerts, data_end: send_churn_triggers(
+                       settings, tenant, alerts, data_end, now, horizon, rule))
     run = {"run_at": result.run_at, "data_end": result.data_end, "horizon_days": horizon,
            "customers": result.customers, "params": result.params,
            "evaluation": result.evaluation}
     _write(run, fmt)
     return 0
+
+
+def churn_triggers(tenant: str, alerts: list[ChurnAlert], data_end: datetime, now: datetime,
+                   horizon: float, rule: ChurnAlertRule) -> list[ChurnRisk]:
+    """One ``churn_risk`` trigger per alert; its id is derived from the customer and the end
+    of the data, so a retrain on the same data repeats the id, never a new one."""
+    return [ChurnRisk(
+        trigger_id=trigger_id("churn_risk", tenant, a.user_key, format_time(data_end)),
+        tenant=tenant, time=data_end, emitted_at=now, user_id=a.user_key,
+        churn_risk=round(a.churn_risk, 6),
+        previous_churn_risk=None if a.previous_churn_risk is None else round(a.previous_churn_risk, 6),
+        threshold=rule.threshold, p_alive=round(a.p_alive, 6),
+        expected_orders=round(a.expected_orders, 4), expected_revenue=a.expected_revenue,
+        horizon_days=horizon, orders=a.orders, revenue=a.revenue,
+        last_order_at=ms_to_datetime(a.last_order_ms)) for a in alerts]
+
+
+def send_churn_triggers(settings: Settings, tenant: str, alerts: list[ChurnAlert],
+                        data_end: datetime, now: datetime, horizon: float,
+                        rule: ChurnAlertRule) -> None:
+    """Send the run's triggers to ``shop.triggers.churn_risk`` and wait for the broker's
+    acknowledgement, before the run is stored (see ``train``)."""
+    if not alerts:
+        return
+    from streams.kafka.discovery import configured_bootstrap
+    from streams.sdk.sender import kafka_sender
+
+    topic = settings.topics.triggers["churn_risk"]
+    bootstrap = configured_bootstrap(settings)
+    if bootstrap is None:
+        raise ShopstreamError(
+            f"{len(alerts)} churn_risk trigger(s) to send but no Kafka broker (set "
+            "KAFKA_BOOTSTRAP or start one); nothing was stored, so the next run sends them")
+    try:
+        with kafka_sender(bootstrap, topic) as send:
+            assert send is not None
+            for trigger in churn_triggers(tenant, alerts, data_end, now, horizon, rule):
+                send(str(trigger.user_id), dumps(trigger.model_dump()))
+    except (RuntimeError, KafkaException) as exc:
+        raise ShopstreamError(
+            f"{len(alerts)} churn_risk trigger(s) not acknowledged by Kafka at {bootstrap} "
+            f"({exc}); nothing was stored, so the next run sends them") from None
+    print(f"sent {len(alerts)} churn_risk trigger(s) to {topic}", file=sys.stderr, flush=True)
 
 
 def _write(run: dict[str, Any], fmt: str) -> None:

@@ -21,7 +21,7 @@ def kafka_sender(bootstrap: str | None, topic: str) -> Iterator[Send | None]:
         yield lambda key, value: tracker.send_raw(value, key.encode())
         left = tracker.flush(60)
         if left or tracker.failed:
-            raise RuntimeError(f"{left + tracker.failed} recommendation message(s) not "
+            raise RuntimeError(f"{left + tracker.failed} message(s) not "
                                f"delivered to {topic}")
 
 

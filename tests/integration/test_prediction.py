@@ -15,7 +15,7 @@ import pytest
 from models.ecommerce import EventName
 from models.times import as_utc
 from models.validation import Rules
-from sinks.analytics.prediction import order_history, train
+from sinks.analytics.prediction import latest_predictions, order_history, train
 from sinks.reports import ReportParams, run_report
 from sinks.stats.clv_evaluation import evaluate
 from sinks.stats.errors import NotEnoughData
@@ -148,3 +148,54 @@ def test_predict_report_through_the_command_line(cdnow, chdb_url, monkeypatch, c
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "figure,model,baseline,actual,note"
     assert lines[1].startswith(f"churn AUC,{round(result.evaluation['auc_model'], 4)},")
+
+
+def test_churn_risk_triggers_for_valuable_customers_who_crossed_the_threshold(
+        cdnow, tmp_path, kafka, settings):
+    from models.churn import ChurnAlertRule
+    from models.triggers import ChurnRisk
+    from streams.cli.predict import churn_triggers, send_churn_triggers
+    from tests.support import read_topic
+
+    rule = ChurnAlertRule(threshold=0.5, min_revenue=100.0)
+    seen: list[list] = []
+    first = train(cdnow, "default", 90, 90, NOW, alert_rule=rule,
+                  before_write=lambda alerts, end: seen.append(alerts))
+    assert first.alerts == () and seen == [[]]  # a first run has nothing to compare with
+
+    # 150 quiet days for everyone but a newcomer, whose order moves the end of the data on
+    later = first.data_end + timedelta(days=150)  # (before NOW: no future timestamps)
+    load(cdnow, tmp_path, [{
+        "type": "track", "event": str(EventName.ORDER_COMPLETED), "userId": "newcomer",
+        "messageId": "later-1", "timestamp": later.isoformat(),
+        "properties": {"order_id": "later-1", "total": "20.00", "currency": "USD",
+                       "products": [{"product_id": "cds", "price": "20.00", "quantity": 1}]}}],
+         name="later.jsonl")
+    risk_before = {user: float(row[3]) for user, row in
+                   latest_predictions(cdnow, "default").items()}
+    sent_at = NOW + timedelta(days=1)
+    second = train(cdnow, "default", 90, 90, sent_at, alert_rule=rule,
+                   before_write=lambda alerts, end: send_churn_triggers(
+                       settings, "default", alerts, end, sent_at, 90, rule))
+
+    # the alerts, worked out independently from the two runs' stored forecasts and the orders
+    revenue: dict[str, Decimal] = {}
+    for user, _at, value in order_history(cdnow, "default"):
+        revenue[user] = revenue.get(user, Decimal(0)) + value
+    risk_after = {user: float(row[3]) for user, row in
+                  latest_predictions(cdnow, "default").items()}
+    expected = {user for user, risk in risk_after.items()
+                if risk >= 0.5 and risk_before.get(user, 0.0) < 0.5 and revenue[user] >= 100}
+    assert expected, "150 quiet days must push some valuable customer over the threshold"
+    assert {a.user_key for a in second.alerts} == expected
+    for alert in second.alerts:
+        assert alert.previous_churn_risk == pytest.approx(risk_before[alert.user_key])
+        assert alert.revenue == round(revenue[alert.user_key], 2)
+
+    # on Kafka: one valid trigger per alert, with the ids the same run would give again
+    records = read_topic(kafka, settings.topics.triggers["churn_risk"])
+    triggers = [ChurnRisk.model_validate(orjson.loads(r.value)) for r in records]
+    assert sorted(t.user_id for t in triggers) == sorted(expected)
+    again = churn_triggers("default", list(second.alerts), second.data_end, sent_at, 90, rule)
+    assert sorted(t.trigger_id for t in triggers) == sorted(t.trigger_id for t in again)
+    assert all(t.time == second.data_end and t.churn_risk >= 0.5 for t in triggers)

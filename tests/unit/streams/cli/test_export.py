@@ -17,8 +17,9 @@ import orjson
 import pytest
 
 from models.errors import ShopstreamError
+from models.signatures import signature
 from sinks.reports import Table
-from streams.cli.export import export_table, signature
+from streams.cli.export import export_table
 
 TABLE = Table(
     ["day", "at", "product", "orders", "revenue", "rate", "winner", "note"],

@@ -88,3 +88,36 @@ def test_ids_older_than_the_window_expire_as_tombstones_in_the_same_transaction(
     stale = track("Product Viewed", {"product_id": "p1"}, messageId="stale",
                   timestamp="2026-11-21T10:00:00Z")
     assert [r.topic for r in s.handle(raw(dumps(stale), 2), NOW).records] == ["events"]
+
+
+def test_enrichment_is_on_by_default_and_bots_are_kept_flagged_and_counted() -> None:
+    from streams.stages.validation import BOT_EVENTS, ValidationProcessor
+
+    processor = ValidationProcessor(stage(), lambda partition: {}, "raw", clock=lambda: NOW)
+    googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    before = BOT_EVENTS._value.get()
+    [out, _entry] = processor.handle(raw(dumps(track("Product Viewed", {"product_id": "p1"},
+                                                     context={"userAgent": googlebot}))))
+    assert orjson.loads(out.value)["context"]["enrichment"]["is_bot"] is True
+    assert BOT_EVENTS._value.get() == before + 1
+    processor.handle(raw(dumps(track("Product Viewed", {"product_id": "p1"}, messageId="m2",
+                                     context={"userAgent": "curl/8.4.0"})), offset=1))
+    processor.handle(raw(dumps(track("Product Viewed", {"product_id": "p1"}, messageId="m3")),
+                         offset=2))
+    assert BOT_EVENTS._value.get() == before + 2  # curl is a bot; no user agent is not
+
+
+def test_a_duplicate_is_noted_on_the_duplicates_topic_when_one_is_set() -> None:
+    s = ValidationStage(rules_from(load_settings()), "events", "dlq", "dedupe",
+                        DedupeMemory(window_ms=DAY_MS), duplicates_topic="dups")
+    s.load_memory(0, {})
+    event = dumps(track("Product Viewed", {"product_id": "p1"}))
+    assert s.handle(raw(event, offset=4), NOW).outcome == "canonical"
+    again = s.handle(raw(event, offset=5), NOW)
+    assert again.outcome == "duplicate"
+    [note] = again.records
+    assert (note.topic, note.key) == ("dups", b"k")
+    assert orjson.loads(note.value) == {
+        "tenant": "default", "message_id": "m1", "event_time": 1_795_258_800_000,
+        "seen_at": int(NOW.timestamp() * 1000),
+        "source": {"topic": "raw", "partition": 0, "offset": 5}}

@@ -1,0 +1,23 @@
+"""What a batch writes: the events' two tables, or any row source's targets."""
+
+from __future__ import annotations
+
+from sinks.rows import rows_for
+from sinks.writer import EVENT_ROWS, EVENTS, ORDER_ITEMS, Batch, TableBatch
+
+ORDER = (b'{"type":"track","event":"Order Completed","messageId":"m","tenant":"t","userId":"u",'
+         b'"timestamp":"2026-01-01T00:00:00.000Z","properties":{"order_id":"o","total":3,'
+         b'"products":[{"product_id":"a","price":1,"quantity":1},{"product_id":"b","price":2}]}}')
+
+
+def test_the_event_source_gives_the_rows_ingest_writes():
+    event, items = rows_for(ORDER)
+    assert EVENT_ROWS.targets == (EVENTS, ORDER_ITEMS)
+    assert EVENT_ROWS.build(ORDER, "shop.events", 0, 5) == ([event], items)
+    assert Batch("tok", [event], items).parts() == [(EVENTS, [event]), (ORDER_ITEMS, items)]
+
+
+def test_a_table_batch_writes_its_targets_in_order():
+    batch = TableBatch("tok", [(ORDER_ITEMS, [(1,), (2,)]), (EVENTS, [])])
+    assert [t.table for t, _rows in batch.parts()] == ["order_items", "events"]
+    assert len(batch) == 2 and len(TableBatch("tok", [])) == 0
