@@ -1,7 +1,8 @@
 """Shopper-product interactions: read from ClickHouse, held as plain numpy arrays.
 
-Everything downstream (matrix, training, evaluation, baselines) works on an
-:class:`Interactions` value and never talks to ClickHouse itself. Users and
+Bots' events (``is_bot``, from enrichment) are no interactions. Everything downstream
+(matrix, training, evaluation, baselines) works on an :class:`Interactions` value and
+never talks to ClickHouse itself. Users and
 products are coded 0..n-1 in sorted order of their ids, and a subset keeps the
 same codes, so a train/test split shares one index space.
 """
@@ -29,7 +30,7 @@ FROM (
     SELECT user_key, product_id, toUInt8(if(event = {sql_names(E.PRODUCT_VIEWED)}, 0, 1)) AS kind, event_time
     FROM events
     WHERE tenant = {{tenant:String}} AND event IN ({sql_names(E.PRODUCT_VIEWED, E.PRODUCT_ADDED)})
-      AND user_key != '' AND product_id != ''
+      AND user_key != '' AND product_id != '' AND is_bot = 0
       AND event_time >= {{start:DateTime64(3, 'UTC')}} AND event_time <= {{end:DateTime64(3, 'UTC')}}
     UNION ALL
     SELECT user_key, product_id, toUInt8(if(sign > 0, 2, 3)) AS kind, event_time

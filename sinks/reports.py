@@ -18,6 +18,9 @@ from clickhouse_connect.driver.client import Client
 from models.ecommerce import EventName as E
 from models.segments import SegmentRules, customer_segment, quintile_scores, rfm_segment
 from models.times import as_utc
+from sinks.analytics.automation import automation_sql, quality_sql
+from sinks.analytics.bots import human_only, not_a_bot_key, without_bot_figures
+from sinks.analytics.dimensions import kpis_by_sql
 from sinks.analytics.experiments import COLUMNS as EXPERIMENT_COLUMNS
 from sinks.analytics.experiments import experiment_rows
 from sinks.analytics.prediction import latest_predictions
@@ -41,6 +44,10 @@ class ReportParams:
     as_of: datetime | None = None
     segment_rules: SegmentRules = field(default_factory=SegmentRules)
     experiment_rules: ExperimentRules = field(default_factory=ExperimentRules)
+    include_bots: bool = False  # kpis, funnel, attribution: bot traffic too (sinks/analytics/bots.py)
+    by: str | None = None  # kpis per device, country or source (sinks/analytics/dimensions.py)
+    followup_days: float = 7.0  # automation: orders this soon after a trigger followed it
+    lateness_s: float = 300.0  # quality: received this long after its event time is late
 
     def bounds(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "start": self.start or FAR_PAST,
@@ -75,12 +82,24 @@ def grain_of(p: ReportParams, default: str, allowed: tuple[str, ...] = tuple(GRA
 
 def kpis(client: Client, p: ReportParams) -> Table:
     grain = grain_of(p, "day")
+    if p.by:
+        return _query(client, kpis_by_sql(GRAINS[grain], p.by, p.include_bots), p)
     bucket = GRAINS[grain].format(c="k.minute")
     first_bucket = GRAINS[grain].format(c="first_seen")
     # sessions (models/funnel.py) are computed from events, bucketed by the minute of each
     # event as the rollup's minutes are
     minute = "toStartOfMinute(toDateTime(e.event_time, 'UTC'))"
     session_bucket = GRAINS[grain].format(c=minute)
+    figures = f"""
+        SELECT {bucket} AS bucket, uniqExactMerge(k.users) AS users,
+               sum(k.page_views) AS page_views, sum(k.product_views) AS product_views,
+               sum(k.adds) AS adds, sum(k.checkouts) AS checkouts, sum(k.orders) AS orders,
+               sum(k.revenue) AS revenue, sum(k.refunds) AS refunds,
+               sum(k.refund_amount) AS refund_amount, sum(k.cancellations) AS cancellations,
+               sum(k.cancel_amount) AS cancel_amount
+        FROM kpi_minute AS k
+        WHERE k.tenant = {{tenant:String}} AND {TIME_RANGE.format(c="k.minute")}
+        GROUP BY bucket"""
     sql = f"""
     SELECT
         k.bucket AS bucket, ifNull(s.sessions, 0) AS sessions, users,
@@ -90,27 +109,19 @@ def kpis(client: Client, p: ReportParams) -> Table:
         revenue - refund_amount - cancel_amount AS net_revenue,
         toDecimal128(if(orders > 0, round(revenue / orders, 2), 0), 2) AS aov,
         if(ifNull(s.sessions, 0) > 0, round(orders / s.sessions, 4), 0) AS conversion_rate
-    FROM (
-        SELECT {bucket} AS bucket, uniqExactMerge(k.users) AS users,
-               sum(k.page_views) AS page_views, sum(k.product_views) AS product_views,
-               sum(k.adds) AS adds, sum(k.checkouts) AS checkouts, sum(k.orders) AS orders,
-               sum(k.revenue) AS revenue, sum(k.refunds) AS refunds,
-               sum(k.refund_amount) AS refund_amount, sum(k.cancellations) AS cancellations,
-               sum(k.cancel_amount) AS cancel_amount
-        FROM kpi_minute AS k
-        WHERE k.tenant = {{tenant:String}} AND {TIME_RANGE.format(c="k.minute")}
-        GROUP BY bucket
+    FROM ({without_bot_figures(figures, p.include_bots)}
     ) AS k
     LEFT JOIN (
         SELECT {session_bucket} AS bucket, uniqExact(e.session_id) AS sessions
         FROM session_events AS e
         WHERE e.tenant = {{tenant:String}} AND {TIME_RANGE.format(c=minute)}
+              {human_only(p.include_bots, "e.is_bot")}
         GROUP BY bucket
     ) AS s ON s.bucket = k.bucket
     LEFT JOIN (
         SELECT {first_bucket} AS bucket, count() AS new_users
         FROM (SELECT user_key, min(first_seen) AS first_seen FROM users_first_seen
-              WHERE tenant = {{tenant:String}} GROUP BY user_key)
+              WHERE tenant = {{tenant:String}}{not_a_bot_key(p.include_bots)} GROUP BY user_key)
         WHERE {TIME_RANGE.format(c="first_seen")}
         GROUP BY bucket
     ) AS n ON n.bucket = k.bucket
@@ -132,7 +143,7 @@ def funnel(client: Client, p: ReportParams) -> Table:
     FROM (
         SELECT {GRAINS[grain].format(c="started_at")} AS {grain}, {FUNNEL_COUNTS}
         FROM session_summary
-        WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="started_at")}
+        WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="started_at")}{human_only(p.include_bots)}
         GROUP BY {grain}
     )
     ORDER BY {grain}
@@ -172,7 +183,7 @@ def attribution(client: Client, p: ReportParams) -> Table:
         sum(revenue) AS revenue
     FROM (
         SELECT session_id, campaign AS c, orders, revenue FROM session_summary
-        WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="started_at")}
+        WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="started_at")}{human_only(p.include_bots)}
     )
     GROUP BY source, medium, campaign
     ORDER BY revenue DESC, sessions DESC, source, medium, campaign
@@ -344,6 +355,22 @@ def experiments(client: Client, p: ReportParams) -> Table:
         client, p.tenant, bounds["start"], bounds["end"], p.experiment_rules))
 
 
+def automation(client: Client, p: ReportParams) -> Table:
+    """Per bucket (default day) of the trigger's time and type: sent, converted, orders,
+    revenue, median minutes (``sinks/analytics/automation.py`` defines each)."""
+    grain = grain_of(p, "day")
+    return _query(client, automation_sql(GRAINS[grain], grain), p,
+                  window_ms=int(p.followup_days * 86_400_000))
+
+
+def quality(client: Client, p: ReportParams) -> Table:
+    """Per bucket (default day) of arrival: dead letters by code, late events, duplicates;
+    their rate."""
+    grain = grain_of(p, "day")
+    return _query(client, quality_sql(GRAINS[grain], grain), p,
+                  lateness_ms=int(p.lateness_s * 1000))
+
+
 REPORTS: dict[str, Callable[[Client, ReportParams], Table]] = {
     "kpis": kpis,
     "funnel": funnel,
@@ -355,6 +382,8 @@ REPORTS: dict[str, Callable[[Client, ReportParams], Table]] = {
     "affinity": affinity,
     "customers": customers,
     "experiments": experiments,
+    "automation": automation,
+    "quality": quality,
 }
 
 

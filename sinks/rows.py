@@ -24,12 +24,16 @@ from typing import Any
 import orjson
 
 from models.ecommerce import EventName
+from models.enrichment import ENRICHMENT_KEY
+from models.enrichment import FIELDS as ENRICHMENT_FIELDS
 from models.money import money_or_zero
 from models.orders import line_total, order_amount
 from models.serde import dumps
 from models.times import parse_iso
 
 SESSION_BUCKET_S = 30 * 60
+# from the validation stage's enrichment (models/enrichment), migration 9; empty / 0 without one
+ENRICHED_COLUMNS = ENRICHMENT_FIELDS
 
 EVENT_COLUMNS = (
     "tenant", "event_id", "type", "event", "event_time", "received_at", "user_id",
@@ -37,6 +41,7 @@ EVENT_COLUMNS = (
     "value", "discount", "currency", "quantity", "price", "category", "brand", "coupon",
     "utm_source", "utm_medium", "utm_campaign", "page_url", "page_path", "referrer",
     "properties", "context",
+    *ENRICHED_COLUMNS,
 )
 ITEM_COLUMNS = (
     "tenant", "event_id", "line", "event", "sign", "event_time", "order_id", "user_key",
@@ -104,7 +109,16 @@ def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
         _text(page.get("referrer") or (props.get("referrer") if event["type"] == "page" else None)),
         dumps(props).decode(),
         dumps(context).decode(),
+        *enriched_values(context),
     )
+
+
+def enriched_values(context: dict[str, Any]) -> tuple[Any, ...]:
+    """The enrichment columns of an event (``context.enrichment``), in ENRICHED_COLUMNS order."""
+    found = context.get(ENRICHMENT_KEY)
+    enrichment: dict[str, Any] = found if isinstance(found, dict) else {}
+    return tuple(int(bool(enrichment.get(name))) if name == "is_bot" else _text(enrichment.get(name))
+                 for name in ENRICHED_COLUMNS)
 
 
 def item_rows(event: dict[str, Any]) -> list[tuple[Any, ...]]:

@@ -21,7 +21,7 @@ def config_from(args: argparse.Namespace, settings: Settings) -> SimConfig:
         start = start.replace(tzinfo=UTC)
     return SimConfig(
         seed=args.seed, rate=args.rate, users=args.users, products=args.products,
-        malformed=args.malformed, duplicates=args.duplicates,
+        malformed=args.malformed, duplicates=args.duplicates, bots=args.bots,
         tenant=args.tenant, start=start,
     )
 

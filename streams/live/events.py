@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.enrichment import is_bot_event
 from models.times import parse_iso_ms
 from models.triggers import Trigger
 
@@ -20,6 +21,7 @@ class LiveEvent:
     session_id: str | None
     source: str          # utm source ("" when none)
     props: dict[str, Any]
+    is_bot: bool = False  # flagged by the validation stage's enrichment: moves time, nothing else
 
 
 def live_event(obj: dict[str, Any]) -> LiveEvent:
@@ -36,6 +38,7 @@ def live_event(obj: dict[str, Any]) -> LiveEvent:
         session_id=context.get("sessionId"),
         source=str(campaign.get("source") or ""),
         props=obj.get("properties") or {},
+        is_bot=is_bot_event(obj),
     )
 
 

@@ -108,11 +108,16 @@ class PartitionState:
         late = self.clock.is_late(ev.ts, wall_ms, self.config.lateness_ms)
         self.clock.observe(ev.ts)
         effects = self.due(wall_ms)
+        if ev.is_bot:  # a bot's event: no cart, trend, funnel, customer or live figure
+            return self._watermark(effects)
         effects.merge(self.carts.apply(ev, late, wall_ms))
         effects.trend.extend(trend_updates(ev, self.config.trending_weights))
         effects.merge(self.funnel.apply(ev))
         effects.merge(self.customers.apply(ev, wall_ms))
         effects.merge(self.pulse.apply(ev))
+        return self._watermark(effects)
+
+    def _watermark(self, effects: Effects) -> Effects:
         if self.clock.event_ms - self._persisted_watermark >= WATERMARK_STEP_MS:
             self._persisted_watermark = self.clock.event_ms
             effects.writes[WATERMARK_KEY] = self.clock.event_ms

@@ -43,6 +43,35 @@ CAMPAIGNS = [
     (None, 0.40),  # direct
 ]
 COUPONS = {"WELCOME10": Decimal("0.10"), "AUTUMN15": Decimal("0.15")}
+# shoppers' browsers (desktop, phones, a tablet) and networks (/24s of known countries in
+# geoip2fast's data: US, GB, DE, FR, NL, BR, JP, IN, CA)
+SHOPPER_AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.6099.144 Mobile Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.1 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    "Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.1 Mobile/15E148 Safari/604.1",
+]
+SHOPPER_NETWORKS = ["8.8.8", "8.8.8", "8.8.8", "81.2.69", "85.214.132", "90.84.128", "193.0.6",
+                    "200.147.67", "133.242.0", "117.239.195", "99.224.0"]
+# crawlers and scripts, as they announce themselves; some headless ones put products in carts
+BOT_AGENTS = [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/120.0.6099.109 Safari/537.36",
+    "curl/8.4.0",
+    "python-requests/2.31.0",
+]
 TASTE = 0.8  # share of product views from a shopper's two favourite categories
 
 
@@ -57,6 +86,7 @@ class SimConfig:
     flat: float = 0.05
     tenant: str | None = None
     currency: str = "USD"
+    bots: float = 0.0  # share of sessions that are a crawler's (real crawler user agents)
     start: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
 
 
@@ -148,12 +178,16 @@ class Shop:
     # -- sessions ------------------------------------------------------------
     def _new_session(self) -> list[dict[str, Any]]:
         rng = self.rng
+        if self.config.bots and rng.random() < self.config.bots:
+            return self._bot_session()
         user = f"u{rng.choices(range(self.config.users), weights=self.user_weights)[0] + 1:06d}"
         session_id = self._uuid()
         campaign = rng.choices([c for c, _ in CAMPAIGNS], weights=[w for _, w in CAMPAIGNS])[0]
+        shopper = int(user[1:])  # a shopper's browser and network stay theirs
         context: dict[str, Any] = {"sessionId": session_id, "locale": "en-US",
-                                   "userAgent": "Mozilla/5.0 (shopstream-sim)",
-                                   "ip": f"203.0.113.{rng.randrange(1, 255)}"}
+                                   "userAgent": SHOPPER_AGENTS[shopper % len(SHOPPER_AGENTS)],
+                                   "ip": f"{SHOPPER_NETWORKS[shopper % len(SHOPPER_NETWORKS)]}."
+                                         f"{rng.randrange(1, 255)}"}
         if campaign:
             context["campaign"] = dict(campaign)
         steps: list[dict[str, Any]] = []
@@ -213,6 +247,27 @@ class Shop:
                 }
             return steps
         self._checkout(track, cart_id, items)
+        return steps
+
+    def _bot_session(self) -> list[dict[str, Any]]:
+        """A crawler: anonymous, no session id, reads the home page and products; a third of
+        them (headless scripts) put one in a cart and leave it."""
+        rng = self.rng
+        bot = f"bot-{rng.randrange(1, 100):03d}"
+        context = {"userAgent": rng.choice(BOT_AGENTS), "ip": f"66.249.66.{rng.randrange(1, 255)}"}
+        steps: list[dict[str, Any]] = [{
+            "type": "page", "name": "Home", "anonymousId": bot, "context": context,
+            "properties": {"url": "https://shop.example/", "path": "/", "title": "Home"}}]
+        viewed = rng.choices(self.catalog, weights=self.weights, k=rng.randint(2, 6))
+        steps.extend({"type": "track", "event": EventName.PRODUCT_VIEWED, "anonymousId": bot,
+                      "context": context,
+                      "properties": {**product.props(), "currency": self.config.currency}}
+                     for product in viewed)
+        if rng.random() < 1 / 3:
+            steps.append({"type": "track", "event": EventName.PRODUCT_ADDED, "anonymousId": bot,
+                          "context": context,
+                          "properties": {**viewed[0].props(1), "cart_id": f"cart-{self._uuid()[:8]}",
+                                         "currency": self.config.currency}})
         return steps
 
     def _checkout(self, track: Any, cart_id: str, items: dict[str, tuple[Product, int]]) -> None:
@@ -312,10 +367,11 @@ class Shop:
             if roll < cfg.malformed:
                 yield self._malformed(event)
                 continue
-            if event.get("event") == EventName.PRODUCT_VIEWED and rng.random() < cfg.flat:
+            if (event.get("event") == EventName.PRODUCT_VIEWED and rng.random() < cfg.flat
+                    and "userId" in event):
                 yield SimEvent(event["userId"], self._flatten(event), "valid")
             else:
-                yield SimEvent(event.get("userId"), event, "valid")
+                yield SimEvent(event.get("userId") or event.get("anonymousId"), event, "valid")
             self.recent.append(event)
             if len(self.recent) > 200:
                 self.recent.pop(0)

@@ -70,3 +70,13 @@ def test_rows_for_reads_canonical_bytes():
                          b'"price":0.1,"quantity":3}]}}')
     assert ev[EVENT_COLUMNS.index("revenue")] == D("0.3")
     assert items[0][ITEM_COLUMNS.index("line_total")] == D("0.3")
+
+
+def test_enrichment_columns_come_from_the_context():
+    enrichment = {"browser": "Chrome", "os": "Android", "device_type": "mobile", "is_bot": True,
+                  "country": "BR", "city": "", "source_class": "search"}
+    r = row({"event": "Product Viewed", "context": {"enrichment": enrichment}})
+    assert [r[c] for c in ("browser", "os", "device_type", "is_bot", "country", "city",
+                           "source_class")] == ["Chrome", "Android", "mobile", 1, "BR", "", "search"]
+    plain = row({"event": "Product Viewed", "context": {"userAgent": "curl/8.4.0"}})
+    assert (plain["is_bot"], plain["device_type"], plain["source_class"]) == (0, "", "")

@@ -126,6 +126,25 @@ def test_cart_abandoned_exactly_at_its_deadline_then_recovered_by_an_order():
     assert types(run2.triggers) == ["cart_abandoned", "cart_recovered"]
 
 
+def bot(event: dict) -> dict:
+    """The event as the validation stage's enrichment flags a crawler's."""
+    return {**event, "context": {**event["context"], "enrichment": {"is_bot": True}}}
+
+
+def test_a_bots_events_move_time_but_leave_no_cart_trend_funnel_or_customer():
+    run = Run()
+    effects = run.state.apply(live_event(bot(add(T0, user="crawler"))), run.wall)
+    assert effects.trend == [] and run.state.carts.abandoned == {}
+    run.feed(bot(order(T0 + MIN, user="crawler")), bot(ev("page", T0 + 2 * MIN, user="crawler")))
+    assert run.idle(40 * DAY) == []  # no abandonment, no post-purchase, no win-back
+    assert run.state.now(run.wall) >= T0 + 2 * MIN  # event time moved all the same
+    assert run.state.funnel.windows == {}
+    # the same events from a shopper: the cart is abandoned
+    human = Run()
+    human.feed(add(T0, user="crawler"), ev("page", T0 + 40 * MIN, user="crawler", session="s9"))
+    assert types(human.triggers) == ["cart_abandoned"]
+
+
 def test_checked_out_and_emptied_carts_never_trigger():
     run = Run()
     run.feed(add(T0, cart="c1"), ev("Checkout Started", T0 + MIN, cart_id="c1"))

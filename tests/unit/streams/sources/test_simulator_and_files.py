@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 
 from models.validation import Rules, validate_bytes
@@ -75,6 +76,32 @@ def test_some_events_use_the_flat_envelope():
              if isinstance(e.value, dict) and "event_type" in e.value]
     assert flats
     assert validate_bytes(flats[0].to_bytes(), Rules(), LATER).event.event == "Product Viewed"
+
+
+def test_a_share_of_sessions_are_crawlers_and_none_by_default():
+    from models.enrichment import is_bot_event
+    from models.serde import event_to_json
+
+    def canonical(config: SimConfig) -> list[dict]:
+        rules = Rules(enrich=True)
+        now = datetime(2026, 2, 1, tzinfo=UTC)
+        out = []
+        for e in simulate(config, 3000):
+            result = validate_bytes(e.to_bytes(), rules, now)
+            if result.ok:
+                out.append(orjson.loads(event_to_json(result.event)))
+        return out
+
+    plain = canonical(SimConfig(seed=5))
+    assert not any(is_bot_event(e) for e in plain)
+    assert {e["context"]["enrichment"]["device_type"] for e in plain if "userId" in e
+            and e.get("context", {}).get("userAgent")} == {"desktop", "mobile", "tablet"}
+    crawled = canonical(SimConfig(seed=5, bots=0.2))
+    bots = [e for e in crawled if is_bot_event(e)]
+    assert 0.1 < len(bots) / len(crawled) < 0.4
+    assert all(e["anonymousId"].startswith("bot-") and "userId" not in e for e in bots)
+    assert all(not is_bot_event(e) for e in crawled if "userId" in e)
+    assert {e["event"] for e in bots if e["type"] == "track"} == {"Product Viewed", "Product Added"}
 
 
 def test_jsonl_records_key_by_user():

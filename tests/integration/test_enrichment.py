@@ -1,0 +1,131 @@
+"""Enrichment end to end: simulated crawler traffic is kept in ClickHouse flagged
+``is_bot = 1`` and left out of ``report kpis``, ``report funnel`` and the triggers by
+default; ``--include-bots`` puts it back in the reports. Through the CLI (``ingest``,
+``report``, ``sql``: the worker's settings, enrichment on by default) and through a worker
+on the broker (triggers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.sdk.tracker import Tracker
+from streams.sources.simulator import SimConfig, simulate
+from tests.support import REPO, read_topic, wait_for
+
+pytestmark = pytest.mark.integration
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SHOPSTREAM_DATA_DIR": str(data_dir)}
+    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args], env=env, cwd=REPO,
+                          capture_output=True, timeout=300, check=False)
+
+
+def as_json(data_dir: Path, *args: str) -> list[dict]:
+    done = cli(data_dir, *args, "--format", "json")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_bots_are_kept_flagged_and_left_out_of_kpis_and_funnel_unless_included(tmp_path):
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    config = SimConfig(seed=11, rate=5, bots=0.2, malformed=0, duplicates=0, start=start)
+    source = tmp_path / "traffic.jsonl"
+    source.write_bytes(b"\n".join(e.to_bytes() for e in simulate(config, 2500)) + b"\n")
+    data = tmp_path / "data"
+    done = cli(data, "ingest", str(source))
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+    kinds = as_json(data, "sql", "SELECT is_bot, startsWith(user_key, 'bot-') AS crawler, "
+                    "groupUniqArray(device_type) AS devices, count() AS n FROM events "
+                    "GROUP BY ALL ORDER BY ALL")
+    assert [(k["is_bot"], k["crawler"]) for k in kinds] == [(0, 0), (1, 1)]  # crawlers, only
+    assert kinds[1]["devices"] == ["bot"] and kinds[1]["n"] > 100
+
+    def expected(where: str) -> dict:
+        [row] = as_json(data, "sql", f"""
+            SELECT uniqExact(user_key) AS users, countIf(type = 'page') AS page_views,
+                   countIf(event = 'Product Viewed') AS product_views,
+                   countIf(event = 'Product Added') AS adds, countIf(event = 'Order Completed') AS orders,
+                   (SELECT uniqExact(session_id) FROM session_events WHERE {where}) AS sessions
+            FROM events WHERE {where}""")
+        return row
+
+    def totals(rows: list[dict]) -> dict:
+        return {key: sum(r[key] for r in rows) for key in expected("1")}
+
+    humans, everyone = expected("is_bot = 0"), expected("1")
+    assert everyone["adds"] > humans["adds"] and everyone["page_views"] > humans["page_views"]
+    kpis = as_json(data, "report", "kpis", "--grain", "month")
+    assert totals(kpis) == humans
+    assert sum(r["new_users"] for r in kpis) == humans["users"]
+    with_bots = as_json(data, "report", "kpis", "--grain", "month", "--include-bots")
+    assert totals(with_bots) == everyone
+    assert [r["revenue"] for r in kpis] == [r["revenue"] for r in with_bots]  # bots buy nothing
+
+    # by dimension: the same figures, split; crawlers come from the US, as the bot device
+    for by in ("device", "country", "source"):
+        split = as_json(data, "report", "kpis", "--grain", "month", "--by", by)
+        assert {k: sum(r[k] for r in split) for k in ("page_views", "adds", "orders", "revenue")} == {
+            k: sum(r[k] for r in kpis) for k in ("page_views", "adds", "orders", "revenue")}, by
+    devices = {r["device"]: r for r in as_json(data, "report", "kpis", "--by", "device",
+                                                "--grain", "month", "--include-bots")}
+    assert set(devices) == {"desktop", "mobile", "tablet", "bot", "(unknown)"}  # flat: no agent
+    assert devices["bot"]["orders"] == 0 and devices["bot"]["page_views"] == (
+        everyone["page_views"] - humans["page_views"])
+    countries = {r["country"] for r in as_json(data, "report", "kpis", "--by", "country")}
+    assert {"US", "GB", "DE", "BR", "JP"} <= countries
+    sources = {r["source"] for r in as_json(data, "report", "kpis", "--by", "source")}
+    assert {"paid", "social", "email", "direct"} <= sources
+
+    sessions = as_json(data, "sql", "SELECT is_bot, count() AS n FROM session_summary GROUP BY is_bot "
+                       "ORDER BY is_bot")
+    [funnel] = as_json(data, "report", "funnel", "--grain", "month")
+    [funnel_all] = as_json(data, "report", "funnel", "--grain", "month", "--include-bots")
+    assert funnel["visit"] == sessions[0]["n"]
+    assert funnel_all["visit"] == sessions[0]["n"] + sessions[1]["n"]
+    assert funnel_all["add_to_cart"] > funnel["add_to_cart"]  # some crawlers fill carts
+    assert funnel_all["purchase"] == funnel["purchase"]
+
+
+def test_a_bots_abandoned_cart_sends_no_trigger(settings, worker_factory, kafka):
+    worker = worker_factory(CART_ABANDON_AFTER="30m").start()
+    t = settings.topics
+    bot = {"userAgent": GOOGLEBOT, "ip": "66.249.66.1"}
+    item = {"product_id": "p1", "price": "10.00", "quantity": 1, "currency": "USD"}
+    with Tracker(kafka, t.raw) as tracker:
+        tracker.product_added("alice", item, "c-alice", timestamp=T)
+        tracker.page("Home", {"path": "/"}, user_id="alice", timestamp=T + timedelta(minutes=40))
+        # the crawler's cart, then (same key, so same partition, in order) a shopper's cart on
+        # that key abandoned later: once its trigger is out, the crawler's deadline has passed
+        tracker.track("Product Added", {**item, "cart_id": "c-bot"}, anonymous_id="visitor-9",
+                      context=bot, timestamp=T)
+        tracker.page("Home", {"path": "/"}, anonymous_id="visitor-9", context=bot,
+                     timestamp=T + timedelta(minutes=40))
+        tracker.track("Product Added", {**item, "cart_id": "c-later"}, anonymous_id="visitor-9",
+                      timestamp=T + timedelta(minutes=41))
+        tracker.page("Home", {"path": "/"}, anonymous_id="visitor-9",
+                     timestamp=T + timedelta(minutes=80))
+        tracker.flush()
+
+    def abandoned() -> list[str]:
+        return sorted(orjson.loads(r.value)["cart_id"]
+                      for r in read_topic(kafka, t.triggers["cart_abandoned"]))
+
+    wait_for(lambda: len(abandoned()) >= 2, 90, "alice's and the later shopper's carts abandoned")
+    assert abandoned() == ["c-alice", "c-later"]
+    wait_for(lambda: worker.sql_or_none("SELECT count() AS n FROM events") == [{"n": 6}], 90,
+             "six events in ClickHouse")
+    flagged = worker.sql("SELECT is_bot, count() AS n FROM events GROUP BY is_bot ORDER BY is_bot")
+    assert flagged == [{"is_bot": 0, "n": 4}, {"is_bot": 1, "n": 2}]
+    assert worker.metric("shopstream_bot_events_total") == 2
