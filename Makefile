@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test unit lint validate-deploy bench bench-recommender soak clean
+.PHONY: demo test unit lint validate-deploy bench bench-collector bench-recommender soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ validate-deploy: $(STAMP)
 # the stream benchmark: every stage against the raw Kafka limit, one table (README, Benchmarks)
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench.py $(BENCH_ARGS)
+
+# the HTTP collector: events/s and p99 request latency in batches of 100, against the broker's
+# own produce rate in the same run (README, The HTTP collector)
+bench-collector: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_collector.py $(BENCH_ARGS)
 
 bench-recommender: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_recommender.py --interactions 1000000

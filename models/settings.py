@@ -19,7 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.durations import parse_seconds
 
-TRIGGER_KINDS = ("cart_abandoned", "cart_recovered", "post_purchase", "winback", "segment_changed")
+TRIGGER_KINDS = ("cart_abandoned", "cart_recovered", "post_purchase", "winback", "segment_changed",
+                 "churn_risk")
 
 
 class Topics:
@@ -30,21 +31,29 @@ class Topics:
         self.raw = f"{prefix}shop.events.raw"
         self.events = f"{prefix}shop.events"
         self.dlq = f"{prefix}shop.events.dlq"
+        # a note of each duplicate the validation stage drops (for the data-quality report)
+        self.duplicates = f"{prefix}shop.events.duplicates"
         self.recommendations = f"{prefix}shop.recommendations"
         self.trending = f"{prefix}shop.trending"
         # internal: trending weights repartitioned by product, and each partition's top lists
         self.trending_updates = f"{prefix}shop.trending.updates"
         self.trending_partials = f"{prefix}shop.trending.partials"
         self.triggers = {kind: f"{prefix}shop.triggers.{kind}" for kind in TRIGGER_KINDS}
+        # webhook endpoints (compacted, one partition) and their deliveries' dead letters;
+        # created by the worker's webhook stage and by `shopstream webhooks add`
+        self.webhooks = f"{prefix}shop.webhooks"
+        self.webhooks_dlq = f"{prefix}shop.webhooks.dlq"
+        self.keys = f"{prefix}shop.keys"  # API keys (compacted): hashed secrets, tenant, role
 
     def all(self) -> list[str]:
-        return [self.raw, self.events, self.dlq, self.recommendations, self.trending,
+        return [self.raw, self.events, self.dlq, self.duplicates, self.recommendations,
+                self.trending,
                 self.trending_updates, self.trending_partials,
-                *self.triggers.values()]
+                *self.triggers.values(), self.keys]
 
     def compacted(self) -> set[str]:
         """Topics that hold the latest value per key (cleanup.policy=compact)."""
-        return {self.recommendations, self.trending, self.trending_partials}
+        return {self.recommendations, self.trending, self.trending_partials, self.keys}
 
 
 class Settings(BaseSettings):
@@ -82,6 +91,23 @@ class Settings(BaseSettings):
     dedupe_window_s: float = Field(default=86_400, gt=0, description="messageId memory, seconds")
     max_future_skew_s: float = Field(default=86_400, ge=0, description="reject timestamps further ahead")
     max_event_bytes: int = Field(default=256 * 1024, gt=0, description="larger events are rejected")
+    enrichment: bool = Field(default=True, description="the validation stage adds device, bot flag, "
+                             "country and source class to each event (context.enrichment)")
+    ip_handling: str = Field(default="truncate", pattern=r"^(truncate|drop|keep)$", description="after "
+                             "enrichment, context.ip is truncated (IPv4 /24, IPv6 /48), dropped or kept")
+    pii_keys: str = Field(default="email,phone,name,address", description="comma-separated property "
+                          "keys that are personal data: hashed or removed in events (empty: none)")
+    pii_handling: str = Field(default="hash", pattern=r"^(hash|remove)$", description="what "
+                              "becomes of a personal property: a SHA-256 hash of it, or nothing")
+    retention_events_days: int = Field(default=365, ge=0, description="raw events are kept this "
+                                       "many days after they were received; 0: forever")
+    retention_rollups_days: int = Field(default=0, ge=0, description="order lines and rollups "
+                                        "keep this many days of event time; 0: forever")
+    pii_hash_key: str | None = Field(default=None, description="a secret: personal values are "
+                                     "hashed with HMAC-SHA256 under it (unset: plain SHA-256)")
+    event_aliases: Path | None = Field(
+        default=None, description="a JSON file of more aliases (other names of flat types, "
+        "events and properties), merged into the default table of models/flat.py")
 
     commit_interval_s: float = Field(
         default=0.1, gt=0, description="how often each stage commits its Kafka transaction "
@@ -186,6 +212,10 @@ class Settings(BaseSettings):
     predict_churn_rule_days: float = Field(default=90.0, gt=0, description="the baseline the "
                                            "model is judged against: a customer with no order "
                                            "for more than this many days is called churned")
+    predict_churn_threshold: float = Field(default=0.5, gt=0, lt=1, description="a churn_risk "
+                                           "trigger when a customer's risk crosses this")
+    predict_churn_min_revenue: float = Field(default=100.0, ge=0, description="... and the "
+                                             "customer's net revenue so far is at least this")
     experiment_alpha: float = Field(default=0.05, gt=0, lt=1, description="experiments: "
                                     "significance level (two-sided)")
     experiment_power: float = Field(default=0.8, gt=0, lt=1, description="experiments: power "
@@ -202,6 +232,35 @@ class Settings(BaseSettings):
                                            "scheduled export (a signed JSON POST)")
     export_webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key that "
                                               "signs those POSTs")
+
+    collector_host: str = Field(default="127.0.0.1", description="the collector listens here "
+                                "(0.0.0.0: every interface)")
+    collector_port: int = Field(default=8080, ge=0, le=65535, description="the collector's port")
+    collector_ack_timeout_s: float = Field(
+        default=5.0, gt=0, description="the collector answers 503 when Kafka has not "
+        "acknowledged a request's events within this long")
+    collector_trusted_proxies: str = Field(
+        default="", description="addresses or networks (comma list, e.g. 10.0.0.0/8) whose "
+        "X-Forwarded-For the collector believes when it stamps the client IP")
+    collector_default_rate: float = Field(default=1000.0, gt=0, description="events per second "
+                                          "a write key may send to one collector, unless the "
+                                          "key says otherwise")
+    auth: str = Field(default="auto", pattern=r"^(auto|on|off)$", description="API keys on the "
+                      "worker's views (and the collector always): auto = on when the worker "
+                      "listens beyond loopback")
+    api_key: str | None = Field(default=None, description="the key the CLI sends to a worker "
+                                "(SHOPSTREAM_API_KEY)")
+    automation_followup_days: float = Field(default=7.0, gt=0, description="report automation: "
+                                            "orders this many days after a trigger followed it")
+    webhooks_enabled: bool = Field(default=True, description="deliver triggers to the webhook "
+                                   "endpoints (`shopstream webhooks add`) from the worker")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="a delivery attempt "
+                                     "without an answer this long failed (and is retried)")
+    webhook_retry_for_s: float = Field(default=3600.0, gt=0, description="a trigger is retried "
+                                       "this long after its first attempt, then dead-lettered")
+    webhook_backoff_initial_s: float = Field(default=1.0, gt=0, description="the first retry's "
+                                             "backoff ceiling; it doubles per attempt (full jitter)")
+    webhook_backoff_max_s: float = Field(default=300.0, gt=0, description="backoff ceiling")
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)

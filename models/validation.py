@@ -15,14 +15,20 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from models.ecommerce import EVENT_PROPERTIES, PageProps, Props
+from models.enrichment import with_enrichment
 from models.envelope import Envelope
 from models.errors import Code, Issue
-from models.flat import flat_to_segment, is_flat
+from models.flat import DEFAULT_ALIASES, AliasTable, is_flat, to_contract_names
 from models.limits import limit_issues, shape_issues, small_enough
+from models.privacy import PrivacyRules, protect
 from models.times import to_utc_ms
 
 _MESSAGE_ID_NAMESPACE = uuid.UUID("6f1d1d0e-5f59-4c55-9c1a-2f7f1c0b5e11")
 _TIME_FIELDS = {"timestamp", "sentAt", "receivedAt"}
+# the property names the contract defines per event (models/privacy.py leaves them alone)
+_TYPED: list[type[Props]] = [*EVENT_PROPERTIES.values(), PageProps]
+_CONTRACT_FIELDS: dict[type[Props] | None, frozenset[str]] = {
+    model: frozenset(model.model_fields) for model in _TYPED}
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # event time starts here (0 means "none yet" downstream)
 
 
@@ -33,6 +39,9 @@ class Rules:
     default_tenant: str = "default"
     max_future_skew: timedelta = timedelta(days=1)
     max_event_bytes: int = 256 * 1024
+    aliases: AliasTable = DEFAULT_ALIASES  # other names of events and fields (models/flat.py)
+    enrich: bool = False  # device, bot, place and source class into context.enrichment
+    privacy: PrivacyRules | None = None  # IP and personal keys (models/privacy.py); None: as sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +104,7 @@ def validate_obj(obj: Any, rules: Rules, now: datetime,
     flat = is_flat(obj)
     # first: the steps below serialise what they are given (the original too, for its id)
     too_big = shape_issues(obj) if flat and not shape_checked else []
-    data = flat_to_segment(obj) if flat else dict(obj)
+    data = to_contract_names(obj, rules.aliases)
     too_big = too_big or limit_issues(data, shape_checked)
     if too_big:
         return ValidationResult(None, tuple(too_big))
@@ -106,6 +115,9 @@ def validate_obj(obj: Any, rules: Rules, now: datetime,
         data["receivedAt"] = now
     if data.get("timestamp") is None:
         data["timestamp"] = data.get("originalTimestamp") or data["receivedAt"]
+
+    if rules.enrich:
+        data["context"] = with_enrichment(data)
 
     issues: list[Issue] = []
     props_model = _properties_model(data)
@@ -118,6 +130,8 @@ def validate_obj(obj: Any, rules: Rules, now: datetime,
         except ValidationError as exc:
             issues.extend(_issues_from(exc, "properties"))
 
+    if rules.privacy is not None:  # after enrichment: the place comes from the full address
+        protect(data, rules.privacy, _CONTRACT_FIELDS.get(props_model, frozenset()))
     try:
         event = Envelope.model_validate(data)
     except ValidationError as exc:

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from clickhouse_connect.driver.client import Client
 
 from sinks.schema import MIGRATIONS, Migration
-from sinks.schema.cluster import for_cluster, layout_of, render
+from sinks.schema.cluster import LOCAL, for_cluster, layout_of, render
+from sinks.schema.retention import Retention, current_ttl, retention_statement, wanted_ttls
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +58,26 @@ def migrate(
                       column_names=["version", "name"])
         applied.append(migration)
     return applied
+
+
+def apply_retention(client: Client, retention: Retention, cluster: str | None = None,
+                    progress: Callable[[str], None] = log.info) -> list[str]:
+    """Bring every managed table's TTL to ``retention`` (:mod:`sinks.schema.retention`);
+    returns the statements run (none when the TTLs already match). On a cluster the TTL
+    belongs to each replica's local table."""
+    suffix = LOCAL if cluster else ""
+    rows = client.query(
+        "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase()").result_rows
+    engines: dict[str, str] = {str(name): str(engine) for name, engine in rows}
+    done = []
+    for table, wanted in wanted_ttls(retention).items():
+        name = table + suffix
+        if name not in engines:
+            continue
+        statement = retention_statement(name, wanted, current_ttl(engines[name]),
+                                        f" ON CLUSTER {cluster}" if cluster else "")
+        if statement is not None:
+            progress(f"retention: {statement}")
+            client.command(statement)
+            done.append(statement)
+    return done

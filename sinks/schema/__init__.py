@@ -15,6 +15,8 @@ the raw tables is only a backstop."""
 
 from __future__ import annotations
 
+from sinks.schema.automation import DEAD_LETTERS, DUPLICATES, TRIGGERS
+from sinks.schema.enrichment import ENRICHMENT_STATEMENTS
 from sinks.schema.predictions import CUSTOMER_PREDICTIONS, PREDICTION_RUNS
 from sinks.schema.rollups import (
     COUPON_DAILY,
@@ -93,4 +95,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(7, "customer lifetime predictions and their runs",
               (PREDICTION_RUNS, CUSTOMER_PREDICTIONS)),
+    Migration(8, "triggers, dead letters and duplicates", (TRIGGERS, DEAD_LETTERS, DUPLICATES)),
+    Migration(9, "enrichment columns of events (device, bot, place, source class); sessions "
+              "carry the bot flag", ENRICHMENT_STATEMENTS),
 )

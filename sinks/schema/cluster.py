@@ -12,7 +12,8 @@ here, so both modes come from one definition:
 - a materialized view reads and writes the *local* tables: it fires on the replica that
   received an insert, and its rows replicate like any other part;
 - plain views are created ``ON CLUSTER`` over the Distributed tables;
-- dropping a table drops both names.
+- dropping a table drops both names; adding columns (``ADD COLUMN IF NOT EXISTS``) adds them
+  to both.
 
 Tables the application writes (the sink, the recommender, the live funnel, the migration
 log, ...) have a deterministic sharding key: :data:`SHARDING_KEYS`, else a hash of the
@@ -56,6 +57,7 @@ _CREATE_TABLE = re.compile(r"^(\s*CREATE TABLE IF NOT EXISTS )(\w+)( \()")
 _ENGINE = re.compile(r"^ENGINE = (\w*MergeTree)(?:\((.*)\))?$", re.M)
 _CREATE_MV = re.compile(r"^(\s*CREATE MATERIALIZED VIEW IF NOT EXISTS )(\w+) TO (\w+)( AS\b)")
 _CREATE_VIEW = re.compile(r"^(\s*CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?)(\w+)( AS\b)")
+_ADD_COLUMNS = re.compile(r"^\s*ALTER TABLE (\w+) (ADD COLUMN IF NOT EXISTS .*)$", re.S)
 _DROP = re.compile(r"^\s*DROP (TABLE|VIEW) IF EXISTS (\w+)\s*$")
 _READ = re.compile(r"\b(FROM|JOIN)\s+(\w+)\b")
 _ORDER_BY = re.compile(r"^ORDER BY \(?(.*?)\)?$", re.M)
@@ -106,6 +108,9 @@ def for_cluster(statement: str, cluster: str, database: str,
         return (f"{head}{name}{on} TO {local_target}{tail}{body}",)
     if match := _CREATE_VIEW.match(statement):
         return (f"{match.group(1)}{match.group(2)}{on}{match.group(3)}{statement[match.end():]}",)
+    if (match := _ADD_COLUMNS.match(statement)) and match.group(1) in tables:
+        name, change = match.groups()  # the columns on every replica and on the Distributed table
+        return (f"ALTER TABLE {name}{LOCAL}{on} {change}", f"ALTER TABLE {name}{on} {change}")
     if match := _DROP.match(statement):
         kind, name = match.groups()
         if kind == "TABLE" and name in tables:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from models.errors import ShopstreamError
-from models.settings import Settings, load_settings
+from models.settings import TRIGGER_KINDS, Settings, load_settings
 from streams.kafka.discovery import require_bootstrap
 
 
@@ -154,14 +154,13 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from sinks.connection import connect, redact
-    from sinks.migrations import migrate
+    from sinks.database import bring_up_to_date
 
     settings = _settings(args)
     _refuse_if_worker_owns_chdb(settings, "migrate")
     url = settings.resolved_clickhouse_url
     client = connect(url, settings.clickhouse_database, cluster=settings.clickhouse_cluster)
-    applied = migrate(client, progress=lambda text: print(text, file=sys.stderr),
-                      cluster=settings.clickhouse_cluster)
+    applied = bring_up_to_date(client, settings, progress=lambda text: print(text, file=sys.stderr))
     print(f"{redact(url)} database {settings.clickhouse_database}: "
           f"{len(applied)} migration(s) applied, schema is current", file=sys.stderr)
     return 0
@@ -191,7 +190,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     params = report_params(
         settings, tenant=args.tenant, start=_time_arg(args.start), end=_time_arg(args.end),
         as_of=_time_arg(args.as_of), grain=args.grain, limit=args.limit,
-        min_support=args.min_support,
+        min_support=args.min_support, include_bots=args.include_bots, by=args.by,
     )
     write_table(query_backend(settings).report(args.name, params), args.format)
     return 0
@@ -275,8 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("triggers", "read trigger topics (an example automation consumer)")
     p.add_argument("action", choices=["tail"])
-    p.add_argument("topic", help="cart_abandoned, cart_recovered, post_purchase, winback, "
-                   "segment_changed, or a full topic name")
+    p.add_argument("topic", help=", ".join(TRIGGER_KINDS) + ", or a full topic name")
     p.add_argument("--from-beginning", action="store_true", help="start at the oldest trigger")
     p.add_argument("--group", help="consumer group (commits offsets: a restart carries on)")
     p.add_argument("--max", type=int, help="stop after this many triggers")
@@ -299,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--products", type=int, default=500)
     p.add_argument("--malformed", type=float, default=0.02, help="share of malformed events")
     p.add_argument("--duplicates", type=float, default=0.01, help="share of re-sent events")
+    p.add_argument("--bots", type=float, default=0.0, help="share of sessions that are crawlers'")
     p.add_argument("--tenant", help="tenant to stamp on events")
     p.add_argument("--start", help="event time of the first event (ISO 8601; default: now)")
     p.add_argument("--out", help="write JSON lines here instead of producing ('-' = stdout)")
@@ -327,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, help="products, affinity, customers")
     p.add_argument("--min-support", type=float, default=0.0, help="affinity")
     p.add_argument("--as-of", help="rfm: the day recency is counted to (default: latest event)")
+    p.add_argument("--include-bots", action="store_true", help="kpis, funnel, attribution: bots too")
+    p.add_argument("--by", choices=["device", "country", "source"], help="kpis per dimension")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_report)
 
@@ -356,14 +357,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_recommender)
 
-    from streams.cli import export, predict, schedules
+    from streams.cli import export, predict, schedules, webhooks
 
-    for module in (predict, export, schedules):
+    for module in (predict, export, schedules, webhooks):
         module.register(add)
 
     from streams.cli import capacity
 
     capacity.register(add)
+
+    from streams.cli import collector, keys
+
+    for module in (collector, keys):
+        module.register(add)
 
     p = add("broker", "start, stop or check a local single-node Kafka broker")
     p.add_argument("action", choices=["start", "stop", "status"])

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from models.errors import ShopstreamError
 from models.segments import SegmentRules
-from models.settings import Settings
+from models.settings import Settings, load_settings
 from models.times import format_time, parse_iso
 from sinks.connection import is_embedded
 from sinks.reports import ReportParams, Table, run_report
@@ -75,6 +75,10 @@ def report_query(params: ReportParams) -> dict[str, Any]:
     for key, value in asdict(params).items():
         if key in ("segment_rules", "experiment_rules") or value is None:
             continue
+        if isinstance(value, bool):  # include_bots: sent only when set
+            if value:
+                out[key] = "true"
+            continue
         out[key] = format_time(value) if isinstance(value, datetime) else value
     return out
 
@@ -82,16 +86,18 @@ def report_query(params: ReportParams) -> dict[str, Any]:
 def report_params(settings: Settings, *, tenant: str | None = None,
                   start: datetime | None = None, end: datetime | None = None,
                   as_of: datetime | None = None, grain: str | None = None, limit: int = 50,
-                  min_support: float = 0.0) -> ReportParams:
+                  min_support: float = 0.0, include_bots: bool = False,
+                  by: str | None = None) -> ReportParams:
     """Report parameters with the settings' defaults (tenant, segment thresholds, experiment
     rules); ``grain`` None leaves each time report its own default."""
     return ReportParams(
         tenant=tenant or settings.default_tenant, start=start, end=end, as_of=as_of,
-        grain=grain, limit=limit, min_support=min_support,
+        grain=grain, limit=limit, min_support=min_support, include_bots=include_bots, by=by,
         segment_rules=SegmentRules(settings.high_value_revenue, settings.frequent_buyer_orders,
                                    settings.frequent_buyer_gap_days),
         experiment_rules=ExperimentRules(settings.experiment_alpha, settings.experiment_power,
                                          settings.experiment_mde, settings.experiment_srm_alpha),
+        followup_days=settings.automation_followup_days, lateness_s=settings.allowed_lateness_s,
     )
 
 
@@ -104,6 +110,7 @@ def params_from_query(query: dict[str, str], settings: Settings) -> ReportParams
         settings, tenant=query.get("tenant"), start=time("start"), end=time("end"),
         as_of=time("as_of"), grain=query.get("grain"), limit=int(query.get("limit", 50)),
         min_support=float(query.get("min_support", 0.0)),
+        include_bots=query.get("include_bots", "").lower() in ("1", "true"), by=query.get("by"),
     )
 
 
@@ -134,8 +141,10 @@ def worker_request(base_url: str, method: str, path: str, params: dict[str, Any]
                    timeout: float = 300) -> Any:
     """JSON from a worker endpoint; its ``{"error": ...}`` answers become ShopstreamError."""
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+    key = load_settings().api_key  # SHOPSTREAM_API_KEY: a worker with auth on needs one
     request = urllib.request.Request(f"{base_url}{path}?{query}", method=method,
-                                     data=b"" if method == "POST" else None)
+                                     data=b"" if method == "POST" else None,
+                                     headers={"Authorization": f"Bearer {key}"} if key else {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())

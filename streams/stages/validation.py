@@ -22,8 +22,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import orjson
+from prometheus_client import Counter
 
 from models.deadletters import dead_letter, dead_letter_key
+from models.enrichment import ENRICHMENT_KEY
+from models.flat import DEFAULT_ALIASES, AliasTable
+from models.privacy import PrivacyRules
 from models.serde import event_to_json
 from models.settings import Settings
 from models.times import datetime_to_ms
@@ -38,6 +42,12 @@ from streams.stages.dedupe import DedupeMemory
 
 log = logging.getLogger(__name__)
 
+BOT_EVENTS = Counter(
+    "shopstream_bot_events_total", "Canonical events flagged as a bot's by enrichment (kept, "
+    "with is_bot = 1; left out of reports, live state and the recommender)",
+    registry=metrics.VALIDATION_REGISTRY,
+)
+
 Clock = Callable[[], datetime]
 Outcome = Literal["canonical", "dead_letter", "duplicate"]
 
@@ -51,6 +61,19 @@ def rules_from(settings: Settings) -> Rules:
         default_tenant=settings.default_tenant,
         max_future_skew=timedelta(seconds=settings.max_future_skew_s),
         max_event_bytes=settings.max_event_bytes,
+        aliases=AliasTable.from_file(settings.event_aliases) if settings.event_aliases
+        else DEFAULT_ALIASES,
+        enrich=settings.enrichment,
+        privacy=privacy_rules(settings),
+    )
+
+
+def privacy_rules(settings: Settings) -> PrivacyRules:
+    return PrivacyRules(
+        ip_handling=settings.ip_handling,
+        pii_keys=frozenset(key.strip() for key in settings.pii_keys.split(",") if key.strip()),
+        pii_handling=settings.pii_handling,
+        hash_key=(settings.pii_hash_key or "").encode(),
     )
 
 
@@ -62,6 +85,7 @@ class Decision:
     outcome: Outcome
     records: list[Record] = field(default_factory=list)
     code: str | None = None
+    bot: bool = False  # a canonical event flagged as a bot's by enrichment
 
 
 class ValidationStage:
@@ -73,9 +97,10 @@ class ValidationStage:
     """
 
     def __init__(self, rules: Rules, events_topic: str, dlq_topic: str, dedupe_topic: str,
-                 memory: DedupeMemory) -> None:
+                 memory: DedupeMemory, duplicates_topic: str | None = None) -> None:
         self.rules = rules
         self.events_topic, self.dlq_topic, self.dedupe_topic = events_topic, dlq_topic, dedupe_topic
+        self.duplicates_topic = duplicates_topic  # where a note of each duplicate goes, if set
         self.memory = memory
 
     def needs_memory(self, partition: int) -> bool:
@@ -100,7 +125,16 @@ class ValidationStage:
         canonical = result.event
         partition, message_id = record.partition, canonical.messageId
         if self.memory.seen(partition, message_id):
-            return Decision("duplicate")
+            if self.duplicates_topic is None:
+                return Decision("duplicate")
+            # a note of it (not the event), for the data-quality report in ClickHouse
+            note = {"tenant": canonical.tenant, "message_id": message_id,
+                    "event_time": datetime_to_ms(canonical.timestamp),
+                    "seen_at": datetime_to_ms(now),
+                    "source": {"topic": record.topic, "partition": record.partition,
+                               "offset": record.offset}}
+            return Decision("duplicate", [Record(self.duplicates_topic, record.key,
+                                                 orjson.dumps(note))])
         # the output and every change to the dedupe memory travel in one transaction
         records = [Record(self.events_topic, canonical.key.encode(), event_to_json(canonical))]
         ts_ms = datetime_to_ms(canonical.timestamp)
@@ -109,7 +143,8 @@ class ValidationStage:
                                   orjson.dumps(ts_ms), partition))
         records.extend(Record(self.dedupe_topic, orjson.dumps(old), None, partition)
                        for old in self.memory.expire(partition))
-        return Decision("canonical", records)
+        extra = canonical.context.model_extra or {}
+        return Decision("canonical", records, bot=bool((extra.get(ENRICHMENT_KEY) or {}).get("is_bot")))
 
 
 def dedupe_topic(settings: Settings) -> str:
@@ -148,6 +183,8 @@ class ValidationProcessor:
             metrics.EVENTS_DUPLICATE.inc()
         else:
             self.out_counters[decision.outcome].inc()
+            if decision.bot:
+                BOT_EVENTS.inc()
             if decision.code is not None:
                 metrics.EVENTS_REJECTED.labels(decision.code).inc()
         return decision.records
@@ -171,7 +208,8 @@ def validation_loop(settings: Settings, bootstrap: str, health: StageHealth,
     topics = settings.topics
     changelog = dedupe_topic(settings)
     stage = ValidationStage(rules_from(settings), topics.events, topics.dlq, changelog,
-                            DedupeMemory(window_ms=int(settings.dedupe_window_s * 1000)))
+                            DedupeMemory(window_ms=int(settings.dedupe_window_s * 1000)),
+                            duplicates_topic=topics.duplicates)
     processor = ValidationProcessor(
         stage, lambda partition: read_partition(bootstrap, changelog, partition), topics.raw, clock)
     group = f"{faust_app_id(settings)}-validate"

@@ -221,7 +221,7 @@ def test_timestamp_must_parse(check, bad):
 
 
 def test_unknown_call_type(check):
-    assert codes(check({"type": "screen", "userId": "u1"})) == [("type_unknown", "type")]
+    assert codes(check({"type": "click", "userId": "u1"})) == [("type_unknown", "type")]
 
 
 def test_track_needs_event_name(check):

@@ -22,3 +22,12 @@ def test_no_grain_leaves_each_report_its_default():
     settings = load_settings()
     assert report_params(settings).grain is None
     assert params_from_query({}, settings).grain is None
+
+
+def test_bots_and_dimension_travel_to_the_worker_and_back():
+    settings = load_settings()
+    for include_bots, by in ((True, "country"), (False, None)):
+        params = report_params(settings, include_bots=include_bots, by=by)
+        query = report_query(params)
+        assert ("include_bots" in query) is include_bots
+        assert params_from_query({k: str(v) for k, v in query.items()}, settings) == params
