@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from deploy.local.broker import free_port
 from streams.monitoring.scrape import fetch_metrics, total
@@ -95,6 +95,9 @@ def group_committed(bootstrap: str, group: str, topic: str) -> int:
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+    except KafkaException as exc:  # the coordinator busy: nothing known yet, ask again
+        print(f"committed offsets of {group} not read ({exc}); asking again", flush=True)
+        return -1
     finally:
         consumer.close()
     return sum(max(tp.offset, 0) for tp in committed)
@@ -109,6 +112,9 @@ def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
                          "enable.auto.commit": False})
     try:
         committed = consumer.committed([TopicPartition(topic, p) for p in last], timeout=10)
+    except KafkaException as exc:  # the coordinator busy (a rebalance, a loaded machine)
+        print(f"committed offsets of {group} not read ({exc}); asking again", flush=True)
+        return False
     finally:
         consumer.close()
     return all(tp.offset > last[tp.partition] for tp in committed)
