@@ -57,7 +57,7 @@ SELECT product_id,
            * exp2(-dateDiff('second', event_time, latest) / {{half_life_s:Float64}})) AS score
 FROM events
 WHERE tenant = {{tenant:String}} AND event IN ({sql_names(E.PRODUCT_VIEWED, E.PRODUCT_ADDED)})
-  AND product_id != '' AND event_time >= latest - INTERVAL 7 DAY
+  AND product_id != '' AND is_bot = 0 AND event_time >= latest - INTERVAL 7 DAY
   AND ({{category:String}} = '' OR category = {{category:String}})
   AND NOT has({{exclude:Array(String)}}, product_id)
 GROUP BY product_id

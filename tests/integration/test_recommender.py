@@ -364,3 +364,17 @@ def test_worker_schedule_cli_endpoints_and_topic(settings, worker_factory, kafka
     resource = ConfigResource("topic", settings.topics.recommendations)
     config = admin.describe_configs([resource])[resource].result(30)
     assert config["cleanup.policy"].value == "compact"
+
+
+def test_bot_views_do_not_make_a_product_trend(shop):
+    _settings, _runner, service, client = shop
+    latest = client.query("SELECT max(event_time) FROM events").result_rows[0][0]
+    rows = [["default", f"{who}-{i}", "track", "Product Viewed", latest, f"{who}-{i % 3}",
+             product, "cat9", bot]
+            for who, product, bot in (("crawler", "p_bot", 1), ("person", "p_human", 0))
+            for i in range(60)]  # far more views than any planted product has lately
+    client.insert("events", rows, column_names=["tenant", "event_id", "type", "event",
+                                                "event_time", "user_key", "product_id",
+                                                "category", "is_bot"])
+    top = [product for product, _score in service.trending("default", 5)]
+    assert top[0] == "p_human" and "p_bot" not in top, top
