@@ -64,7 +64,7 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    type: Literal["track", "identify", "page"]
+    type: Literal["track", "identify", "page", "alias", "group"]
     event: str | None = None
     name: str | None = None
     userId: Id | None = None
@@ -77,6 +77,8 @@ class Envelope(BaseModel):
     context: Context = Context()
     properties: dict[str, Any] = {}
     traits: dict[str, Any] | None = None
+    previousId: Id | None = None  # alias: the id the user was known by (Segment's spec)
+    groupId: Id | None = None     # group: the account or company the user belongs to
 
     @model_validator(mode="after")
     def _identity_and_name(self) -> Envelope:
@@ -86,6 +88,11 @@ class Envelope(BaseModel):
             )
         if self.type == "track" and not (self.event and self.event.strip()):
             raise PydanticCustomError(Code.EVENT_MISSING, "a track event needs an event name")
+        if self.type == "alias" and (self.previousId is None or self.userId is None):
+            raise PydanticCustomError(Code.FIELD_REQUIRED,
+                                      "an alias call needs a previousId and a userId")
+        if self.type == "group" and self.groupId is None:
+            raise PydanticCustomError(Code.FIELD_REQUIRED, "a group call needs a groupId")
         return self
 
     @property

@@ -29,7 +29,7 @@ MONEY_DECIMALS = 4
 MONEY_DIGITS = 15
 INT32_MAX = 2**31 - 1
 
-ID_FIELDS = ("userId", "anonymousId", "messageId", "tenant", "event")
+ID_FIELDS = ("userId", "anonymousId", "messageId", "tenant", "event", "previousId", "groupId")
 PROPERTY_IDS = ("product_id", "cart_id", "order_id", "checkout_id", "category", "brand",
                 "coupon", "coupon_id", "coupon_name", "currency", "name", "sku", "list_id")
 MONEY_FIELDS = ("price", "revenue", "value", "discount", "total", "subtotal", "tax",

@@ -42,6 +42,7 @@ EVENT_COLUMNS = (
     "utm_source", "utm_medium", "utm_campaign", "page_url", "page_path", "referrer",
     "properties", "context",
     *ENRICHED_COLUMNS,
+    "previous_id", "group_id",  # alias and group calls (migration 10)
 )
 ITEM_COLUMNS = (
     "tenant", "event_id", "line", "event", "sign", "event_time", "order_id", "user_key",
@@ -110,6 +111,8 @@ def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
         dumps(props).decode(),
         dumps(context).decode(),
         *enriched_values(context),
+        _text(event.get("previousId")),
+        _text(event.get("groupId")),
     )
 
 

@@ -98,4 +98,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "triggers, dead letters and duplicates", (TRIGGERS, DEAD_LETTERS, DUPLICATES)),
     Migration(9, "enrichment columns of events (device, bot, place, source class); sessions "
               "carry the bot flag", ENRICHMENT_STATEMENTS),
+    Migration(10, "alias and group calls: the previous id and the group id",
+              ("ALTER TABLE events ADD COLUMN IF NOT EXISTS previous_id String, "
+               "ADD COLUMN IF NOT EXISTS group_id String",)),
 )

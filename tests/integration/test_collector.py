@@ -14,6 +14,7 @@ import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ import pytest
 from deploy.local.broker import free_port
 from models.keys import Role
 from models.settings import Settings
+from models.validation import validate_obj
 from streams.cli.keys import create_key
+from streams.stages.validation import rules_from
 from tests.support import REPO, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
@@ -277,3 +280,10 @@ def test_analytics_python_wire_format_is_accepted(settings, kafka, collector_fac
     assert (added["event"], added["tenant"], added["properties"]["unit_price"]) == (
         "Product Added to Cart", "shop-a", 9.5)
     assert added["context"]["library"]["name"] == "analytics-python"
+    # and every call passes the contract, alias and group included (none is dead-lettered)
+    results = {m: validate_obj(e, rules_from(settings), datetime.now(UTC))
+               for m, e in events.items()}
+    assert {m: r.issues for m, r in results.items() if not r.ok} == {}
+    alias, group = results["seg-5"].event, results["seg-6"].event
+    assert (alias.type, alias.previousId, alias.userId) == ("alias", "anon-1", "u1")
+    assert (group.type, group.groupId) == ("group", "g1")

@@ -78,6 +78,19 @@ def test_identify_and_page_are_valid(check):
     assert page.ok and page.event.properties["path"] == "/"
 
 
+def test_alias_and_group_calls_are_typed(check):
+    alias = check({"type": "alias", "previousId": "anon-1", "userId": "u1"})
+    group = check({"type": "group", "userId": "u1", "groupId": "acme",
+                   "traits": {"name": "Acme"}})
+    assert alias.ok and (alias.event.previousId, alias.event.userId) == ("anon-1", "u1")
+    assert group.ok and group.event.groupId == "acme"
+    assert codes(check({"type": "alias", "anonymousId": "anon-1", "userId": "u1"})) == [
+        ("field_required", "")]  # alias needs the previous id
+    assert codes(check({"type": "alias", "previousId": "anon-1", "anonymousId": "a"})) == [
+        ("field_required", "")]  # ... and the user id it becomes
+    assert codes(check({"type": "group", "userId": "u1"})) == [("field_required", "")]
+
+
 @pytest.mark.parametrize("price", [0, -1, "-0.01", "0"])
 def test_price_must_be_positive(check, price):
     result = check(track("Product Viewed", {"product_id": "p1", "price": price}))

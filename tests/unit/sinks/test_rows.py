@@ -51,6 +51,13 @@ def test_page_calls_use_their_properties_and_type_as_event():
     assert (r["event"], r["page_path"], r["page_url"]) == ("page", "/", "https://x/")
 
 
+def test_alias_and_group_calls_keep_their_ids():
+    alias = row({"type": "alias", "previousId": "anon-1"})
+    group = row({"type": "group", "groupId": "acme"})
+    assert (alias["event"], alias["user_id"], alias["previous_id"]) == ("alias", "u1", "anon-1")
+    assert (group["event"], group["group_id"], group["previous_id"]) == ("group", "acme", "")
+
+
 def test_order_items_sign_and_line_totals():
     order = {**BASE, "event": "Order Completed", "properties": {"order_id": "o1", "currency": "EUR",
              "products": [{"product_id": "a", "price": 3, "quantity": 2, "discount": 1},
