@@ -1,20 +1,20 @@
-"""API keys as every process sees them: the compacted keys topic, read from its beginning and
-then followed by a thread, so a key created or revoked anywhere counts within about a second,
-without a restart. Also writes records (``shopstream keys``)."""
+"""API keys as every process sees them: the compacted keys topic, followed by a
+:class:`~streams.kafka.follower.TopicFollower`, so a key created or revoked anywhere counts
+within about a second, without a restart. Also writes records (``shopstream keys``)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import threading
-import time
 import uuid
 from collections import OrderedDict
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 
 from models.errors import ShopstreamError
 from models.keys import ApiKey, secret_matches, split_key
+from streams.kafka.follower import TopicFollower
 from streams.kafka.topic_reader import read_partition
 
 log = logging.getLogger(__name__)
@@ -32,73 +32,24 @@ class KeyStore:
         self._verified: dict[str, ApiKey] = {}  # sha256 of a presented key -> its record
         self._failed: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
-        self.loaded = threading.Event()
-        self._running = False
-        self._thread: threading.Thread | None = None
-        self.error: str | None = None
+        self._follower = TopicFollower(bootstrap, topic, self.apply, "API keys")
+        self.loaded = self._follower.loaded
 
     # -- reading ----------------------------------------------------------------
 
     def start(self) -> KeyStore:
-        self._running = True
-        self._thread = threading.Thread(target=self._follow, name="keys", daemon=True)
-        self._thread.start()
+        self._follower.start()
         return self
 
     def wait_loaded(self, timeout: float) -> None:
-        if not self.loaded.wait(timeout):
-            raise ShopstreamError(f"could not read the API keys from {self.topic} within "
-                                  f"{timeout:.0f} s: {self.error or 'no answer from Kafka'}")
+        self._follower.wait_loaded(timeout)
 
     def stop(self) -> None:
-        self._running = False
-        if self._thread is not None:
-            self._thread.join(10)
+        self._follower.stop()
 
-    def _follow(self) -> None:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap,
-                             "group.id": f"shopstream-keys-{uuid.uuid4()}",
-                             "enable.auto.commit": False, "isolation.level": "read_committed",
-                             "topic.metadata.refresh.interval.ms": 10_000})
-        try:
-            ends: dict[int, int] | None = self._assign(consumer)
-            while self._running:
-                for message in consumer.consume(500, timeout=0.25):
-                    key = message.key()
-                    if message.error() is None and key is not None:
-                        self.apply(key, message.value())
-                if ends is not None and all(
-                        tp.offset >= ends.get(tp.partition, 0) for tp in consumer.position(
-                            [TopicPartition(self.topic, p) for p in ends])):
-                    ends = None
-                    self.loaded.set()
-        except KafkaException as exc:
-            self.error = str(exc)
-            log.error("API keys: reading %s failed: %s", self.topic, exc)
-        finally:
-            consumer.close()
-
-    def _assign(self, consumer: Consumer) -> dict[int, int]:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                partitions = consumer.list_topics(self.topic, timeout=10).topics[self.topic]
-                if partitions.error is None and partitions.partitions:
-                    break
-                self.error = f"topic {self.topic}: {partitions.error}"
-            except KafkaException as exc:
-                self.error = str(exc)
-            if time.monotonic() > deadline or not self._running:
-                raise KafkaException(self.error)
-            time.sleep(0.5)
-        ends = {}
-        for p in partitions.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=30)
-            if high > low:  # an empty partition is read already
-                ends[p] = high
-        consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING)
-                         for p in partitions.partitions])
-        return ends
+    @property
+    def error(self) -> str | None:
+        return self._follower.error
 
     def apply(self, key: bytes, value: bytes | None) -> None:
         """One record of the topic (a tombstone removes the key)."""
