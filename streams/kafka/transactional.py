@@ -3,9 +3,10 @@
 The loop consumes a batch, hands each record to a :class:`Processor` (pure decisions), and
 produces what it returns inside one Kafka transaction together with the consumed offsets
 (``send_offsets_to_transaction``). A transaction spans a commit interval (100 ms by
-default), not one record: a crash or an abort throws the whole interval away (outputs, state
-changelog entries and offsets alike) and the stage resumes from the committed offsets with
-its state rebuilt from what was committed.
+default; 20 ms once the stage has read everything there is), not one record: a crash or an
+abort throws the whole interval away (outputs, state changelog entries and offsets alike)
+and the stage resumes from the committed offsets with its state rebuilt from what was
+committed.
 
 Fencing. The transactional id is stable per worker instance (``<group>-<instance>``), so a
 restarted worker aborts what its killed predecessor left open at once (``init_transactions``)
@@ -36,6 +37,7 @@ from confluent_kafka import (
 )
 
 from models.logs import RateLimitedLog
+from streams.kafka.bounded import StageFailed, bounded
 from streams.kafka.records import Consumed, Record
 from streams.monitoring.health import StageHealth
 from streams.monitoring.metrics import CONSUMER_LAG, forget_lag
@@ -44,35 +46,7 @@ log = logging.getLogger(__name__)
 
 
 COMMIT_RETRY_S = 15.0  # how long one interval's commit is retried before it is redone
-
-
-class StageFailed(RuntimeError):
-    """The stage cannot go on (fenced by another instance, a fatal producer error)."""
-
-
-def bounded(call: Callable[..., Any], *args: Any, grace_s: float = 20.0) -> None:
-    """Run a transaction call whose last argument is its timeout, and give up on it
-    ``grace_s`` after that: seen here after a broker restart, librdkafka's
-    ``send_offsets_to_transaction`` did not return for minutes despite its timeout. A call
-    that hangs makes the stage fail (the worker exits non-zero and restarts, and the
-    restarted worker aborts the open transaction), instead of blocking it for ever."""
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            call(*args)
-            outcome.append(None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, name=f"txn-{call.__name__}", daemon=True)
-    thread.start()
-    thread.join(float(args[-1]) + grace_s)
-    if not outcome:
-        raise StageFailed(f"{call.__name__} did not return within {float(args[-1]) + grace_s:.0f}"
-                          " s: the Kafka client is stuck; restarting")
-    if outcome[0] is not None:
-        raise outcome[0]
+__all__ = ["LoopConfig", "Processor", "StageFailed", "TransactionalLoop"]
 
 
 class Processor(Protocol):
@@ -114,6 +88,9 @@ class LoopConfig:
     group: str
     transactional_id: str
     commit_interval_s: float = 0.1
+    # a stage that has read everything there is commits sooner, once this much of the
+    # interval has passed: at a low rate an event waits ~20 ms for its commit, not ~100 ms
+    commit_min_interval_s: float = 0.02
     batch_size: int = 2_000
     transaction_timeout_ms: int = 30_000
     session_timeout_ms: int = 10_000
@@ -177,15 +154,13 @@ class TransactionalLoop:
                                     on_revoke=self._on_revoke, on_lost=self._on_lost)
             self.health.running()
             while not self._stop.is_set():
-                timeout = 0.1 if not self._in_transaction else max(
-                    0.0, min(0.1, self._started_at + self.config.commit_interval_s - self.clock()))
-                messages = self.consumer.consume(self.config.batch_size, timeout)
+                messages = self._poll()
                 if messages:
                     self._handle(messages)
                 self._tick()
                 self._report_lag()
-                if self._in_transaction and (
-                        self.clock() - self._started_at >= self.config.commit_interval_s):
+                if self._in_transaction and self._due(
+                        caught_up=len(messages) < self.config.batch_size):
                     self._commit()
             if self._in_transaction:
                 self._commit()
@@ -198,6 +173,36 @@ class TransactionalLoop:
             raise StageFailed(f"{self.config.group}: {exc}") from exc
         finally:
             self._close()
+
+    def _poll(self) -> list[Message]:
+        """The next batch. Outside a transaction it is handed over at its first record
+        (``consume`` would wait for a full batch or the timeout: 100 ms at a low rate);
+        inside one it fills until the transaction may commit."""
+        batch, timeout = self.config.batch_size, self._poll_timeout()
+        if self._in_transaction:
+            return self.consumer.consume(batch, timeout)
+        first = self.consumer.poll(timeout)
+        if first is None:
+            return []
+        return [first, *self.consumer.consume(batch - 1, 0)]
+
+    def _poll_timeout(self) -> float:
+        """How long one poll may wait for a batch: until the open transaction may commit
+        early (see :meth:`_due`), else 100 ms."""
+        if not self._in_transaction:
+            return 0.1
+        elapsed = self.clock() - self._started_at
+        return max(0.0, min(0.1, self.config.commit_interval_s - elapsed,
+                            self.config.commit_min_interval_s - elapsed))
+
+    def _due(self, caught_up: bool) -> bool:
+        """Whether the open transaction commits now: its interval is over, or the stage has
+        read everything there is (the last poll returned less than a full batch) and the
+        minimum interval is over. Under a backlog every poll returns a full batch, so a
+        transaction spans the whole interval; at a low rate events do not wait for it."""
+        elapsed = self.clock() - self._started_at
+        return elapsed >= self.config.commit_interval_s or (
+            caught_up and elapsed >= self.config.commit_min_interval_s)
 
     def _handle(self, messages: list[Message]) -> None:
         for message in messages:

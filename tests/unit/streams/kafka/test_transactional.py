@@ -1,0 +1,62 @@
+"""When the transactional loop commits: at the end of its interval, or sooner once it has
+read everything there is (no broker: the clients are created, never used)."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.kafka.transactional import LoopConfig, TransactionalLoop
+from streams.monitoring.health import StageHealth
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Idle:
+    def assigned(self, partitions: list[int]) -> None: ...
+    def revoked(self, partitions: list[int]) -> None: ...
+    def handle(self, record: object) -> list[object]: return []
+    def tick(self, caught_up: set[int]) -> list[object]: return []
+    def pending(self) -> bool: return False
+    def flush(self) -> list[object]: return []
+    def committed(self) -> None: ...
+
+
+@pytest.fixture
+def loop() -> tuple[TransactionalLoop, Clock]:
+    clock = Clock()
+    config = LoopConfig(bootstrap="127.0.0.1:1", topic="in", group="g", transactional_id="t",
+                        commit_interval_s=0.1, commit_min_interval_s=0.02)
+    loop = TransactionalLoop(config, Idle(), StageHealth("test"), clock=clock)  # type: ignore[arg-type]
+    loop._in_transaction, loop._started_at = True, clock.now
+    return loop, clock
+
+
+def test_a_caught_up_stage_commits_after_the_minimum_interval(loop: tuple[TransactionalLoop, Clock]) -> None:
+    stage, clock = loop
+    clock.now += 0.01
+    assert not stage._due(caught_up=True)
+    assert stage._poll_timeout() == pytest.approx(0.01)  # the poll returns when it may commit
+    clock.now += 0.01
+    assert stage._due(caught_up=True)
+
+
+def test_a_stage_behind_its_input_commits_at_the_end_of_the_interval(
+        loop: tuple[TransactionalLoop, Clock]) -> None:
+    stage, clock = loop
+    clock.now += 0.05
+    assert not stage._due(caught_up=False)
+    assert stage._poll_timeout() == 0.0  # no waiting: what is there, then commit if caught up
+    clock.now += 0.05
+    assert stage._due(caught_up=False)
+
+
+def test_outside_a_transaction_a_poll_waits_up_to_100_ms(loop: tuple[TransactionalLoop, Clock]) -> None:
+    stage, _clock = loop
+    stage._in_transaction = False
+    assert stage._poll_timeout() == 0.1
