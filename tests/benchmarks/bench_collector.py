@@ -1,9 +1,15 @@
 """The collector under load, against the broker's own produce rate measured in the same run.
 
 A bounded load generator on loopback posts batches of 100 events (Segment's /v1/batch, Basic
-auth) to one `shopstream collector` process from a number of concurrent connections, and
-reports events per second acknowledged (every answer must be 200) and the request latency
-percentiles. The baseline: the same events produced straight to the same topic by one
+auth) to one `shopstream collector` process, in two runs:
+
+- as fast as it goes, from a number of concurrent connections: events per second
+  acknowledged (every answer must be 200) and the request latency percentiles there (at
+  saturation, latency is mostly requests queued behind each other);
+- at a fixed offered rate (20,000 events/s by default, the collector's target load), each
+  request sent at its scheduled time whatever the answers before it did (open loop), its
+  latency counted from that time, so a stall is charged to every request it delayed.
+ The baseline: the same events produced straight to the same topic by one
 idempotent confluent-kafka producer (acks=all), as fast as it goes.
 
     make bench-collector            # or: .venv/bin/python tests/benchmarks/bench_collector.py
@@ -99,11 +105,46 @@ async def load(url: str, key: str, batches: int, batch_size: int, connections: i
     return elapsed, latencies, statuses
 
 
+async def paced(url: str, key: str, rate: float, seconds: float, batch_size: int
+                ) -> tuple[list[float], dict[int, int]]:
+    """Requests of ``batch_size`` events at ``rate`` events/s for ``seconds``, each sent at
+    its scheduled time; latency from that time to the answer."""
+    import aiohttp
+
+    auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    interval = batch_size / rate
+    count = int(seconds / interval)
+    offset = 10_000_000  # message ids apart from the first run's
+    bodies = [orjson.dumps({"batch": [event(offset + b * batch_size + i) for i in range(batch_size)]})
+              for b in range(count)]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    loop = asyncio.get_running_loop()
+
+    async def one(session: aiohttp.ClientSession, index: int, start: float) -> None:
+        scheduled = start + index * interval
+        await asyncio.sleep(max(0.0, scheduled - loop.time()))
+        async with session.post(f"{url}/v1/batch", data=bodies[index], headers={
+                "Authorization": auth, "Content-Type": "application/json"}) as response:
+            await response.read()
+        latencies.append(loop.time() - scheduled)
+        statuses[response.status] = statuses.get(response.status, 0) + 1
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        start = loop.time() + 0.2
+        await asyncio.gather(*(one(session, i, start) for i in range(count)))
+    return latencies, statuses
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000, help="events to post")
     parser.add_argument("--batch", type=int, default=100, help="events per request")
     parser.add_argument("--connections", type=int, default=16, help="concurrent requests")
+    parser.add_argument("--paced-rate", type=float, default=20_000.0,
+                        help="events/s offered in the fixed-rate run")
+    parser.add_argument("--paced-seconds", type=float, default=15.0,
+                        help="length of the fixed-rate run")
     args = parser.parse_args(argv)
     batches = args.events // args.batch
     prefix = f"bench-collector-{uuid.uuid4().hex[:6]}."
@@ -139,6 +180,10 @@ def main(argv: list[str] | None = None) -> None:
                   "connections...", file=sys.stderr)
             elapsed, latencies, statuses = asyncio.run(
                 load(url, key, batches, args.batch, args.connections))
+            print(f"load: {args.paced_rate:,.0f} events/s offered for {args.paced_seconds:g} s...",
+                  file=sys.stderr)
+            paced_latencies, paced_statuses = asyncio.run(
+                paced(url, key, args.paced_rate, args.paced_seconds, args.batch))
         finally:
             collector.terminate()
             collector.wait(60)
@@ -152,9 +197,14 @@ def main(argv: list[str] | None = None) -> None:
     for q in (50, 99):
         print(f"{f'request latency p{q} (batch of {args.batch})':<44} "
               f"{percentile(latencies, q) * 1000:>10.1f}ms")
+    paced_latencies.sort()
+    for q in (50, 99):
+        print(f"{f'at {args.paced_rate:,.0f} events/s offered: p{q}':<44} "
+              f"{percentile(paced_latencies, q) * 1000:>10.1f}ms")
     print(f"{'answers':<44} {statuses}")
+    print(f"{'answers at the fixed rate':<44} {paced_statuses}")
     print(f"{'cores':<44} {len(os.sched_getaffinity(0)):>12}")
-    if set(statuses) != {200}:
+    if set(statuses) != {200} or set(paced_statuses) != {200}:
         raise SystemExit("some requests were not answered 200")
 
 
