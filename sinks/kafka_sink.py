@@ -8,8 +8,8 @@ of the worker process (measured faster than a Faust agent for this job, and it g
 exact control of commits):
 
 - messages are batched per partition, flushed at ``sink_batch_rows`` rows, at
-  ``sink_batch_seconds`` of age, or as soon as the partition has nothing more to read
-  and its batch holds at least ``EAGER_FLUSH_ROWS`` rows;
+  ``sink_batch_seconds`` of age once the partition has caught up (10 times that while it is
+  behind), or as soon as it has nothing more to read and holds ``EAGER_FLUSH_ROWS`` rows;
 - batches are written by one insert thread (:class:`InsertLane`, FIFO, at most
   ``IN_FLIGHT`` batches queued or running), so consuming and building the next batch
   overlap the insert of the last; FIFO keeps each partition's batches in order;
@@ -68,6 +68,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 EAGER_FLUSH_ROWS = 1_000  # a caught-up partition's batch is written at this size, not later
+# a partition behind its input fills its batch towards sink_batch_rows (fewer, larger inserts),
+# written by age only at this many times sink_batch_seconds
+BACKLOG_AGES = 10
 Key = TopicPartitionKey
 
 
@@ -103,7 +106,7 @@ class KafkaSink:
         self.dead_letters = (DeadLetterSender(bootstrap, self.dlq_topic)
                              if self.dlq_topic is not None else None)
         self.source = rows
-        self._unreadable = ("not a canonical event" if rows is EVENT_ROWS else
+        self._unreadable = ("not a canonical event" if rows.targets == EVENT_ROWS.targets else
                             f"no row for {', '.join(t.table for t in rows.targets)}")
         self.group = group
         self.name = name
@@ -206,12 +209,13 @@ class KafkaSink:
             self._flush(key)
 
     def _caught_up(self, key: Key) -> None:
-        """Nothing more to read in this partition for now: a batch of a useful size is
-        written at once rather than at its age (a replayed batch keeps its recorded end)."""
+        """Nothing more to read in this partition for now: a batch of a useful size is written
+        at once, a smaller one at its age (a replayed batch keeps its recorded end)."""
         pending = self._pending.get(key)
-        if (pending is not None and pending.target_last is None
-                and pending.size() >= EAGER_FLUSH_ROWS):
-            self._flush(key)
+        if pending is not None and pending.target_last is None:
+            pending.caught_up = True
+            if pending.size() >= EAGER_FLUSH_ROWS:
+                self._flush(key)
 
     def _flush(self, key: Key) -> None:
         """Hand the partition's batch to the insert thread (waiting, consumption paused,
@@ -365,9 +369,9 @@ class KafkaSink:
                     topic, partition, offset = located(message)
                     self._add((topic, partition), offset, message.key(), message.value())
                 now = time.monotonic()
-                for key, pending in list(self._pending.items()):
-                    if (pending.target_last is None and key in self._pending
-                            and now - pending.started >= self.batch_seconds):
+                for key, pending in list(self._pending.items()):  # by age: see BACKLOG_AGES
+                    if (pending.target_last is None and key in self._pending and now - pending.started
+                            >= self.batch_seconds * (1 if pending.caught_up else BACKLOG_AGES)):
                         self._flush(key)
                 self._written()
                 self._update_lag()
@@ -393,8 +397,3 @@ class KafkaSink:
     def stop(self) -> None:
         self._stop.set()
 
-
-def start_sink_thread(sink: KafkaSink) -> threading.Thread:
-    thread = threading.Thread(target=sink.run, name=sink.name, daemon=True)
-    thread.start()
-    return thread

@@ -65,6 +65,7 @@ class Pending:
     started: float = field(default_factory=time.monotonic)
     last_offset: int = -1
     target_last: int | None = None  # set when replaying a recorded batch
+    caught_up: bool = False  # the partition had nothing more to read since the batch began
     rows: list[Row] = field(default_factory=list)
     # records the source cannot read: (offset, key, value, reason)
     refused: list[Refused] = field(default_factory=list)
