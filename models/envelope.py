@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from models.errors import Code
 from models.fields import Id
+from models.identity import device_key
 from models.times import to_utc_ms
 
 UtcTime = Annotated[datetime, AfterValidator(to_utc_ms)]
@@ -97,8 +98,9 @@ class Envelope(BaseModel):
 
     @property
     def key(self) -> str:
-        """The Kafka key: one shopper's events stay ordered on one partition."""
-        return self.userId or self.anonymousId or ""
+        """The Kafka key (:func:`models.identity.device_key`): one device's events, before and
+        after a login, stay ordered on one partition."""
+        return device_key(self.userId, self.anonymousId, self.previousId)
 
     @property
     def name_or_type(self) -> str:

@@ -2,7 +2,7 @@
 
 Every trigger is one JSON object with the common fields of :class:`Trigger`
 (``trigger_id``, ``type``, ``tenant``, ``time``, ``emitted_at``, the shopper's
-ids) and the fields of its type. ``trigger_id`` is derived from what caused the
+ids and contact ``traits``) and the fields of its type. ``trigger_id`` is derived from what caused the
 trigger, so a consumer that sees the same id twice (it never should) can drop
 the copy. Money is an exact JSON number; times are ISO 8601 UTC with
 milliseconds. ``shopstream schema triggers`` prints the JSON Schema of each.
@@ -35,8 +35,13 @@ class Trigger(BaseModel):
     tenant: str
     time: datetime = Field(description="when the condition held, in event time")
     emitted_at: datetime = Field(description="when shopstream sent it (wall clock)")
-    user_id: str | None = None
+    user_id: str | None = Field(default=None, description=(
+        "the shopper's user id: the one sent, else the one their anonymous id is linked to "
+        "by identify or alias"))
     anonymous_id: str | None = None
+    traits: dict[str, str] = Field(default_factory=dict, description=(
+        "the shopper's latest contact traits from identify calls (email, phone, name, "
+        "firstName, lastName, username), when known"))
 
 
 class CartItem(BaseModel):

@@ -1,6 +1,7 @@
 """Shopper-product interactions: read from ClickHouse, held as plain numpy arrays.
 
-Bots' events (``is_bot``, from enrichment) are no interactions. Everything downstream
+Bots' events (``is_bot``, from enrichment) are no interactions. A shopper is a person
+(``resolved_events``: an anonymous id linked by identify or alias counts as its user). Everything downstream
 (matrix, training, evaluation, baselines) works on an :class:`Interactions` value and
 never talks to ClickHouse itself. Users and
 products are coded 0..n-1 in sorted order of their ids, and a subset keeps the
@@ -28,13 +29,13 @@ INTERACTIONS_SQL = f"""
 SELECT user_key, product_id, kind, toInt64(toUnixTimestamp64Milli(event_time)) AS ts
 FROM (
     SELECT user_key, product_id, toUInt8(if(event = {sql_names(E.PRODUCT_VIEWED)}, 0, 1)) AS kind, event_time
-    FROM events
+    FROM resolved_events
     WHERE tenant = {{tenant:String}} AND event IN ({sql_names(E.PRODUCT_VIEWED, E.PRODUCT_ADDED)})
       AND user_key != '' AND product_id != '' AND is_bot = 0
       AND event_time >= {{start:DateTime64(3, 'UTC')}} AND event_time <= {{end:DateTime64(3, 'UTC')}}
     UNION ALL
     SELECT user_key, product_id, toUInt8(if(sign > 0, 2, 3)) AS kind, event_time
-    FROM order_items
+    FROM resolved_order_items
     WHERE tenant = {{tenant:String}} AND user_key != '' AND product_id != ''
       AND event_time >= {{start:DateTime64(3, 'UTC')}} AND event_time <= {{end:DateTime64(3, 'UTC')}}
 )

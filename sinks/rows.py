@@ -11,6 +11,9 @@ Definitions that reports rely on (also in the README):
   *not* the session: sessions follow ``models/funnel.py`` and are computed from the
   events by the ``session_events`` view (``sinks/schema.py``, migration 6), which
   recognises this id. Kept as it was so that stored rows and rollups keep their meaning.
+- ``users`` gets one row per identify call that names a user (migration 12,
+  ``sinks/schema/identity.py``): its traits (the only table that holds them; ``events``
+  keeps neither the call's ``traits`` nor ``context.traits``) and their contact fields.
 - ``order_items`` gets one row per product line of Order Completed (sign +1)
   and Order Refunded (sign -1); a line total absent from the event is
   quantity x price - discount.
@@ -26,6 +29,8 @@ import orjson
 from models.ecommerce import EventName
 from models.enrichment import ENRICHMENT_KEY
 from models.enrichment import FIELDS as ENRICHMENT_FIELDS
+from models.funnel import IDENTIFY_CALL
+from models.identity import contact_traits
 from models.money import money_or_zero
 from models.orders import line_total, order_amount
 from models.serde import dumps
@@ -48,6 +53,8 @@ ITEM_COLUMNS = (
     "tenant", "event_id", "line", "event", "sign", "event_time", "order_id", "user_key",
     "product_id", "category", "brand", "quantity", "price", "discount", "line_total", "currency",
 )
+USER_COLUMNS = ("tenant", "user_id", "anonymous_id", "traits", "email", "phone", "name",
+                "updated_at")
 ORDER_EVENTS = {EventName.ORDER_COMPLETED, EventName.ORDER_REFUNDED, EventName.ORDER_CANCELLED}
 ITEM_SIGNS: dict[str, int] = {EventName.ORDER_COMPLETED: 1, EventName.ORDER_REFUNDED: -1}
 
@@ -109,7 +116,8 @@ def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
         _text(page.get("path") or (props.get("path") if event["type"] == "page" else None)),
         _text(page.get("referrer") or (props.get("referrer") if event["type"] == "page" else None)),
         dumps(props).decode(),
-        dumps(context).decode(),
+        dumps({k: v for k, v in context.items() if k != "traits"} if "traits" in context
+              else context).decode(),
         *enriched_values(context),
         _text(event.get("previousId")),
         _text(event.get("groupId")),
@@ -122,6 +130,21 @@ def enriched_values(context: dict[str, Any]) -> tuple[Any, ...]:
     enrichment: dict[str, Any] = found if isinstance(found, dict) else {}
     return tuple(int(bool(enrichment.get(name))) if name == "is_bot" else _text(enrichment.get(name))
                  for name in ENRICHED_COLUMNS)
+
+
+def user_rows(event: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The ``users`` row of an identify call with a userId (none for any other event): the
+    traits as sent (JSON) and the contact traits the automation tools read, as of its time."""
+    user_id = event.get("userId")
+    if event.get("type") != IDENTIFY_CALL or not user_id:
+        return []
+    traits = event.get("traits") or {}
+    contact = contact_traits(traits)
+    name = contact.get("name") or " ".join(
+        part for part in (contact.get("firstName"), contact.get("lastName")) if part)
+    return [(event["tenant"], str(user_id), _text(event.get("anonymousId")),
+             dumps(traits).decode(), contact.get("email", ""), contact.get("phone", ""), name,
+             parse_iso(event["timestamp"]))]
 
 
 def item_rows(event: dict[str, Any]) -> list[tuple[Any, ...]]:

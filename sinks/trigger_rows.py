@@ -3,7 +3,8 @@
 - A trigger (``shop.triggers.<type>``, :mod:`models.triggers`) is checked against its
   type's model and becomes one ``triggers`` row: its common fields, the ones reports
   group by (cart, order, the money figure of its type, the abandonment a recovery names)
-  and the whole JSON as sent. ``value`` is ``total_value`` (cart_abandoned),
+  and the whole JSON as sent, less the shopper's ``traits`` (personal data lives in
+  ``users`` only). ``value`` is ``total_value`` (cart_abandoned),
   ``recovered_revenue`` (cart_recovered) or ``revenue`` (the customer triggers).
 - A note of a duplicate (``shop.events.duplicates``, from the validation stage) becomes one
   ``duplicates`` row.
@@ -66,7 +67,9 @@ def trigger_row(value: bytes) -> tuple[Any, ...]:
         _text(trigger.get("cart_id")), _text(trigger.get("order_id")),
         _text(trigger.get("session_id")), money_or_zero(amount), _text(trigger.get("currency")),
         _text(trigger.get("abandoned_trigger_id")),
-        float(trigger.get("minutes_since_abandonment") or 0.0), value.decode("utf-8"),
+        float(trigger.get("minutes_since_abandonment") or 0.0),
+        dumps({k: v for k, v in trigger.items() if k != "traits"}).decode()
+        if trigger.get("traits") else value.decode("utf-8"),
     )
 
 

@@ -1,5 +1,7 @@
 """``shopstream demo``: a broker (found or started), the worker, simulated traffic and a
-live console view of what flows, until Ctrl-C or ``--duration``."""
+live console view of what flows, until Ctrl-C or ``--duration``; the view shows the latest
+Cart Abandoned of a shopper who browsed anonymously and then logged in (one person, with
+the email from the login)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -56,7 +60,30 @@ def _traffic(bootstrap: str, settings: Settings, rate: float, seed: int,
                 break
 
 
-def _view(metrics_url: str) -> Table:
+def stitched_line(triggers: list[dict[str, Any]]) -> str | None:
+    """The newest Cart Abandoned (``triggers`` newest first) of a shopper who browsed
+    anonymously and then logged in: who, the email the login sent, the anonymous id."""
+    for t in triggers:
+        traits = t.get("traits") or {}
+        if t.get("type") == "cart_abandoned" and t.get("anonymous_id") and traits.get("email"):
+            name = f"{traits['name']} " if traits.get("name") else ""
+            return (f"{t.get('user_id')} {name}<{traits['email']}>, browsed as "
+                    f"{str(t['anonymous_id'])[:8]}... before logging in")
+    return None
+
+
+def _stitched(base: str, key: str | None) -> str | None:
+    """:func:`stitched_line` of the worker's recent triggers (None when it cannot say)."""
+    request = urllib.request.Request(f"{base}/triggers/recent",
+                                     headers={"Authorization": f"Bearer {key}"} if key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - local URL
+            return stitched_line(orjson.loads(response.read()))
+    except (urllib.error.URLError, OSError, orjson.JSONDecodeError):
+        return None
+
+
+def _view(metrics_url: str, stitched: str | None = None) -> Table:
     table = Table(title="live counts (Ctrl-C stops)", expand=False)
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -79,6 +106,8 @@ def _view(metrics_url: str) -> Table:
     table.add_row("live: open carts", f"{total(m, 'shopstream_live_open_carts'):,.0f}")
     for labels, value in sorted(m.get("shopstream_triggers_total", {}).items()):
         table.add_row(f"  trigger: {dict(labels).get('type')}", f"{value:,.0f}")
+    table.add_row("one person across a login (last Cart Abandoned)",
+                  stitched or "none yet: carts abandon after the quiet time")
     return table
 
 
@@ -127,8 +156,9 @@ def _summary(m: dict | None, settings: Settings) -> None:
     )
 
 
-def _print_keys(console: Console, settings: Settings, bootstrap: str, base: str) -> None:
-    """Keys of the demo's tenant, one per role (only their hashes are stored)."""
+def _print_keys(console: Console, settings: Settings, bootstrap: str, base: str) -> str:
+    """Keys of the demo's tenant, one per role (only their hashes are stored); returns the
+    read key."""
     from models.keys import Role
     from streams.cli.keys import create_key
 
@@ -141,6 +171,7 @@ def _print_keys(console: Console, settings: Settings, bootstrap: str, base: str)
                   f"'{made[Role.WRITE]}:' localhost:{settings.collector_port}/v1/track ...; "
                   f"dashboard with auth on (SHOPSTREAM_AUTH=on): {base}/?key={made[Role.READ]}; "
                   f"CLI: SHOPSTREAM_API_KEY={made[Role.READ]}")
+    return made[Role.READ]
 
 
 def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = None,
@@ -160,6 +191,7 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
         )
         base = f"http://{settings.web_host}:{settings.web_port}"
         stop = threading.Event()
+        read_key: str | None = None
         try:
             _wait_healthy(f"{base}/health", worker)
             t = settings.topics
@@ -173,10 +205,12 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
                           "(CART_ABANDON_AFTER); in another terminal: "
                           "shopstream triggers tail cart_abandoned")
             console.print(f"[bold]topics[/] {t.raw} -> {t.events} | {t.dlq}")
-            console.print(f"[bold]traffic[/] {rate:g} events/s from the simulator (seed {seed})")
+            console.print(f"[bold]traffic[/] {rate:g} events/s from the simulator (seed {seed}; "
+                          f"{SimConfig().anonymous:.0%} of the sessions browse anonymously, "
+                          "then log in)")
             console.print(f"[bold]ClickHouse[/] {settings.resolved_clickhouse_url}; in another "
                           "terminal: shopstream report kpis --grain minute")
-            _print_keys(console, settings, broker.bootstrap, base)
+            read_key = _print_keys(console, settings, broker.bootstrap, base)
             producer = threading.Thread(target=_traffic, daemon=True,
                                         args=(broker.bootstrap, settings, rate, seed, stop))
             producer.start()
@@ -184,13 +218,15 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
             with Live(_view(f"{base}/metrics"), console=console, refresh_per_second=1) as live:
                 while time.monotonic() < ends:
                     time.sleep(1.0)
-                    live.update(_view(f"{base}/metrics"))
+                    live.update(_view(f"{base}/metrics", _stitched(base, read_key)))
         except KeyboardInterrupt:
             console.print("stopping...")
         finally:
             stop.set()
             console.print("traffic stopped; waiting for the worker to write what it holds...")
             _summary(_settled(f"{base}/metrics", settings), settings)
+            if stitched := _stitched(base, read_key):
+                console.print(f"[bold]one person across a login[/] {stitched}")
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
                 try:

@@ -19,7 +19,7 @@ import orjson
 
 from models.errors import Code
 from models.flat import is_flat
-from models.limits import MAX_ID_CHARS
+from models.identity import raw_device_key
 from models.times import format_time
 from models.validation import message_id_for
 
@@ -151,16 +151,14 @@ def stamp(event: dict[str, Any], *, tenant: str, received_at: datetime,
 
 
 def frame(event: dict[str, Any]) -> tuple[bytes | None, bytes]:
-    """(Kafka key, value) of a stamped event: keyed by user as ``shopstream produce`` does;
+    """(Kafka key, value) of a stamped event: keyed by device as ``shopstream produce`` does
+    (:func:`models.identity.raw_device_key`);
     an event over ``EVENT_LIMIT`` is refused."""
     value = orjson.dumps(event)
     if len(value) > EVENT_LIMIT:
         raise Rejected(400, Code.TOO_LARGE, f"an event is at most {EVENT_LIMIT} bytes; one "
                        f"is {len(value)}")
-    ident = event.get("userId") or event.get("anonymousId") or event.get("user_id") \
-        or event.get("anonymous_id")
-    key = None if ident is None else str(ident).encode()[:MAX_ID_CHARS]
-    return key, value
+    return raw_device_key(event), value
 
 
 def credentials(authorization: str | None) -> str | None:

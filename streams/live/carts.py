@@ -8,6 +8,12 @@ that shopper, which gives one ``Cart Recovered``. A cart that is emptied, or
 reaches checkout or an order, is closed without a trigger. Cart activity older
 than the allowed lateness is counted as late and not merged.
 
+A cart follows its shopper across a login: a cart sent without a ``cart_id`` is the
+device's (``user:<anonymousId>``, else ``user:<user id>``; an open cart under the person's
+key is continued), a cart started anonymously gets the user id when its anonymous id is
+linked (:meth:`CartBook.identified`), and a checkout or order without a ``cart_id`` closes
+(or recovers) the carts of the same shopper: the same person, user id or anonymous id.
+
 State keys: ``c|<tenant>|<cart id>`` (open carts), ``a|<tenant>|<cart id>``
 (abandonments awaiting recovery).
 """
@@ -42,6 +48,13 @@ class Line:
     category: str | None
     quantity: int
     unit_price: str  # Decimal as text (JSON state)
+
+
+def same_shopper(ev: LiveEvent, user_key: str, user_id: str | None,
+                 anonymous_id: str | None) -> bool:
+    """Whether ``ev`` (resolved) is from the shopper of a cart or an abandonment."""
+    return (user_key == ev.user_key or (user_id is not None and user_id == ev.user_id)
+            or (anonymous_id is not None and anonymous_id == ev.anonymous_id))
 
 
 @dataclass
@@ -126,14 +139,14 @@ class CartBook:
 
     def _activity(self, ev: LiveEvent, effects: Effects) -> None:
         props = ev.props
-        cart_id = str(props.get("cart_id") or f"user:{ev.user_key}")
-        key = f"c|{ev.tenant}|{cart_id}"
+        key = self._cart_key(ev)
         cart = self.carts.get(key)
         if ev.name == EventName.CART_VIEWED and cart is None:
             return
         if cart is None:
-            cart = Cart(ev.tenant, cart_id, ev.user_key, ev.user_id, ev.anonymous_id, ev.session_id,
-                        str(props.get("currency") or "USD"), ev.ts, ev.ts)
+            cart = Cart(ev.tenant, key.split("|", 2)[2], ev.user_key, ev.user_id, ev.anonymous_id,
+                        ev.session_id, str(props.get("currency") or "USD"), ev.ts, ev.ts)
+        cart.user_id = ev.user_id or cart.user_id
         cart.first_ms, cart.last_ms = min(cart.first_ms, ev.ts), max(cart.last_ms, ev.ts)
         cart.session_id = ev.session_id or cart.session_id
         pid = props.get("product_id")
@@ -156,13 +169,39 @@ class CartBook:
                 return
         self._save(effects, key, cart)
 
+    def _cart_key(self, ev: LiveEvent) -> str:
+        """The state key of the cart an activity names: its ``cart_id``, else the device's
+        cart, else an open cart under the person's key (started before this device key
+        rule, or by the same person on this partition)."""
+        cart_id = ev.props.get("cart_id")
+        if cart_id:
+            return f"c|{ev.tenant}|{cart_id}"
+        device = f"c|{ev.tenant}|user:{ev.device}"
+        person = f"c|{ev.tenant}|user:{ev.user_key}"
+        return person if device not in self.carts and person in self.carts else device
+
+    def identified(self, tenant: str, anonymous_id: str, user_id: str) -> Effects:
+        """An anonymous id was linked to a user: its open carts and abandonments that have
+        no user id take this one (once per new link: a scan of the partition's carts)."""
+        effects = Effects()
+        for key, cart in self.carts.items():
+            if cart.tenant == tenant and cart.anonymous_id == anonymous_id and not cart.user_id:
+                cart.user_id = user_id
+                effects.writes[key] = cart
+        for key, record in self.abandoned.items():
+            if (record.tenant == tenant and record.anonymous_id == anonymous_id
+                    and not record.user_id):
+                record.user_id = user_id
+                effects.writes[key] = record
+        return effects
+
     def _close(self, ev: LiveEvent, effects: Effects) -> None:
         cart_id = ev.props.get("cart_id")
         if cart_id:
             keys = [f"c|{ev.tenant}|{cart_id}"]
         else:  # no cart named: every open cart of this shopper
-            keys = [k for k, c in self.carts.items()
-                    if c.tenant == ev.tenant and c.user_key == ev.user_key]
+            keys = [k for k, c in self.carts.items() if c.tenant == ev.tenant
+                    and same_shopper(ev, c.user_key, c.user_id, c.anonymous_id)]
         for key in keys:
             if key in self.carts:
                 self._save(effects, key, None)
@@ -173,7 +212,7 @@ class CartBook:
         candidates = [k for k, a in self.abandoned.items()
                       if a.tenant == ev.tenant and a.abandoned_ms <= ev.ts
                       and ev.ts - a.abandoned_ms <= self.recovery_window_ms
-                      and (k == exact or a.user_key == ev.user_key)]
+                      and (k == exact or same_shopper(ev, a.user_key, a.user_id, a.anonymous_id))]
         if not candidates:
             return
         key = exact if exact in candidates else max(candidates,

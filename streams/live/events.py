@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.enrichment import is_bot_event
+from models.identity import device_key
 from models.times import parse_iso_ms
 from models.triggers import Trigger
 
@@ -15,13 +16,22 @@ class LiveEvent:
     name: str            # the track event name, or the call type ("page", "identify")
     tenant: str
     ts: int              # event time, ms since the epoch
-    user_key: str        # userId, else anonymousId
-    user_id: str | None
+    user_key: str        # the person: userId, else the user its anonymousId is linked to, else
+                         # anonymousId (streams/live/identities.py resolves it)
+    user_id: str | None  # as sent, then as resolved
     anonymous_id: str | None
     session_id: str | None
     source: str          # utm source ("" when none)
     props: dict[str, Any]
     is_bot: bool = False  # flagged by the validation stage's enrichment: moves time, nothing else
+    previous_id: str | None = None  # alias calls
+    traits: dict[str, Any] | None = None  # identify calls, as sent (never stored whole)
+
+    @property
+    def device(self) -> str:
+        """The device the event came from (:func:`models.identity.device_key`): one browser's
+        events before and after a login share it."""
+        return device_key(self.user_id, self.anonymous_id, self.previous_id)
 
 
 def live_event(obj: dict[str, Any]) -> LiveEvent:
@@ -39,6 +49,7 @@ def live_event(obj: dict[str, Any]) -> LiveEvent:
         source=str(campaign.get("source") or ""),
         props=obj.get("properties") or {},
         is_bot=is_bot_event(obj),
+        previous_id=obj.get("previousId"), traits=obj.get("traits"),
     )
 
 

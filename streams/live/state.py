@@ -1,4 +1,8 @@
-"""One partition's live state: every module behind one event clock (pure)."""
+"""One partition's live state: every module behind one event clock (pure).
+
+Each event is first resolved to its person (:mod:`streams.live.identities`: an identify or
+alias call links ids, and a linked anonymous id's events count as the user's); every
+trigger fired carries the shopper's user id and contact traits."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from streams.live.clock import EventClock
 from streams.live.customers import Customers
 from streams.live.events import Effects, LiveEvent
 from streams.live.funnel import Funnel
+from streams.live.identities import Identities
 from streams.live.pulse import Pulse
 from streams.live.trending import TrendWeights, trend_updates
 
@@ -53,6 +58,7 @@ class PartitionState:
     def __init__(self, config: LiveConfig) -> None:
         self.config = config
         self.clock = EventClock()
+        self.identities = Identities()
         self.carts = CartBook(config.abandon_after_ms, config.recovery_window_ms)
         self.funnel = Funnel()
         self.customers = Customers(config.post_purchase_after_ms, config.winback_after_ms,
@@ -77,6 +83,8 @@ class PartitionState:
             self.customers.restore(key, value)
         elif kind == "m":
             self.pulse.restore(key, value)
+        elif kind in "ip":
+            self.identities.restore(key, value)
 
     def restored(self, wall_ms: int) -> None:
         """After restoring: idle time counts from when the partition is next seen caught up,
@@ -108,14 +116,24 @@ class PartitionState:
         late = self.clock.is_late(ev.ts, wall_ms, self.config.lateness_ms)
         self.clock.observe(ev.ts)
         effects = self.due(wall_ms)
-        if ev.is_bot:  # a bot's event: no cart, trend, funnel, customer or live figure
-            return self._watermark(effects)
+        if ev.is_bot:  # a bot's event: no cart, trend, funnel, customer, person or live figure
+            return self._watermark(self._stamped(effects))
+        linked, links = self.identities.apply(ev)
+        effects.merge(linked)
+        for link in links:
+            effects.merge(self.carts.identified(link.tenant, link.anonymous_id, link.user_id))
+        ev = self.identities.resolve(ev)
         effects.merge(self.carts.apply(ev, late, wall_ms))
         effects.trend.extend(trend_updates(ev, self.config.trending_weights))
         effects.merge(self.funnel.apply(ev))
         effects.merge(self.customers.apply(ev, wall_ms))
         effects.merge(self.pulse.apply(ev))
-        return self._watermark(effects)
+        return self._watermark(self._stamped(effects))
+
+    def _stamped(self, effects: Effects) -> Effects:
+        if effects.triggers:
+            effects.triggers = self.identities.stamp(effects.triggers)
+        return effects
 
     def _watermark(self, effects: Effects) -> Effects:
         if self.clock.event_ms - self._persisted_watermark >= WATERMARK_STEP_MS:
@@ -130,7 +148,7 @@ class PartitionState:
         now = self.now(wall_ms)
         if now == 0:
             return Effects()
-        return self.carts.due(now, wall_ms).merge(self.customers.due(now, wall_ms))
+        return self._stamped(self.carts.due(now, wall_ms).merge(self.customers.due(now, wall_ms)))
 
     def housekeeping(self, wall_ms: int) -> Effects:
         now = self.now(wall_ms)

@@ -7,8 +7,9 @@
         tracker.order_completed("u42", order_id="o1", products=[...], total="19.99")
 
 Idempotent confluent-kafka producer (no duplicates from producer retries),
-lz4 compression, linger batching; key = userId or anonymousId so one shopper's
-events stay ordered. ``messageId`` and ``timestamp`` are filled in when absent.
+lz4 compression, linger batching; keyed by device (anonymousId, else userId:
+``models.identity``) so one browser's events stay ordered across a login.
+``messageId`` and ``timestamp`` are filled in when absent.
 Delivery failures are counted and passed to ``on_error``; nothing raises from
 the background thread.
 """
@@ -26,6 +27,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from models.ecommerce import EventName
 from models.errors import Issue, ShopstreamError
+from models.identity import raw_device_key
 from models.serde import dumps
 from models.times import format_time
 from models.validation import Rules, validate_obj
@@ -172,8 +174,7 @@ class Tracker:
             result = validate_obj(body, self.rules, self._clock())
             if not result.ok:
                 raise InvalidEvent(result.issues)
-        key = body.get("userId") or body.get("anonymousId") or body.get("user_id")
-        self.send_raw(dumps(body), None if key is None else str(key).encode())
+        self.send_raw(dumps(body), raw_device_key(body))
         return str(body["messageId"])
 
     def send_raw(self, value: bytes, key: bytes | None = None) -> None:

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from models.ecommerce import EventName
-from models.limits import MAX_ID_CHARS
+from models.identity import raw_device_key
 from models.serde import dumps
 from models.times import format_time
 from streams.sources.lines import read_lines
@@ -37,9 +37,7 @@ def jsonl_records(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes
         try:
             obj = orjson.loads(line)
             if isinstance(obj, dict):
-                ident = obj.get("userId") or obj.get("anonymousId") or obj.get("user_id")
-                # (an id longer than the contract allows is refused there; the key only routes)
-                key = None if ident is None else str(ident).encode()[:MAX_ID_CHARS]
+                key = raw_device_key(obj)  # a too long id is refused by validation
         except orjson.JSONDecodeError:
             pass
         yield number, key, line

@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+import orjson
+
 from models.deadletters import dead_letter
 from models.serde import dumps, event_to_json
 from models.validation import Rules, ValidationResult, validate_line, validate_obj
-from sinks.rows import rows_for
+from sinks.rows import rows_for, user_rows
 from sinks.writer import Batch, ClickHouseWriter
 from streams.sources.files import csv_rows, rees46_objects
 from streams.sources.lines import read_lines
@@ -94,9 +96,11 @@ def ingest(
                 summary.duplicates += 1
                 continue
             seen.add(result.event.messageId)
-            event_row, items = rows_for(event_to_json(result.event))
+            event = orjson.loads(event_to_json(result.event))
+            event_row, items = rows_for(event)
             batch.events.append(event_row)
             batch.items.extend(items)
+            batch.users.extend(user_rows(event))
             summary.events += 1
             summary.order_items += len(items)
             if len(batch.events) >= batch_rows:

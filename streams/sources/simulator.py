@@ -10,7 +10,8 @@ What it produces: landing pages with UTM campaigns, searches, product views
 structure a recommender can learn), carts (adds, removes, coupons), checkouts,
 orders with consistent totals, refunds and cancellations, abandoned carts of
 which some are recovered in a later session, returning customers, identify calls, a share of
-flat-envelope events, duplicates (same messageId re-sent) and malformed events.
+sessions that browse anonymously and log in midway (:mod:`streams.sources.logins`), a share
+of flat-envelope events, duplicates (same messageId re-sent) and malformed events.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from decimal import Decimal
 from typing import Any
 
 from models.ecommerce import EventName
+from models.identity import device_key
 from models.money import CENT, round_cents
 from models.serde import dumps
 from models.times import format_time
+from streams.sources.logins import latest_login, logged_in_midway
 
 CATEGORIES = [
     "electronics.smartphone", "electronics.audio.headphone", "computers.notebook",
@@ -87,6 +90,7 @@ class SimConfig:
     tenant: str | None = None
     currency: str = "USD"
     bots: float = 0.0  # share of sessions that are a crawler's (real crawler user agents)
+    anonymous: float = 0.2  # share of shoppers' sessions that start anonymous, then log in
     start: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
 
 
@@ -181,6 +185,14 @@ class Shop:
         if self.config.bots and rng.random() < self.config.bots:
             return self._bot_session()
         user = f"u{rng.choices(range(self.config.users), weights=self.user_weights)[0] + 1:06d}"
+        if not (self.config.anonymous and rng.random() < self.config.anonymous):
+            return self._shopper_session(user, signs_up=True)
+        self.known.add(user)  # a new browser: anonymous until the login's identify call
+        steps = self._shopper_session(user, signs_up=False)
+        return logged_in_midway(steps, user, self._uuid(), rng.randint(1, latest_login(steps)))
+
+    def _shopper_session(self, user: str, signs_up: bool) -> list[dict[str, Any]]:
+        rng = self.rng
         session_id = self._uuid()
         campaign = rng.choices([c for c, _ in CAMPAIGNS], weights=[w for _, w in CAMPAIGNS])[0]
         shopper = int(user[1:])  # a shopper's browser and network stay theirs
@@ -199,7 +211,7 @@ class Shop:
         steps.append({"type": "page", "name": "Home", "userId": user, "context": context,
                       "properties": {"url": "https://shop.example/", "path": "/",
                                      "title": "Home"}})
-        if user not in self.known and rng.random() < 0.5:
+        if signs_up and user not in self.known and rng.random() < 0.5:
             self.known.add(user)
             track(EventName.SIGNED_UP, {"method": "email"})
             steps.append({"type": "identify", "userId": user, "context": context,
@@ -327,15 +339,16 @@ class Shop:
 
     def _malformed(self, event: dict[str, Any]) -> SimEvent:
         rng = self.rng
-        key = event.get("userId")
+        key = device_key(event.get("userId"), event.get("anonymousId"))
         kind = rng.randrange(6)
         if kind == 0:
             return SimEvent(key, dumps(event)[:-7], "malformed")  # truncated JSON
         if kind == 1:
             return SimEvent(key, b"\xff\xfe" + dumps(event)[2:], "malformed")  # not UTF-8
         broken = {**event, "properties": dict(event.get("properties", {}))}
-        if kind == 2:
+        if kind == 2:  # nobody
             broken.pop("userId", None)
+            broken.pop("anonymousId", None)
         elif kind == 3:
             broken["type"] = "track"
             broken["event"] = EventName.PRODUCT_VIEWED
@@ -368,16 +381,18 @@ class Shop:
                 yield self._malformed(event)
                 continue
             if (event.get("event") == EventName.PRODUCT_VIEWED and rng.random() < cfg.flat
-                    and "userId" in event):
+                    and "userId" in event and "anonymousId" not in event):
                 yield SimEvent(event["userId"], self._flatten(event), "valid")
             else:
-                yield SimEvent(event.get("userId") or event.get("anonymousId"), event, "valid")
+                yield SimEvent(device_key(event.get("userId"), event.get("anonymousId")), event,
+                               "valid")
             self.recent.append(event)
             if len(self.recent) > 200:
                 self.recent.pop(0)
             if rng.random() < cfg.duplicates:
                 again = rng.choice(self.recent)
-                yield SimEvent(again.get("userId"), again, "duplicate")
+                yield SimEvent(device_key(again.get("userId"), again.get("anonymousId")), again,
+                               "duplicate")
 
 
 def simulate(config: SimConfig, count: int | None = None) -> Iterator[SimEvent]:

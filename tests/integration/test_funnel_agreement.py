@@ -122,9 +122,11 @@ def test_live_funnel_and_clickhouse_count_the_same_sessions(traffic, clickhouse,
 
 def added_event_columns(migrations: Any) -> list[str]:
     """The later migrations' statements that add columns to ``events`` (9: enrichment, 10:
-    alias and group ids): a database of before them still takes today's rows with these."""
+    alias and group ids) and the ``users`` table (12: identify calls' traits): a database of
+    before them still takes today's rows with these."""
     return [statement for migration in migrations for statement in migration.statements
-            if statement.lstrip().startswith("ALTER TABLE events ADD COLUMN")]
+            if statement.lstrip().startswith(("ALTER TABLE events ADD COLUMN",
+                                              "CREATE TABLE IF NOT EXISTS users"))]
 
 
 def test_a_database_with_data_upgraded_to_the_session_rule_agrees(traffic, chdb_url, tmp_path):

@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from models.deadletters import original_payload
+from models.identity import device_key
 from models.serde import dumps
 from streams.sdk.tracker import Tracker
 from tests.support import count, read_topic, wait_for, wait_until_equal
@@ -67,7 +68,8 @@ def test_mixed_traffic_lands_exactly_where_it_belongs(settings, worker_factory, 
     canonical = [orjson.loads(r.value) for r in events]
     assert sorted(e["messageId"] for e in canonical) == sorted(valid_ids)
     for record, event in zip(events, canonical, strict=True):
-        assert record.key == (event.get("userId") or event["anonymousId"]).encode()
+        assert record.key == device_key(event.get("userId"), event.get("anonymousId"),
+                                        event.get("previousId")).encode()
     by_id = {e["messageId"]: e for e in canonical}
     assert by_id["flat-1"]["event"] == "Product Added"
     order_bytes = next(r.value for r in events if b"order-msg-1" in r.value)

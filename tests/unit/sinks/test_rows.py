@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
-from sinks.rows import EVENT_COLUMNS, ITEM_COLUMNS, event_row, item_rows, rows_for
+from sinks.rows import (
+    EVENT_COLUMNS,
+    ITEM_COLUMNS,
+    USER_COLUMNS,
+    event_row,
+    item_rows,
+    rows_for,
+    user_rows,
+)
 
 BASE = {"type": "track", "messageId": "m1", "tenant": "t", "userId": "u1",
         "timestamp": "2026-01-01T10:00:00.000Z", "receivedAt": "2026-01-01T10:00:01.000Z"}
@@ -87,3 +95,18 @@ def test_enrichment_columns_come_from_the_context():
                            "source_class")] == ["Chrome", "Android", "mobile", 1, "BR", "", "search"]
     plain = row({"event": "Product Viewed", "context": {"userAgent": "curl/8.4.0"}})
     assert (plain["is_bot"], plain["device_type"], plain["source_class"]) == (0, "", "")
+
+
+def test_identify_traits_go_to_users_only():
+    traits = {"email": "ana@example.com", "firstName": "Ana", "lastName": "Lima", "plan": "gold"}
+    identify = {**BASE, "type": "identify", "anonymousId": "dev-a", "traits": traits,
+                "context": {"traits": traits, "locale": "pt-PT"}}
+    [user] = user_rows(identify)
+    u = dict(zip(USER_COLUMNS, user, strict=True))
+    assert (u["user_id"], u["anonymous_id"], u["email"], u["name"], u["phone"]) == (
+        "u1", "dev-a", "ana@example.com", "Ana Lima", "")
+    assert u["traits"] == '{"email":"ana@example.com","firstName":"Ana","lastName":"Lima","plan":"gold"}'
+    stored = row({"type": "identify", "traits": traits, "context": {"traits": traits}})
+    assert "ana@" not in stored["context"] + stored["properties"]
+    assert user_rows({**BASE, "type": "identify", "userId": None, "anonymousId": "a"}) == []
+    assert user_rows({**BASE, "event": "Product Added"}) == []

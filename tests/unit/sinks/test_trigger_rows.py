@@ -103,3 +103,14 @@ def test_the_quality_source_sends_duplicate_notes_to_their_table_and_letters_to_
                          offset=1, key=None, failed_at=T)
     [_], duplicates = source.build(letter, "dlq", 0, 0)
     assert duplicates == []
+
+
+def test_the_shoppers_traits_never_reach_the_stored_payload():
+    trigger = CartRecovered(trigger_id="r2", tenant="t", time=T, emitted_at=T, user_id="ana",
+                            anonymous_id="a9", traits={"email": "ana@example.com"},
+                            cart_id="c1", order_id="o1", recovered_revenue=Decimal("5"),
+                            currency="USD", minutes_since_abandonment=1.0,
+                            abandoned_trigger_id="a1", abandoned_at=T)
+    [[row]] = TRIGGER_ROWS.build(dumps(trigger.model_dump()), "shop.triggers.cart_recovered", 0, 8)
+    payload = orjson.loads(as_dict(TRIGGER_COLUMNS, row)["payload"])
+    assert "traits" not in payload and payload["user_id"] == "ana" and payload["cart_id"] == "c1"

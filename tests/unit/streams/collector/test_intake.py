@@ -85,8 +85,9 @@ def test_stamping_overrides_the_tenant_and_fixes_the_message_id():
         "a", "203.0.113.5", "2026-11-21T12:00:00.000Z") and flat["message_id"]
 
 
-def test_frames_are_keyed_by_user_and_bounded():
-    assert frame({"userId": "u1", "anonymousId": "a"})[0] == b"u1"
+def test_frames_are_keyed_by_device_and_bounded():
+    assert frame({"userId": "u1", "anonymousId": "a"})[0] == b"a"
+    assert frame({"userId": "u1"})[0] == b"u1"
     assert frame({"anonymousId": "a"})[0] == b"a"
     assert frame({"user_id": 7})[0] == b"7"
     assert frame({"type": "track"})[0] is None

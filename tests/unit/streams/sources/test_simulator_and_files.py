@@ -159,3 +159,40 @@ def test_rees46_message_ids_are_stable():
            b"user_session\n2019-10-01 00:00:00 UTC,view,1,2,a.b,x,1.50,9,s\n")
     first = list(rees46_records(io.BytesIO(row)))
     assert first == list(rees46_records(io.BytesIO(row)))
+
+
+def test_a_share_of_sessions_browse_anonymously_then_log_in_as_analytics_js_sends_them():
+    from streams.sources.logins import NEEDS_LOGIN
+
+    events = [e.value for e in simulate(SimConfig(seed=4, malformed=0, duplicates=0, flat=0),
+                                        8000)]
+    logins = {e["anonymousId"]: e for e in events if e["type"] == "identify" and "anonymousId" in e}
+    sessions = {e["context"]["sessionId"] for e in events}
+    anonymous_sessions = {e["context"]["sessionId"] for e in events if "anonymousId" in e}
+    assert 0.1 < len(anonymous_sessions) / len(sessions) < 0.3 and len(logins) > 100
+    for device, login in logins.items():
+        assert login["traits"]["email"] == f"{login['userId']}@example.com"
+        assert login["traits"]["name"]
+        ids = [(e.get("userId"), e is login) for e in events if e.get("anonymousId") == device]
+        at = ids.index((login["userId"], True))
+        assert {user for user, _ in ids[:at]} <= {None}  # anonymousId only before the login
+        assert {user for user, _ in ids[at:]} == {login["userId"]}  # both ids after it
+    assert all("userId" in e for e in events if e.get("event") in NEEDS_LOGIN)
+    plain = simulate(SimConfig(seed=4, malformed=0, duplicates=0, anonymous=0), 3000)
+    assert not any("anonymousId" in e.value for e in plain)
+
+
+def test_some_carts_started_anonymously_are_abandoned_after_the_login_with_the_email():
+    from models.serde import event_to_json
+    from streams.live.events import live_event
+    from streams.live.state import LiveConfig, PartitionState
+
+    state, triggers = PartitionState(LiveConfig()), []
+    for e in simulate(SimConfig(seed=4, rate=1, malformed=0, duplicates=0), 8000):  # 2 h
+        result = validate_bytes(e.to_bytes(), Rules(), LATER)
+        triggers += state.apply(live_event(orjson.loads(event_to_json(result.event))), 0).triggers
+    # every anonymous session logs in before it ends, long before its cart is abandoned
+    stitched = [t for t in triggers if t.type == "cart_abandoned" and t.anonymous_id]
+    assert len(stitched) > 10
+    assert all(t.user_id and t.traits["email"] == f"{t.user_id}@example.com"
+               and t.traits["name"] for t in stitched)
