@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
+from models.currency import amounts_text
 from models.serde import dumps
 from models.times import format_time
 from sinks.reports import Table
@@ -28,6 +29,9 @@ def _text(value: Any) -> str:
 
 
 def write_table(table: Table, fmt: str, out: TextIO = sys.stdout) -> None:
+    if table.unconverted:  # amounts in currencies without a rate, left out of the money figures
+        print("not converted (no exchange rate; `shopstream fx load`), left out of the money "
+              "figures: " + amounts_text(table.unconverted), file=sys.stderr)
     if fmt == "json":
         records = [{c: (list(v) if isinstance(v, tuple) else v) for c, v in r.items()}
                    for r in table.records()]

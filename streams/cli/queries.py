@@ -15,9 +15,11 @@ import urllib.parse
 import urllib.request
 from dataclasses import asdict
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from models.currency import reporting_currencies, reporting_currency
 from models.errors import ShopstreamError
 from models.segments import SegmentRules
 from models.settings import Settings, load_settings
@@ -60,7 +62,8 @@ class WorkerQueries:
 
     def _get(self, path: str, params: dict[str, Any]) -> Table:
         body = worker_request(self.base_url, "GET", path, params)
-        return Table(body["columns"], body["rows"])
+        return Table(body["columns"], body["rows"],
+                     {c: Decimal(a) for c, a in body.get("unconverted", {}).items()})
 
     def report(self, name: str, params: ReportParams) -> Table:
         return self._get(f"/report/{name}", report_query(params))
@@ -89,9 +92,13 @@ def report_params(settings: Settings, *, tenant: str | None = None,
                   min_support: float = 0.0, include_bots: bool = False,
                   by: str | None = None) -> ReportParams:
     """Report parameters with the settings' defaults (tenant, segment thresholds, experiment
-    rules); ``grain`` None leaves each time report its own default."""
+    rules, reporting currency); ``grain`` None leaves each time report its own default."""
+    tenant = tenant or settings.default_tenant
+    currency = reporting_currency(reporting_currencies(settings.reporting_currency,
+                                                       settings.reporting_currencies), tenant)
     return ReportParams(
-        tenant=tenant or settings.default_tenant, start=start, end=end, as_of=as_of,
+        tenant=tenant, start=start, end=end, as_of=as_of,
+        reporting_currency=currency, fx_base=settings.fx_base_currency,
         grain=grain, limit=limit, min_support=min_support, include_bots=include_bots, by=by,
         segment_rules=SegmentRules(settings.high_value_revenue, settings.frequent_buyer_orders,
                                    settings.frequent_buyer_gap_days),

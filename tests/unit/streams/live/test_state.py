@@ -333,7 +333,7 @@ def test_live_figures():
     run = Run()
     run.feed(order(T0 - MIN, total=10.0), order(T0 + 30 * MIN, oid="o2", total=5.5, user="bob"),
              order(T0 + 59 * MIN + 30_000, oid="o3", total=1.0, user="carol"))
-    figures = live_figures([run.state.pulse], "t1", T0 + 60 * MIN)
+    figures = live_figures([run.state.pulse], "t1", T0 + 60 * MIN, lambda amount, _c, _d: amount)
     assert figures["orders_last_minute"] == 1 and figures["revenue_last_minute"] == Decimal("1.0")
     assert figures["orders_last_hour"] == 2 and figures["revenue_last_hour"] == Decimal("6.5")
     assert figures["active_users_5m"] == 1
