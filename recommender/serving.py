@@ -10,6 +10,10 @@ looked at last, topped up with trending products overall. "Trending" is a time-d
 score of recent views and adds in ClickHouse (half-life
 ``SHOPSTREAM_TRENDING_HALF_LIFE_H``), in event time.
 
+An erased person (``erased(tenant, user)``, the suppression list the worker injects) is
+answered as a shopper never seen: no model list, no history read, no A/B variant; their
+factors stay in the model files until the next training, which no longer sees them.
+
 During an A/B test (``recommender.experiment``) a stable share of the shoppers get the
 version under test and the rest the active model; the answer says which (``variant``).
 The registry is looked up at most every few seconds and models are reloaded when they
@@ -73,6 +77,7 @@ FROM events WHERE tenant = {tenant:String} AND product_id = {product:String}
 """
 
 Loaded = tuple[ModelRecord | None, TrainedModel | None]
+Erased = Callable[[str, str], bool]  # (tenant, user) -> whether the person was erased
 
 
 class NotFound(ShopstreamError):
@@ -80,8 +85,10 @@ class NotFound(ShopstreamError):
 
 
 class RecommendationService:
-    def __init__(self, database: Callable[[], Client], settings: Settings) -> None:
+    def __init__(self, database: Callable[[], Client], settings: Settings,
+                 erased: Erased | None = None) -> None:
         self.database, self.settings = database, settings
+        self.erased: Erased = erased or (lambda _tenant, _user: False)
         self._lock = threading.Lock()
         self._checked: dict[str, float] = {}
         self._loaded: dict[tuple[str, str], Loaded] = {}  # (tenant, active|testing)
@@ -127,10 +134,11 @@ class RecommendationService:
     def recommend(self, user: str, n: int = 10, tenant: str | None = None) -> dict[str, Any]:
         tenant = self.tenant(tenant)
         n = max(1, min(n, 500))
-        (record, model), variant = self.model(tenant, user)
-        category, recent, bought = self.database().query(
+        erased = self.erased(tenant, user)
+        (record, model), variant = self.model(tenant, None if erased else user)
+        category, recent, bought = (None, [], []) if erased else self.database().query(
             USER_SQL, parameters={"tenant": tenant, "user": user}).result_rows[0]
-        code = model.user_code(user) if model is not None else None
+        code = model.user_code(user) if model is not None and not erased else None
         answer: dict[str, Any] = {"user": user, "tenant": tenant,
                                   "version": record.version if record else None}
         if variant is not None:

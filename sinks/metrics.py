@@ -40,3 +40,8 @@ SINK_DEAD_LETTERS = Counter(
     "(not a canonical event, or refused by ClickHouse for good), sent to the dead-letter topic",
     registry=REGISTRY,
 )
+SINK_DROPPED = Counter(
+    "shopstream_sink_dropped_total", "Records the sink left out on purpose, by the table of "
+    "their first row (the events of erased people: the suppression list)", ["table"],
+    registry=REGISTRY,
+)

@@ -18,11 +18,14 @@ from models.logs import limit_library_logs
 from models.settings import Settings
 from sinks.kafka_sink import KafkaSink
 from sinks.metrics import REGISTRY as SINK_REGISTRY
+from sinks.privacy import names_erased
+from sinks.writer import EVENT_ROWS, EVENTS, dropping
 from streams.app import create_app, faust_app_id
 from streams.kafka.admin import ensure_topics
 from streams.kafka.transactional import StageFailed
 from streams.monitoring.health import HealthBoard
 from streams.monitoring.metrics import LAG_REGISTRY, REGISTRY, VALIDATION_REGISTRY
+from streams.privacy.suppression import followed
 from streams.stages.live import LiveStage, live_changelog, live_loop, register_live_timers
 from streams.stages.process import StageProcess
 from streams.stages.trending import TrendingBoard, trending_changelog, trending_loop
@@ -54,7 +57,8 @@ class DatabaseHandle:
 
 def build_worker_app(settings: Settings, bootstrap: str, board: HealthBoard,
                      live: LiveStage | None, database: DatabaseHandle | None = None,
-                     registries: list[CollectorRegistry] | None = None) -> faust.App:
+                     registries: list[CollectorRegistry] | None = None,
+                     erased: Callable[[str, str], bool] | None = None) -> faust.App:
     """The Faust app: the web views and the timers (gauges, trending snapshots, funnel
     snapshots, the recommender schedule). The stages run beside it in threads
     (:func:`run_worker`)."""
@@ -72,7 +76,7 @@ def build_worker_app(settings: Settings, bootstrap: str, board: HealthBoard,
         if database is not None:
             register_funnel_snapshot(app, settings, live, database)
     if database is not None:
-        register_recommender(app, settings, bootstrap, database)
+        register_recommender(app, settings, bootstrap, database, erased)
     return app
 
 
@@ -97,9 +101,11 @@ def register_funnel_snapshot(app: faust.App, settings: Settings, live: LiveStage
 
 
 def register_recommender(app: faust.App, settings: Settings, bootstrap: str,
-                         database: DatabaseHandle) -> None:
-    """Serving endpoints always; in embedded mode also the retraining schedule (with a
-    ClickHouse server, training is a job of its own: cron or a Kubernetes CronJob)."""
+                         database: DatabaseHandle,
+                         erased: Callable[[str, str], bool] | None = None) -> None:
+    """Serving endpoints always (an ``erased`` person answered as one never seen); in
+    embedded mode also the retraining schedule (with a ClickHouse server, training is a job
+    of its own: cron or a Kubernetes CronJob)."""
     import asyncio
 
     from recommender.runner import JobRunner
@@ -110,7 +116,7 @@ def register_recommender(app: faust.App, settings: Settings, bootstrap: str,
 
     runner = JobRunner(database, settings,
                        recommendation_sender(bootstrap, settings.topics.recommendations))
-    register_recommender_web(app, RecommendationService(database, settings), runner)
+    register_recommender_web(app, RecommendationService(database, settings, erased), runner)
     if not (settings.reco_schedule_enabled and is_embedded(settings.resolved_clickhouse_url)):
         return
 
@@ -180,7 +186,8 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
                                      board.stage("validate", settings.topics.raw))
         stages.append(StageThread("validate", validation.run, validation.stop).start())
         registries = [REGISTRY, LAG_REGISTRY, SINK_REGISTRY, VALIDATION_REGISTRY]
-    app = build_worker_app(settings, bootstrap, board, live, database, registries)
+    erased = followed(settings, bootstrap).erased  # the suppression list (streams/privacy)
+    app = build_worker_app(settings, bootstrap, board, live, database, registries, erased)
     if live is not None:
         live_stage = live_loop(settings, bootstrap, live,
                                board.stage("live", settings.topics.events))
@@ -196,6 +203,7 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
             batch_seconds=settings.sink_batch_seconds, max_backoff=settings.sink_max_backoff_s,
             health=board.stage("sink", settings.topics.events, settings.blocked_limit_s),
             dlq_topic=settings.topics.dlq, session_timeout_s=settings.session_timeout_s,
+            rows=dropping(EVENT_ROWS, names_erased(EVENTS, erased)),  # no erased person's rows
         )
         stages.append(StageThread("sink", sink.run, sink.stop).start())
         for automation_sink in automation_sinks(settings, bootstrap, board, database):
