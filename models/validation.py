@@ -41,6 +41,7 @@ class Rules:
     max_event_bytes: int = 256 * 1024
     aliases: AliasTable = DEFAULT_ALIASES  # other names of events and fields (models/flat.py)
     enrich: bool = False  # device, bot, place and source class into context.enrichment
+    geo_database: str = ""  # places from this MaxMind database; "": geoip2fast's shipped data
     privacy: PrivacyRules | None = None  # IP and personal keys (models/privacy.py); None: as sent
 
 
@@ -117,7 +118,7 @@ def validate_obj(obj: Any, rules: Rules, now: datetime,
         data["timestamp"] = data.get("originalTimestamp") or data["receivedAt"]
 
     if rules.enrich:
-        data["context"] = with_enrichment(data)
+        data["context"] = with_enrichment(data, rules.geo_database)
 
     issues: list[Issue] = []
     props_model = _properties_model(data)

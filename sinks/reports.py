@@ -1,14 +1,15 @@
 """Analyst reports: SQL over the rollups and raw tables, plus pure scoring.
 
 Every report is a function ``(client, ReportParams) -> Table`` so the CLI, the
-worker's HTTP endpoint and the tests run exactly the same code. Definitions are
+worker's HTTP endpoint and the tests run exactly the same code. Per-customer figures are
+per person (``user_key`` resolved through identify and alias links:
+``sinks/schema/identity.py``). Definitions are
 written out in the README ("Report definitions").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,68 +17,30 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from models.ecommerce import EventName as E
-from models.segments import SegmentRules, customer_segment, quintile_scores, rfm_segment
+from models.segments import customer_segment, quintile_scores, rfm_segment
 from models.times import as_utc
+from sinks.analytics import currency as fx
 from sinks.analytics.automation import automation_sql, quality_sql
-from sinks.analytics.bots import human_only, not_a_bot_key, without_bot_figures
+from sinks.analytics.bots import (
+    human_only,
+    not_a_bot_event,
+    not_a_bot_key,
+    without_bot_coupons,
+    without_bot_figures,
+    without_bot_products,
+)
 from sinks.analytics.dimensions import kpis_by_sql
 from sinks.analytics.experiments import COLUMNS as EXPERIMENT_COLUMNS
 from sinks.analytics.experiments import experiment_rows
 from sinks.analytics.prediction import latest_predictions
+from sinks.report_types import GRAINS, TIME_RANGE, ReportParams, Table, grain_of
 from sinks.schema import FUNNEL_COUNTS, sql_names
-from sinks.stats.ab_tests import ExperimentRules
-
-FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
-FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
-GRAINS = {"minute": "toStartOfMinute({c})", "hour": "toStartOfHour({c})", "day": "toDate({c})",
-          "week": "toMonday({c})", "month": "toStartOfMonth({c})"}
-
-
-@dataclass(frozen=True)
-class ReportParams:
-    tenant: str = "default"
-    start: datetime | None = None  # inclusive, event time
-    end: datetime | None = None  # exclusive
-    grain: str | None = None  # a time report's bucket; None: the report's own default
-    limit: int = 50
-    min_support: float = 0.0
-    as_of: datetime | None = None
-    segment_rules: SegmentRules = field(default_factory=SegmentRules)
-    experiment_rules: ExperimentRules = field(default_factory=ExperimentRules)
-    include_bots: bool = False  # kpis, funnel, attribution: bot traffic too (sinks/analytics/bots.py)
-    by: str | None = None  # kpis per device, country or source (sinks/analytics/dimensions.py)
-    followup_days: float = 7.0  # automation: orders this soon after a trigger followed it
-    lateness_s: float = 300.0  # quality: received this long after its event time is late
-
-    def bounds(self) -> dict[str, Any]:
-        return {"tenant": self.tenant, "start": self.start or FAR_PAST,
-                "end": self.end or FAR_FUTURE}
-
-
-@dataclass
-class Table:
-    columns: list[str]
-    rows: list[list[Any]]
-
-    def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+from sinks.schema.identity import resolved
 
 
 def _query(client: Client, sql: str, params: ReportParams, **extra: Any) -> Table:
     result = client.query(sql, parameters={**params.bounds(), **extra})
     return Table(list(result.column_names), [list(row) for row in result.result_rows])
-
-
-TIME_RANGE = "{c} >= {{start:DateTime64(3, 'UTC')}} AND {c} < {{end:DateTime64(3, 'UTC')}}"
-
-
-def grain_of(p: ReportParams, default: str, allowed: tuple[str, ...] = tuple(GRAINS)) -> str:
-    """The report's time bucket: ``p.grain``, else the report's default. Weeks start on
-    Monday; days, weeks and months are UTC."""
-    grain = p.grain or default
-    if grain not in allowed:
-        raise ValueError(f"grain must be one of {', '.join(allowed)}")
-    return grain
 
 
 def kpis(client: Client, p: ReportParams) -> Table:
@@ -105,8 +68,8 @@ def kpis(client: Client, p: ReportParams) -> Table:
         k.bucket AS bucket, ifNull(s.sessions, 0) AS sessions, users,
         ifNull(n.new_users, 0) AS new_users, users - ifNull(n.new_users, 0) AS returning_users,
         page_views, product_views, adds, checkouts, orders,
-        revenue, refunds, refund_amount, cancellations, cancel_amount,
-        revenue - refund_amount - cancel_amount AS net_revenue,
+        m.fx_revenue AS revenue, refunds, m.fx_refund_amount AS refund_amount, cancellations,
+        m.fx_cancel_amount AS cancel_amount, revenue - refund_amount - cancel_amount AS net_revenue,
         toDecimal128(if(orders > 0, round(revenue / orders, 2), 0), 2) AS aov,
         if(ifNull(s.sessions, 0) > 0, round(orders / s.sessions, 4), 0) AS conversion_rate
     FROM ({without_bot_figures(figures, p.include_bots)}
@@ -125,6 +88,7 @@ def kpis(client: Client, p: ReportParams) -> Table:
         WHERE {TIME_RANGE.format(c="first_seen")}
         GROUP BY bucket
     ) AS n ON n.bucket = k.bucket
+    LEFT JOIN ({fx.kpi_money(GRAINS[grain], p.include_bots)}) AS m ON m.bucket = k.bucket
     ORDER BY bucket
     """
     return _query(client, sql, p)
@@ -152,19 +116,22 @@ def funnel(client: Client, p: ReportParams) -> Table:
 
 
 def products(client: Client, p: ReportParams) -> Table:
-    sql = f"""
-    SELECT product_id, views, adds, removes, purchases, units, revenue,
-           refunded_units, refunded_revenue, revenue - refunded_revenue AS net_revenue,
-           if(views > 0, round(adds / views, 4), 0) AS view_to_cart_rate,
-           if(adds > 0, round(purchases / adds, 4), 0) AS cart_to_purchase_rate
-    FROM (
+    daily = without_bot_products(f"""
         SELECT product_id, sum(views) AS views, sum(adds) AS adds, sum(removes) AS removes,
                sum(purchases) AS purchases, sum(units) AS units, sum(revenue) AS revenue,
                sum(refunded_units) AS refunded_units, sum(refunded_revenue) AS refunded_revenue
         FROM product_daily
         WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="toDateTime64(day, 3, 'UTC')")}
-        GROUP BY product_id
-    )
+        GROUP BY product_id""", p.include_bots)
+    sql = f"""
+    SELECT d.product_id AS product_id, views, adds, removes, purchases, units,
+           m.fx_revenue AS revenue, refunded_units, m.fx_refunded_revenue AS refunded_revenue,
+           revenue - refunded_revenue AS net_revenue,
+           if(views > 0, round(adds / views, 4), 0) AS view_to_cart_rate,
+           if(adds > 0, round(purchases / adds, 4), 0) AS cart_to_purchase_rate
+    FROM ({daily}
+    ) AS d LEFT JOIN ({fx.product_money(not_a_bot_event(p.include_bots))}) AS m
+        ON m.product_id = d.product_id
     ORDER BY net_revenue DESC, views DESC, product_id
     LIMIT {{limit:UInt32}}
     """
@@ -180,11 +147,11 @@ def attribution(client: Client, p: ReportParams) -> Table:
         count() AS sessions,
         countIf(orders > 0) AS conversions,
         round(conversions / sessions, 4) AS conversion_rate,
-        sum(revenue) AS revenue
+        sum(ifNull(m.fx_revenue, 0)) AS revenue
     FROM (
-        SELECT session_id, campaign AS c, orders, revenue FROM session_summary
+        SELECT session_id, campaign AS c, orders FROM session_summary
         WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="started_at")}{human_only(p.include_bots)}
-    )
+    ) AS s LEFT JOIN ({fx.session_money()}) AS m ON m.session_id = s.session_id
     GROUP BY source, medium, campaign
     ORDER BY revenue DESC, sessions DESC, source, medium, campaign
     """
@@ -192,18 +159,24 @@ def attribution(client: Client, p: ReportParams) -> Table:
 
 
 def coupons(client: Client, p: ReportParams) -> Table:
+    daily = without_bot_coupons(f"""
+        SELECT coupon, sum(applied) AS applied, sum(denied) AS denied, sum(removed) AS removed,
+               sum(orders) AS orders FROM coupon_daily
+        WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="toDateTime64(day, 3, 'UTC')")}
+        GROUP BY coupon""", p.include_bots)
     sql = f"""
-    SELECT coupon, sum(applied) AS applied, sum(denied) AS denied, sum(removed) AS removed,
-           sum(orders) AS orders, sum(discount) AS discount, sum(revenue) AS revenue
-    FROM coupon_daily
-    WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="toDateTime64(day, 3, 'UTC')")}
-    GROUP BY coupon
+    SELECT c.coupon AS coupon, applied, denied, removed, orders, m.fx_discount AS discount,
+           m.fx_revenue AS revenue
+    FROM ({daily}) AS c
+    LEFT JOIN ({fx.coupon_money(human_only(p.include_bots))}) AS m ON m.coupon = c.coupon
     ORDER BY orders DESC, applied DESC, coupon
     """
     return _query(client, sql, p)
 
 
-ORDER_FIGURES = f"""
+def _order_figures(p: ReportParams) -> str:
+    """Per customer (person) with a completed order in the range: orders and net revenue."""
+    return f"""
     SELECT user_key,
            uniqExactIf(order_id, event = {sql_names(E.ORDER_COMPLETED)}) AS completed,
            uniqExactIf(order_id, event = {sql_names(E.ORDER_CANCELLED)}) AS cancelled,
@@ -211,9 +184,7 @@ ORDER_FIGURES = f"""
            maxIf(event_time, event = {sql_names(E.ORDER_COMPLETED)}) AS last_order,
            sumIf(revenue, event = {sql_names(E.ORDER_COMPLETED)})
              - sumIf(revenue, event IN ({sql_names(E.ORDER_REFUNDED, E.ORDER_CANCELLED)})) AS net_revenue
-    FROM events
-    WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="event_time")}
-      AND event IN ({sql_names(E.ORDER_COMPLETED, E.ORDER_REFUNDED, E.ORDER_CANCELLED)})
+    FROM ({resolved(fx.converted_orders("1" + human_only(p.include_bots)))})
     GROUP BY user_key
     HAVING completed > 0
 """
@@ -222,7 +193,8 @@ ORDER_FIGURES = f"""
 def _as_of(client: Client, p: ReportParams) -> datetime:
     if p.as_of is not None:
         return p.as_of
-    latest = client.query("SELECT max(event_time) FROM events WHERE tenant = {tenant:String}",
+    latest = client.query("SELECT max(event_time) FROM events WHERE tenant = {tenant:String}"
+                          + human_only(p.include_bots),
                           parameters={"tenant": p.tenant}).result_rows[0][0]
     if latest is None:
         return datetime.now(UTC)
@@ -231,7 +203,7 @@ def _as_of(client: Client, p: ReportParams) -> datetime:
 
 def rfm(client: Client, p: ReportParams) -> Table:
     as_of = _as_of(client, p)
-    rows = _query(client, ORDER_FIGURES + " ORDER BY user_key", p).records()
+    rows = _query(client, _order_figures(p) + " ORDER BY user_key", p).records()
     recency = [max(0, (as_of - as_utc(r["last_order"])) // timedelta(days=1)) for r in rows]
     frequency = [r["completed"] - r["cancelled"] for r in rows]
     monetary = [r["net_revenue"] for r in rows]
@@ -259,8 +231,9 @@ def cohorts(client: Client, p: ReportParams) -> Table:
     since = COHORT_PERIODS[grain].format(a="f.cohort", b=bucket.format(c="e.event_time"))
     sql = f"""
     WITH firsts AS (
-        SELECT user_key, {bucket.format(c="min(event_time)")} AS cohort FROM events
+        SELECT user_key, {bucket.format(c="min(event_time)")} AS cohort FROM resolved_events
         WHERE tenant = {{tenant:String}} AND event = {sql_names(E.ORDER_COMPLETED)}
+              {human_only(p.include_bots)}
         GROUP BY user_key
     ),
     sizes AS (SELECT cohort, count() AS size FROM firsts GROUP BY cohort),
@@ -268,8 +241,9 @@ def cohorts(client: Client, p: ReportParams) -> Table:
         SELECT f.cohort AS cohort,
                {since} AS {grain}s_since,
                uniqExact(e.user_key) AS customers
-        FROM events AS e INNER JOIN firsts AS f ON f.user_key = e.user_key
+        FROM resolved_events AS e INNER JOIN firsts AS f ON f.user_key = e.user_key
         WHERE e.tenant = {{tenant:String}} AND e.event = {sql_names(E.ORDER_COMPLETED)}
+              {human_only(p.include_bots, "e.is_bot")}
         GROUP BY cohort, {grain}s_since
     )
     SELECT a.cohort AS cohort, a.{grain}s_since AS {grain}s_since, a.customers AS customers,
@@ -287,6 +261,7 @@ def affinity(client: Client, p: ReportParams) -> Table:
         SELECT order_id, arraySort(groupUniqArray(product_id)) AS products
         FROM order_items
         WHERE tenant = {{tenant:String}} AND sign > 0 AND {TIME_RANGE.format(c="event_time")}
+              {not_a_bot_event(p.include_bots)}
         GROUP BY order_id
     ),
     total AS (SELECT count() AS n FROM baskets),
@@ -315,10 +290,11 @@ def affinity(client: Client, p: ReportParams) -> Table:
 
 
 def customers(client: Client, p: ReportParams) -> Table:
-    figures = _query(client, ORDER_FIGURES, p).records()
+    figures = _query(client, _order_figures(p), p).records()
     distinct: dict[str, int] = dict(client.query(  # type: ignore[arg-type]  # rows are pairs
-        f"""SELECT user_key, uniqExact(product_id) FROM order_items
+        f"""SELECT user_key, uniqExact(product_id) FROM resolved_order_items
         WHERE tenant = {{tenant:String}} AND sign > 0 AND {TIME_RANGE.format(c="event_time")}
+              {not_a_bot_event(p.include_bots)}
         GROUP BY user_key""", parameters=p.bounds()).result_rows)
     forecasts = latest_predictions(client, p.tenant)
     out = []
@@ -350,16 +326,15 @@ def _forecast_cells(forecast: tuple[Any, ...] | None) -> list[Any]:
 
 
 def experiments(client: Client, p: ReportParams) -> Table:
-    bounds = p.bounds()
-    return Table(list(EXPERIMENT_COLUMNS), experiment_rows(
-        client, p.tenant, bounds["start"], bounds["end"], p.experiment_rules))
+    return Table(list(EXPERIMENT_COLUMNS), experiment_rows(client, p.bounds(), p.experiment_rules,
+                                                         p.include_bots))
 
 
 def automation(client: Client, p: ReportParams) -> Table:
     """Per bucket (default day) of the trigger's time and type: sent, converted, orders,
     revenue, median minutes (``sinks/analytics/automation.py`` defines each)."""
     grain = grain_of(p, "day")
-    return _query(client, automation_sql(GRAINS[grain], grain), p,
+    return _query(client, automation_sql(GRAINS[grain], grain, p.include_bots), p,
                   window_ms=int(p.followup_days * 86_400_000))
 
 
@@ -390,5 +365,7 @@ REPORTS: dict[str, Callable[[Client, ReportParams], Table]] = {
 def run_report(client: Client, name: str, params: ReportParams) -> Table:
     if name not in REPORTS:
         raise KeyError(f"unknown report {name!r}; choose from {', '.join(REPORTS)}")
-    return REPORTS[name](client, params)
+    table = REPORTS[name](client, params)
+    table.unconverted = fx.unconverted_amounts(client, params.bounds()) if name in fx.CONVERTED else {}
+    return table
 

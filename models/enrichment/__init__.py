@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from models.enrichment.geo import place_of
+from models.enrichment.geo import SHIPPED, place_of
 from models.enrichment.referrer import source_class
 from models.enrichment.useragent import device_of
 
@@ -32,33 +32,39 @@ def _text(value: Any) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _enrichment(user_agent: str, ip: str, referrer: str, url: str, medium: str) -> dict[str, Any]:
+def _enrichment(user_agent: str, ip: str, referrer: str, url: str, medium: str,
+                geo_database: str) -> dict[str, Any]:
     """Cached: callers copy it, never change it."""
     device = device_of(user_agent)
-    place = place_of(ip)
+    place = place_of(ip, geo_database)
     return {"browser": device.browser, "os": device.os, "device_type": device.device_type,
             "is_bot": device.is_bot, "country": place.country, "city": place.city,
             "source_class": source_class(referrer, url, medium)}
 
 
-def enrichment_of(context: dict[str, Any], properties: Any, page_call: bool) -> dict[str, Any]:
+def enrichment_of(context: dict[str, Any], properties: Any, page_call: bool,
+                  geo_database: str = SHIPPED) -> dict[str, Any]:
     """The enrichment of one event from its (raw, not yet validated) context and properties;
-    a page call's referrer and URL may also be in its properties. Called for every event:
+    a page call's referrer and URL may also be in its properties. ``geo_database``: where
+    places come from (:func:`models.enrichment.geo.geo_database`). Called for every event:
     written to make few calls."""
-    page = context.get("page")
-    referrer = url = ""
-    if isinstance(page, dict):
+    get = context.get
+    agent, ip, page, campaign = get("userAgent"), get("ip"), get("page"), get("campaign")
+    referrer = url = medium = ""
+    if type(page) is dict:
         referrer, url = _text(page.get("referrer")), _text(page.get("url"))
-    if page_call and isinstance(properties, dict):
+    if page_call and type(properties) is dict:
         referrer = referrer or _text(properties.get("referrer"))
         url = url or _text(properties.get("url"))
-    campaign = context.get("campaign")
-    medium = _text(campaign.get("medium")) if isinstance(campaign, dict) else ""
-    return dict(_enrichment(_text(context.get("userAgent"))[:MAX_AGENT], _text(context.get("ip"))[:MAX_IP],
-                            referrer[:MAX_URL], url[:MAX_URL] if referrer else "", medium[:MAX_IP]))
+    if type(campaign) is dict:
+        medium = _text(campaign.get("medium"))[:MAX_IP]
+    return dict(_enrichment(agent[:MAX_AGENT] if type(agent) is str else "",
+                            ip[:MAX_IP] if type(ip) is str else "",
+                            referrer[:MAX_URL], url[:MAX_URL] if referrer else "", medium,
+                            geo_database))
 
 
-def with_enrichment(data: dict[str, Any]) -> Any:
+def with_enrichment(data: dict[str, Any], geo_database: str = SHIPPED) -> Any:
     """``data``'s context (a new dict) with its enrichment, replacing any the sender put
     there; a context that is not an object is returned as it is, for validation to reject."""
     context = data.get("context")
@@ -67,7 +73,7 @@ def with_enrichment(data: dict[str, Any]) -> Any:
     elif not isinstance(context, dict):
         return context
     return {**context, ENRICHMENT_KEY: enrichment_of(context, data.get("properties"),
-                                                     data.get("type") == "page")}
+                                                     data.get("type") == "page", geo_database)}
 
 
 def is_bot_event(event: dict[str, Any]) -> bool:

@@ -13,6 +13,10 @@ Automation, per bucket of the trigger's ``time`` (event time) and type:
   their revenue (an order counts once per bucket and type), ``median_minutes`` median
   minutes from a trigger to the first order that followed it.
 
+Revenue is in the reporting currency; a cart or order in a currency without a rate adds
+nothing to it (the report lists such amounts apart). Bots' orders follow no trigger unless
+included (:mod:`sinks.analytics.bots`).
+
 Quality, per bucket of arrival and kind: ``dead_letter`` per first reason code (bucket of
 ``failed_at``; a dead letter sent twice, by a sink replaying after a crash, counts once),
 ``late_event`` (bucket of ``received_at``: received more than the allowed lateness after
@@ -24,6 +28,8 @@ dropped by the validation stage). ``rate`` = count / records received in the buc
 from __future__ import annotations
 
 from models.ecommerce import EventName as E
+from sinks.analytics.bots import human_only
+from sinks.analytics.currency import converted
 from sinks.schema import sql_names
 
 RANGE = "{c} >= {{start:DateTime64(3, 'UTC')}} AND {c} < {{end:DateTime64(3, 'UTC')}}"
@@ -31,19 +37,25 @@ CUSTOMER_TRIGGERS = ("post_purchase", "winback", "segment_changed")
 AUTOMATION_COLUMNS = ("type", "sent", "converted", "conversion_rate", "orders", "revenue",
                       "median_minutes")
 QUALITY_COLUMNS = ("kind", "code", "count", "rate")
+# money in the reporting currency (sinks/analytics/currency.py): a recovered cart's value at
+# the rate of its recovery's date, an order's revenue at its own date's
+RECOVERIES = converted("triggers", ("value",),
+                       "tenant = {tenant:String} AND type = 'cart_recovered'", time_column="time")
+ORDERS = converted("events", ("revenue",),
+                   f"tenant = {{tenant:String}} AND event = {sql_names(E.ORDER_COMPLETED)}")
 
 
-def automation_sql(bucket: str, grain: str) -> str:
+def automation_sql(bucket: str, grain: str, include_bots: bool = False) -> str:
     """``bucket``: the grain's SQL over ``{c}``; the first column is named ``grain``."""
     at = bucket.format(c="time")
+    orders = f"SELECT * FROM ({ORDERS}) WHERE 1{human_only(include_bots)}"
     return f"""
     WITH
     recovered AS (
         SELECT abandoned_trigger_id, any(value) AS value,
                any(minutes_since_abandonment) AS minutes
-        FROM triggers
-        WHERE tenant = {{tenant:String}} AND type = 'cart_recovered'
-          AND time < {{end:DateTime64(3, 'UTC')}}
+        FROM ({RECOVERIES})
+        WHERE time < {{end:DateTime64(3, 'UTC')}}
         GROUP BY abandoned_trigger_id
     ),
     carts AS (
@@ -64,10 +76,8 @@ def automation_sql(bucket: str, grain: str) -> str:
           AND {RANGE.format(c="time")}
     ),
     orders AS (
-        SELECT user_key, event_id, event_time, revenue FROM events
-        WHERE tenant = {{tenant:String}} AND event = {sql_names(E.ORDER_COMPLETED)}
-          AND event_time < {{end:DateTime64(3, 'UTC')}}
-          AND user_key IN (SELECT user_key FROM sent)
+        SELECT user_key, event_id, event_time, revenue FROM ({orders})
+        WHERE event_time < {{end:DateTime64(3, 'UTC')}} AND user_key IN (SELECT user_key FROM sent)
     ),
     followed AS (
         SELECT s.bucket AS bucket, s.type AS type, s.trigger_id AS trigger_id,

@@ -7,11 +7,24 @@ figures computed the same way (the rollup's own materialized-view query, so no d
 is written twice) over the bot events of the range: exact for every count and amount. A
 shopper key is a bot's in a bucket when it sent a bot event there: it is not counted among
 that bucket's users, nor among new users once it ever sent one.
+
+The other daily rollups (``product_daily``, ``coupon_daily``) are read the same way: less
+their own views' rows over the bot events (and the order lines of bot orders), a product or
+coupon whose every figure came from bots left out. Reports over raw tables AND in
+:func:`human_only` (tables with ``is_bot``) or :func:`not_a_bot_event` (``order_items``,
+through the line's order event).
 """
 
 from __future__ import annotations
 
-from sinks.schema.rollups import KPI_MINUTE_MV
+import re
+
+from sinks.schema.rollups import (
+    COUPON_DAILY_MV,
+    KPI_MINUTE_MV,
+    PRODUCT_DAILY_EVENTS_MV,
+    PRODUCT_DAILY_ITEMS_MV,
+)
 
 KPI_FIGURES = ("users", "page_views", "product_views", "adds", "checkouts", "orders", "revenue",
                "refunds", "refund_amount", "cancellations", "cancel_amount")
@@ -42,14 +55,64 @@ BOT_KPI_ROWS = kpi_rows_of_events("e.is_bot = 1")
 def without_bot_figures(figures: str, include_bots: bool) -> str:
     """``figures`` (a query reading ``FROM kpi_minute AS k`` that gives ``bucket`` and
     :data:`KPI_FIGURES`), less the same figures of bot events unless ``include_bots``."""
+    return without_bot_rows(figures, ROLLUP, f"FROM ({BOT_KPI_ROWS}) AS k", "bucket",
+                            KPI_FIGURES, include_bots)
+
+
+def without_bot_rows(figures: str, source: str, bot_source: str, key: str,
+                     names: tuple[str, ...], include_bots: bool) -> str:
+    """``figures`` (a query with ``source``, e.g. ``FROM product_daily``, once, giving
+    ``key`` and the summed ``names``), less the same query over ``bot_source`` (the rollup's
+    rows of bot events), unless ``include_bots``. A key with bot rows whose every figure
+    came from bots is left out; a key without bot rows is as ``figures`` give it."""
     if include_bots:
         return figures
-    if figures.count(ROLLUP) != 1:
-        raise ValueError(f"the figures must read {ROLLUP!r} once")
-    bots = figures.replace(ROLLUP, f"FROM ({BOT_KPI_ROWS}) AS k")
-    less = ", ".join(f"a.{name} - b.{name} AS {name}" for name in KPI_FIGURES)
-    return (f"SELECT a.bucket AS bucket, {less}\nFROM ({figures}) AS a\n"
-            f"LEFT JOIN ({bots}) AS b ON b.bucket = a.bucket")
+    if figures.count(source) != 1:
+        raise ValueError(f"the figures must read {source!r} once")
+    bots = figures.replace(source, bot_source)
+    less = ", ".join(f"a.{name} - b.{name} AS {name}" for name in names)
+    all_bots = " AND ".join(f"a.{name} = b.{name}" for name in names)
+    return (f"SELECT a.{key} AS {key}, {less}\nFROM ({figures}) AS a\n"
+            f"LEFT JOIN (SELECT *, 1 AS bot_rows FROM ({bots})) AS b ON b.{key} = a.{key}\n"
+            f"WHERE NOT (b.bot_rows = 1 AND {all_bots})")
+
+
+BOT_EVENT_IDS = "SELECT event_id FROM events WHERE tenant = {tenant:String} AND is_bot = 1"
+_DAY_RANGE = ("toDateTime64(toDate(event_time), 3, 'UTC') >= {start:DateTime64(3, 'UTC')} AND "
+              "toDateTime64(toDate(event_time), 3, 'UTC') < {end:DateTime64(3, 'UTC')}")
+
+
+def _view_rows(view: str, table: str, where: str) -> str:
+    """The rows materialized view ``view`` writes for the tenant's rows of ``table`` (read
+    by it once) that match ``where`` and fall on a day of the range."""
+    query = view.split(" AS\n", 1)[1]
+    pattern = rf"FROM {table}(?=\n| AS e\n)"
+    if len(re.findall(pattern, query)) != 1:
+        raise ValueError(f"a rollup view's query changed: update {__name__}")
+    rows = f"FROM (SELECT * FROM {table} WHERE tenant = {{tenant:String}} AND {_DAY_RANGE} AND {where})"
+    return re.sub(pattern, lambda _: rows, query)
+
+
+PRODUCT_FIGURES = ("views", "adds", "removes", "purchases", "units", "revenue",
+                   "refunded_units", "refunded_revenue")
+BOT_PRODUCT_ROWS = (f"{_view_rows(PRODUCT_DAILY_EVENTS_MV, 'events', 'is_bot = 1')}\nUNION ALL\n"
+                    f"{_view_rows(PRODUCT_DAILY_ITEMS_MV, 'order_items', f'event_id IN ({BOT_EVENT_IDS})')}")
+COUPON_FIGURES = ("applied", "denied", "removed", "orders")
+BOT_COUPON_ROWS = _view_rows(COUPON_DAILY_MV, "events", "is_bot = 1")
+
+
+def without_bot_products(figures: str, include_bots: bool) -> str:
+    """``figures`` (reading ``FROM product_daily`` once; ``product_id`` and
+    :data:`PRODUCT_FIGURES`) without bot events' and bot orders' rows unless included."""
+    return without_bot_rows(figures, "FROM product_daily\n", f"FROM ({BOT_PRODUCT_ROWS})\n",
+                            "product_id", PRODUCT_FIGURES, include_bots)
+
+
+def without_bot_coupons(figures: str, include_bots: bool) -> str:
+    """``figures`` (reading ``FROM coupon_daily`` once; ``coupon`` and
+    :data:`COUPON_FIGURES`) without bot events' rows unless included."""
+    return without_bot_rows(figures, "FROM coupon_daily\n", f"FROM ({BOT_COUPON_ROWS})\n",
+                            "coupon", COUPON_FIGURES, include_bots)
 
 
 def human_only(include_bots: bool, column: str = "is_bot") -> str:
@@ -62,3 +125,9 @@ def not_a_bot_key(include_bots: bool) -> str:
     return "" if include_bots else (
         " AND user_key NOT IN (SELECT user_key FROM events WHERE tenant = {tenant:String}"
         " AND is_bot = 1)")
+
+
+def not_a_bot_event(include_bots: bool, column: str = "event_id") -> str:
+    """A condition (AND it in) over a table without ``is_bot`` whose rows name their event
+    (``order_items``: the order event of the line): that event is not a bot's."""
+    return "" if include_bots else f" AND {column} NOT IN ({BOT_EVENT_IDS})"

@@ -8,12 +8,13 @@ type (desktop, mobile, tablet, bot), ``country`` the ISO code, ``source`` the so
 (search, social, email, paid, internal, referral, direct); ``(unknown)`` where the event
 had none (sent without a user agent or address, or stored before enrichment). Bots are
 left out unless included, as in every kpis report. New and returning users are not split
-by dimension.
+by dimension. Money is in the reporting currency (:mod:`sinks.analytics.currency`).
 """
 
 from __future__ import annotations
 
 from sinks.analytics.bots import human_only, kpi_rows_of_events
+from sinks.analytics.currency import kpi_money
 
 DIMENSIONS = {"device": "device_type", "country": "country", "source": "source_class"}
 TIME_RANGE = "{c} >= {{start:DateTime64(3, 'UTC')}} AND {c} < {{end:DateTime64(3, 'UTC')}}"
@@ -33,8 +34,9 @@ def kpis_by_sql(bucket_of: str, by: str, include_bots: bool) -> str:
     minute = "toStartOfMinute(toDateTime(e.event_time, 'UTC'))"
     return f"""
     SELECT k.bucket AS bucket, k.dimension AS {by}, ifNull(s.sessions, 0) AS sessions, k.users AS users,
-           page_views, product_views, adds, checkouts, orders, revenue, refunds, refund_amount,
-           cancellations, cancel_amount, revenue - refund_amount - cancel_amount AS net_revenue,
+           page_views, product_views, adds, checkouts, orders, m.fx_revenue AS revenue, refunds,
+           m.fx_refund_amount AS refund_amount, cancellations, m.fx_cancel_amount AS cancel_amount,
+           revenue - refund_amount - cancel_amount AS net_revenue,
            toDecimal128(if(orders > 0, round(revenue / orders, 2), 0), 2) AS aov,
            if(ifNull(s.sessions, 0) > 0, round(orders / s.sessions, 4), 0) AS conversion_rate
     FROM (
@@ -56,5 +58,7 @@ def kpis_by_sql(bucket_of: str, by: str, include_bots: bool) -> str:
               {human_only(include_bots, "e.is_bot")}
         GROUP BY bucket, dimension
     ) AS s ON s.bucket = k.bucket AND s.dimension = k.dimension
+    LEFT JOIN ({kpi_money(bucket_of, include_bots, _value(f"e.{column}"))}
+    ) AS m ON m.bucket = k.bucket AND m.dimension = k.dimension
     ORDER BY bucket, revenue DESC, sessions DESC, {by}
     """

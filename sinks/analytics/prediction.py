@@ -2,7 +2,9 @@
 time split, fit it on everything, and store each customer's forecast.
 
 An order counts with its net value (its total less what was refunded of it); a cancelled
-order does not count. Customers are ``user_key``s (user id, else anonymous id). Each run
+order does not count. Customers are people (``resolved_events``: the user id, or the one
+an anonymous id is linked to, else the anonymous id); bots' orders are no customers'
+(:mod:`sinks.analytics.bots`). Each run
 writes one ``prediction_runs`` row (parameters, evaluation) and one ``customer_predictions``
 row per customer, read back by ``report customers`` and ``shopstream predict report``.
 """
@@ -22,6 +24,7 @@ from models.churn import ChurnAlertRule
 from models.ecommerce import EventName as E
 from models.money import round_cents
 from models.times import as_utc, ms_to_datetime
+from sinks.analytics.bots import human_only
 from sinks.schema import sql_names
 from sinks.stats.clv import fit_clv, forecast
 from sinks.stats.clv_evaluation import Evaluation, Order, evaluate
@@ -40,9 +43,10 @@ FROM (
            sumIf(toDecimal128(revenue, 4), event = {sql_names(E.ORDER_REFUNDED)}) AS refunded,
            countIf(event = {sql_names(E.ORDER_COMPLETED)}) AS completed,
            countIf(event = {sql_names(E.ORDER_CANCELLED)}) AS cancelled
-    FROM events
+    FROM resolved_events
     WHERE tenant = {{tenant:String}} AND order_id != ''
       AND event IN ({sql_names(E.ORDER_COMPLETED, E.ORDER_REFUNDED, E.ORDER_CANCELLED)})
+      {human_only(include_bots=False)}
     GROUP BY user_key, order_id
     HAVING completed > 0 AND cancelled = 0
 )

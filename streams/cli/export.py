@@ -129,6 +129,7 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=50, help="products, affinity, customers")
     p.add_argument("--min-support", type=float, default=0.0, help="affinity")
     p.add_argument("--as-of", help="rfm: the day recency is counted to (default: latest event)")
+    p.add_argument("--include-bots", action="store_true", help="every report but quality: bots too")
 
 
 def _time(text: str | None) -> datetime | None:
@@ -149,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     params = report_params(settings, tenant=args.tenant, start=_time(args.start),
                            end=_time(args.end), as_of=_time(args.as_of), grain=args.grain,
-                           limit=args.limit, min_support=args.min_support)
+                           limit=args.limit, min_support=args.min_support,
+                           include_bots=args.include_bots)
     table = query_backend(settings).report(args.name, params)
     out = Path(args.out)
     export_table(table, args.format, out)

@@ -19,13 +19,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 from prometheus_client import Counter
 
 from models.deadletters import dead_letter, dead_letter_key
 from models.enrichment import ENRICHMENT_KEY
+from models.enrichment.geo import geo_database
 from models.flat import DEFAULT_ALIASES, AliasTable
 from models.privacy import PrivacyRules
 from models.serde import event_to_json
@@ -49,7 +50,7 @@ BOT_EVENTS = Counter(
 )
 
 Clock = Callable[[], datetime]
-Outcome = Literal["canonical", "dead_letter", "duplicate"]
+Outcome = Literal["canonical", "dead_letter", "duplicate", "erased"]
 
 
 def wall_clock() -> datetime:
@@ -64,6 +65,7 @@ def rules_from(settings: Settings) -> Rules:
         aliases=AliasTable.from_file(settings.event_aliases) if settings.event_aliases
         else DEFAULT_ALIASES,
         enrich=settings.enrichment,
+        geo_database=geo_database(settings.geoip_database) if settings.enrichment else "",
         privacy=privacy_rules(settings),
     )
 
@@ -96,6 +98,9 @@ class ValidationStage:
     clock: it fills ``receivedAt`` and bounds future timestamps.
     """
 
+    # the suppression list's check (streams.privacy): an erased person's event is dropped
+    erased: Callable[[Any], bool] | None = None
+
     def __init__(self, rules: Rules, events_topic: str, dlq_topic: str, dedupe_topic: str,
                  memory: DedupeMemory, duplicates_topic: str | None = None) -> None:
         self.rules = rules
@@ -123,6 +128,8 @@ class ValidationStage:
             return Decision("dead_letter", [Record(self.dlq_topic, dead_letter_key(record.key), letter)],
                             code=result.issues[0].code)
         canonical = result.event
+        if self.erased is not None and self.erased(canonical):
+            return Decision("erased")  # counted by the suppression list, never dead-lettered
         partition, message_id = record.partition, canonical.messageId
         if self.memory.seen(partition, message_id):
             if self.duplicates_topic is None:
@@ -181,7 +188,7 @@ class ValidationProcessor:
         metrics.VALIDATION_SECONDS.observe(time.perf_counter() - started)
         if decision.outcome == "duplicate":
             metrics.EVENTS_DUPLICATE.inc()
-        else:
+        elif decision.outcome != "erased":
             self.out_counters[decision.outcome].inc()
             if decision.bot:
                 BOT_EVENTS.inc()
@@ -210,6 +217,9 @@ def validation_loop(settings: Settings, bootstrap: str, health: StageHealth,
     stage = ValidationStage(rules_from(settings), topics.events, topics.dlq, changelog,
                             DedupeMemory(window_ms=int(settings.dedupe_window_s * 1000)),
                             duplicates_topic=topics.duplicates)
+    from streams.privacy.suppression import followed
+
+    stage.erased = followed(settings, bootstrap).drops
     processor = ValidationProcessor(
         stage, lambda partition: read_partition(bootstrap, changelog, partition), topics.raw, clock)
     group = f"{faust_app_id(settings)}-validate"

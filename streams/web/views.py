@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def _table_response(web: Any, table: Table) -> Any:
-    return web.bytes(dumps({"columns": table.columns, "rows": table.rows}),
+    return web.bytes(dumps({"columns": table.columns, "rows": table.rows,
+                            "unconverted": {c: str(a) for c, a in table.unconverted.items()}}),
                      content_type="application/json")
 
 
@@ -99,6 +100,24 @@ def register_web(app: faust.App, settings: Settings, board: HealthBoard,
         query, tenant = request.query.get("q", ""), scoped_tenant(request)
         return await answer(web, lambda client: run_sql(client, query,
                                                         sql_scope(client, tenant, query)))
+
+    @app.page("/revenue/breakdown")
+    async def breakdown_view(web: Any, request: Any) -> Any:
+        """Revenue by country and by device (the dashboard's tables): ``{"country": {columns,
+        rows}, "device": {...}}``, for the tenant, range and bot option of the query."""
+        from sinks.analytics.breakdown import revenue_breakdown
+        from streams.cli.queries import params_from_query
+
+        try:
+            params = params_from_query(dict(request.query), settings)
+        except ValueError as exc:
+            return _error(web, f"bad parameter: {exc}", 400)
+        try:
+            tables = await asyncio.to_thread(lambda: revenue_breakdown(database(), params))
+        except ShopstreamError as exc:
+            return _error(web, str(exc), 503)
+        return web.bytes(dumps({by: {"columns": t.columns, "rows": t.rows} for by, t in tables.items()}),
+                         content_type="application/json")
 
     @app.page("/report/{name}")
     async def report_view(web: Any, request: Any, name: str) -> Any:

@@ -82,6 +82,9 @@ def test_keys_scope_writes_and_reads_to_their_tenant(settings, kafka, worker_fac
     assert get(worker, "/report/kpis?tenant=shop-b", read_a)[0] == 403
     status, body, _ = get(worker, "/report/kpis?grain=day", read_a)
     assert status == 200 and body["rows"], body
+    assert get(worker, "/revenue/breakdown?tenant=shop-b", read_a)[0] == 403
+    status, body, _ = get(worker, "/revenue/breakdown", read_a)
+    assert status == 200 and set(body) == {"country", "device"}, body
     assert sql(worker, "SELECT 1", "ssk_0123456789ab_" + "x" * 43)[0] == 401
 
     # the dashboard: the key once in its address, then a cookie for its live stream

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -34,7 +35,7 @@ def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
 def as_json(data_dir: Path, *args: str) -> list[dict]:
     done = cli(data_dir, *args, "--format", "json")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    return json.loads(done.stdout)
+    return json.loads(done.stdout, parse_float=Decimal)  # money exactly, as sums must agree
 
 
 def test_bots_are_kept_flagged_and_left_out_of_kpis_and_funnel_unless_included(tmp_path):
@@ -73,11 +74,21 @@ def test_bots_are_kept_flagged_and_left_out_of_kpis_and_funnel_unless_included(t
     assert totals(with_bots) == everyone
     assert [r["revenue"] for r in kpis] == [r["revenue"] for r in with_bots]  # bots buy nothing
 
+    # the ready-made views (migration 14): kpi_daily and kpi_hourly leave bots out, the
+    # _with_bots views keep them
+    figures = ("page_views", "product_views", "adds", "orders")
+    for view, want in (("kpi_daily", humans), ("kpi_hourly", humans),
+                       ("kpi_daily_with_bots", everyone), ("kpi_hourly_with_bots", everyone)):
+        [row] = as_json(data, "sql", "SELECT " + ", ".join(f"sum({f}) AS {f}" for f in figures)
+                        + f" FROM {view}")
+        assert row == {f: want[f] for f in figures}, view
+
     # by dimension: the same figures, split; crawlers come from the US, as the bot device
     for by in ("device", "country", "source"):
         split = as_json(data, "report", "kpis", "--grain", "month", "--by", by)
-        assert {k: sum(r[k] for r in split) for k in ("page_views", "adds", "orders", "revenue")} == {
-            k: sum(r[k] for r in kpis) for k in ("page_views", "adds", "orders", "revenue")}, by
+        summed = ("page_views", "adds", "orders", "revenue")
+        assert {k: sum(r[k] for r in split) for k in summed} == {
+            k: sum(r[k] for r in kpis) for k in summed}, by
     devices = {r["device"]: r for r in as_json(data, "report", "kpis", "--by", "device",
                                                 "--grain", "month", "--include-bots")}
     assert set(devices) == {"desktop", "mobile", "tablet", "bot", "(unknown)"}  # flat: no agent

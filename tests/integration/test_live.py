@@ -23,10 +23,12 @@ from streams.sdk.tracker import Tracker
 from streams.sources.files import jsonl_records
 from streams.sources.simulator import SimConfig, simulate
 from tests.browser import Chromium, require_chromium
-from tests.support import REPO, WorkerProcess, read_topic, wait_for, wait_until_stable
+from tests.support import REPO, WorkerProcess, read_topic, wait_for, wait_until_equal, wait_until_stable
 
 pytestmark = pytest.mark.integration
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+DESKTOP_CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/124.0.0.0 Safari/537.36")
 
 
 def minutes(n: float) -> datetime:
@@ -160,7 +162,9 @@ def test_funnel_trending_customers_views_snapshot_tail_and_dashboard(settings, w
     worker = worker_factory(SHOPSTREAM_FUNNEL_SNAPSHOT_S="1",
                             SHOPSTREAM_TRENDING_PUBLISH_S="1").start()
     t = settings.topics
-    google = {"sessionId": "s1", "campaign": {"source": "google", "medium": "cpc"}}
+    # alice shops from a desktop in the UK (enrichment: country and device of her order)
+    google = {"sessionId": "s1", "campaign": {"source": "google", "medium": "cpc"},
+              "ip": "81.2.69.142", "userAgent": DESKTOP_CHROME}
     order = {"order_id": "o1", "currency": "USD", "total": "20.00", "cart_id": "c1",
              "products": [{**product("p1", qty=2), "line_total": "20.00"}]}
     second = {**order, "order_id": "o2", "cart_id": "c9"}
@@ -245,6 +249,19 @@ def test_funnel_trending_customers_views_snapshot_tail_and_dashboard(settings, w
     [line] = tail.stdout.decode().splitlines()
     assert json.loads(line)["trigger_id"] == follow_up["trigger_id"]
 
+    # revenue by country and by device, from ClickHouse: o1 from alice's UK desktop, o2 sent
+    # without a context; another tenant's figures are apart
+    expected_breakdown = {
+        "country": [["(unknown)", 1, 20.0, 20.0], ["GB", 1, 20.0, 20.0]],
+        "device": [["(unknown)", 1, 20.0, 20.0], ["desktop", 1, 20.0, 20.0]]}
+
+    def breakdown(query: str = "") -> dict:
+        return {by: [[row[0], row[1], float(row[2]), float(row[3])] for row in table["rows"]]
+                for by, table in get_json(f"{worker.base_url}/revenue/breakdown{query}").items()}
+
+    wait_until_equal(breakdown, expected_breakdown, 60, "/revenue/breakdown to show o1 and o2")
+    assert breakdown("?tenant=elsewhere") == {"country": [], "device": []}
+
     # the dashboard: live data arrives over server-sent events and is drawn, again and again
     require_chromium()
     with Chromium(f"{worker.base_url}/") as page:
@@ -267,6 +284,13 @@ def test_funnel_trending_customers_views_snapshot_tail_and_dashboard(settings, w
         assert any("new -> returning" in row for row in rows)
         counts = text("trigger-counts")
         assert "post_purchase 2" in counts and "segment_changed 1" in counts
+        # the revenue by country and by device, as the endpoint gives them
+        for by, rows in expected_breakdown.items():
+            drawn = f"[...document.querySelectorAll('#by-{by} rect')].map(r => Number(r.dataset.value))"
+            wait_until_equal(lambda drawn=drawn: js(drawn), [row[2] for row in rows], 60,
+                             f"revenue by {by} drawn")
+            labels = js(f"[...document.querySelectorAll('#by-{by} text')].map(t => t.textContent)")
+            assert [row[0] for row in rows] == labels[0::2] and "20.00 (1 orders)" in labels[1]
 
 
 def committed_keys(kafka: str, app_id: str) -> set[str]:

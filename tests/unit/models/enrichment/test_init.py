@@ -83,3 +83,16 @@ def _record(seen: list[str], agent: str):
 
     seen.append(agent)
     return Device()
+
+
+def test_a_configured_maxmind_database_gives_the_city_in_the_canonical_event(monkeypatch):
+    from models.settings import Settings
+    from streams.stages.validation import rules_from
+    from tests.unit.models.enrichment.test_geo import MAXMIND_TEST_DB
+
+    monkeypatch.setenv("SHOPSTREAM_GEOIP_DATABASE", str(MAXMIND_TEST_DB))
+    rules = rules_from(Settings())
+    event = validate_bytes(page({"userAgent": SAFARI_IPHONE, "ip": "89.160.20.115"}), rules, NOW).event
+    context = orjson.loads(event_to_json(event))["context"]
+    assert (context[ENRICHMENT_KEY]["country"], context[ENRICHMENT_KEY]["city"]) == ("SE", "Linköping")
+    assert context["ip"] == "89.160.20.0"  # the place came from the full address, then truncated
