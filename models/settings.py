@@ -44,16 +44,21 @@ class Topics:
         self.webhooks = f"{prefix}shop.webhooks"
         self.webhooks_dlq = f"{prefix}shop.webhooks.dlq"
         self.keys = f"{prefix}shop.keys"  # API keys (compacted): hashed secrets, tenant, role
+        # erased people (compacted): a hash of tenant and id -> when, never the id itself
+        self.erased = f"{prefix}shop.privacy.erased"
+        self.fx_rates = f"{prefix}shop.fx.rates"  # exchange rates (compacted): date|currency
 
     def all(self) -> list[str]:
         return [self.raw, self.events, self.dlq, self.duplicates, self.recommendations,
                 self.trending,
                 self.trending_updates, self.trending_partials,
-                *self.triggers.values(), self.keys]
+                *self.triggers.values(), self.keys, self.erased,
+                self.fx_rates]
 
     def compacted(self) -> set[str]:
         """Topics that hold the latest value per key (cleanup.policy=compact)."""
-        return {self.recommendations, self.trending, self.trending_partials, self.keys}
+        return {self.recommendations, self.trending, self.trending_partials, self.keys,
+                self.erased, self.fx_rates}
 
 
 class Settings(BaseSettings):
@@ -93,6 +98,10 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(default=256 * 1024, gt=0, description="larger events are rejected")
     enrichment: bool = Field(default=True, description="the validation stage adds device, bot flag, "
                              "country and source class to each event (context.enrichment)")
+    geoip_database: Path | None = Field(
+        default=None, description="a MaxMind GeoLite2 / GeoIP2 City or Country database "
+        "(.mmdb): enrichment takes country and city from it; unset: geoip2fast's shipped "
+        "country data")
     ip_handling: str = Field(default="truncate", pattern=r"^(truncate|drop|keep)$", description="after "
                              "enrichment, context.ip is truncated (IPv4 /24, IPv6 /48), dropped or kept")
     pii_keys: str = Field(default="email,phone,name,address", description="comma-separated property "
@@ -250,6 +259,14 @@ class Settings(BaseSettings):
                       "listens beyond loopback")
     api_key: str | None = Field(default=None, description="the key the CLI sends to a worker "
                                 "(SHOPSTREAM_API_KEY)")
+    reporting_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="money "
+                                    "in reports and live figures is in this currency "
+                                    "(models/currency.py), unless a tenant has its own below")
+    reporting_currencies: str = Field(default="", description="per-tenant reporting "
+                                      "currencies, e.g. 'acme=EUR,globex=GBP'")
+    fx_base_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="exchange "
+                                  "rates (`shopstream fx load`) are units of this currency per "
+                                  "unit of the rate's currency; its own rate is always 1")
     automation_followup_days: float = Field(default=7.0, gt=0, description="report automation: "
                                             "orders this many days after a trigger followed it")
     webhooks_enabled: bool = Field(default=True, description="deliver triggers to the webhook "

@@ -16,8 +16,12 @@ the raw tables is only a backstop."""
 from __future__ import annotations
 
 from sinks.schema.automation import DEAD_LETTERS, DUPLICATES, TRIGGERS
+from sinks.schema.bots import BOT_STATEMENTS
+from sinks.schema.currency import CURRENCY_STATEMENTS
 from sinks.schema.enrichment import ENRICHMENT_STATEMENTS
+from sinks.schema.identity import IDENTITY_STATEMENTS
 from sinks.schema.predictions import CUSTOMER_PREDICTIONS, PREDICTION_RUNS
+from sinks.schema.privacy import PRIVACY_REQUESTS
 from sinks.schema.rollups import (
     COUPON_DAILY,
     COUPON_DAILY_MV,
@@ -101,4 +105,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "alias and group calls: the previous id and the group id",
               ("ALTER TABLE events ADD COLUMN IF NOT EXISTS previous_id String, "
                "ADD COLUMN IF NOT EXISTS group_id String",)),
+    Migration(11, "exchange rates (fx_rates)", CURRENCY_STATEMENTS),
+    Migration(12, "identity links, users' traits, events resolved to people", IDENTITY_STATEMENTS),
+    Migration(13, "the audit of privacy requests (erase, export)", (PRIVACY_REQUESTS,)),
+    Migration(14, "kpi_hourly and kpi_daily leave bots out (kpi_*_with_bots keep them)", BOT_STATEMENTS),
 )

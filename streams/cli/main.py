@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, help="products, affinity, customers")
     p.add_argument("--min-support", type=float, default=0.0, help="affinity")
     p.add_argument("--as-of", help="rfm: the day recency is counted to (default: latest event)")
-    p.add_argument("--include-bots", action="store_true", help="kpis, funnel, attribution: bots too")
+    p.add_argument("--include-bots", action="store_true", help="every report but quality: bots too")
     p.add_argument("--by", choices=["device", "country", "source"], help="kpis per dimension")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_report)
@@ -370,6 +370,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in (collector, keys):
         module.register(add)
+
+    from streams.cli import privacy
+
+    privacy.register(add)
+
+    from streams.cli import fx
+
+    fx.register(add)
 
     p = add("broker", "start, stop or check a local single-node Kafka broker")
     p.add_argument("action", choices=["start", "stop", "status"])

@@ -8,7 +8,8 @@ before it (the same rule as ClickHouse's ``windowFunnel`` in the ``sessions``
 rollup): an add to cart before any product view does not count. Windows are kept
 for a day of event time; a session's state until it has been quiet 30 minutes.
 
-State keys: ``s|<tenant>|<session>`` -> ``{"level", "window", "source", "last"}``;
+State keys: ``s|<tenant>|<session>`` -> ``{"level", "window", "source", "last", "who"}``
+(``who``: the device key of the session's first event, so that an erasure finds it);
 ``f|<tenant>|<source>|<window ms>`` -> five counts.
 """
 
@@ -31,6 +32,7 @@ class Session:
     window: int
     source: str
     last: int
+    who: str = ""  # the device key that opened it ("" in states written before it was kept)
 
 
 @dataclass
@@ -55,13 +57,15 @@ class Funnel:
     def _session_id(self, ev: LiveEvent) -> str:
         if ev.session_id:
             return str(ev.session_id)
-        current = self.gap_sessions.get((ev.tenant, ev.user_key))
+        # by device: a run that goes on through a login stays one session (ClickHouse, which
+        # knows every link at query time, runs it by person: the same run on one device)
+        current = self.gap_sessions.get((ev.tenant, ev.device))
         if current is not None:
             state = self.sessions.get((ev.tenant, current))
             if state is not None and continues_session(state.last, ev.ts):
                 return current
-        session = gap_session_id(ev.user_key, ev.ts)
-        self.gap_sessions[(ev.tenant, ev.user_key)] = session
+        session = gap_session_id(ev.device, ev.ts)
+        self.gap_sessions[(ev.tenant, ev.device)] = session
         return session
 
     def apply(self, ev: LiveEvent) -> Effects:
@@ -72,7 +76,8 @@ class Funnel:
         skey = (ev.tenant, session_id)
         state = self.sessions.get(skey)
         if state is None:
-            state = Session(level=1, window=ev.ts - ev.ts % MINUTE_MS, source=ev.source, last=ev.ts)
+            state = Session(level=1, window=ev.ts - ev.ts % MINUTE_MS, source=ev.source, last=ev.ts,
+                            who=ev.device)
             self._count(effects, ev.tenant, state, 1)
         stage = STAGE_OF.get(ev.name)
         if stage == state.level + 1:

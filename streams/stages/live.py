@@ -50,6 +50,8 @@ from streams.live.state import OFFSET_KEY, LiveConfig, PartitionState
 from streams.live.trending import TrendBuffer
 from streams.monitoring import metrics
 from streams.monitoring.health import StageHealth
+from streams.privacy.forgetting import forgetting
+from streams.stages.fx_rates import LiveRates
 from streams.stages.trending import TrendingBoard
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class LiveStage:
     def __init__(self, settings: Settings, board: TrendingBoard | None = None) -> None:
         self.settings = settings
         self.board = board
+        self.rates = LiveRates(settings)  # followed by live_loop (streams/stages/fx_rates.py)
         self.config = LiveConfig.from_settings(settings)
         self.states: dict[int, PartitionState] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_TRIGGERS)
@@ -117,13 +120,14 @@ class LiveStage:
     def live(self, tenant: str) -> dict[str, Any]:
         with self.lock:
             now = self.now()
-            figures = live_figures([s.pulse for s in self.states.values()], tenant, now)
+            figures = live_figures([s.pulse for s in self.states.values()], tenant, now,
+                                   self.rates.converter(tenant))
             open_carts = sum(1 for s in self.states.values() for c in s.carts.carts.values()
                              if c.tenant == tenant)
             late = sum(s.carts.late_events for s in self.states.values())
             counts = dict(self.trigger_counts)
-        return {"tenant": tenant, "as_of": format_ms(now), **figures, "open_carts": open_carts,
-                "triggers": counts, "late_events": late}
+        return {"tenant": tenant, "as_of": format_ms(now), "currency": self.rates.reporting(tenant),
+                **figures, "open_carts": open_carts, "triggers": counts, "late_events": late}
 
     def take_dirty_funnels(self) -> list[tuple[int, str, str, int, list[int]]]:
         """The funnel windows changed since the last call (for the ClickHouse snapshot)."""
@@ -346,6 +350,7 @@ def live_loop(settings: Settings, bootstrap: str, live: LiveStage, health: Stage
               clock: Callable[[], int] = wall_ms) -> TransactionalLoop:
     """The live stage, ready to :meth:`~TransactionalLoop.run` in a thread."""
     changelog = live_changelog(settings)
+    live.rates.follow(bootstrap)
     upstream = UpstreamProgress(bootstrap, settings.topics.raw,
                                 f"{faust_app_id(settings)}-validate")
     processor = LiveProcessor(live, settings,
@@ -358,7 +363,7 @@ def live_loop(settings: Settings, bootstrap: str, live: LiveStage, health: Stage
         commit_interval_s=settings.commit_interval_s,
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         tick_interval_s=min(settings.live_tick_s, 0.25),
-    ), processor, health)
+    ), forgetting(processor, settings, bootstrap), health)
 
 
 def register_live_timers(app: faust.App, settings: Settings, live: LiveStage,
