@@ -23,9 +23,11 @@ unpinned worker runs its validation stage in a child process
 1. raw limit: a plain confluent-kafka consumer reads the N raw events (assigned, no
    group) and ``orjson.loads`` each: events/s (median of three runs), the 1.00 every
    ratio refers to;
-2. the contract alone, in-process: ``models.validation.validate_bytes`` over the same bytes;
+2. the contract alone, in-process: ``models.validation.validate_bytes`` over the same bytes
+   (2e: with enrichment off);
 3. the validation stage alone, exactly once (worker with live and sink off): N raw
-   events -> ``shop.events`` / ``shop.events.dlq``;
+   events -> ``shop.events`` / ``shop.events.dlq`` (3e: the same with
+   ``SHOPSTREAM_ENRICHMENT=false``; 3r: 3 / 3e, what enrichment leaves of the stage's rate);
 4. the live stage alone: run 3's output (the canonical events, partitions kept) copied to
    a fresh ``shop.events``, a worker with the sink off and no raw input; events/s of
    canonical events, until the live stage and the trending stage it feeds (through
@@ -185,6 +187,8 @@ def limits(session: Session, raw: list[Message]) -> None:
         say("2. contract alone")
         report.add("2", "contract validation alone, in-process (validate_bytes)",
                    runs.contract_rate(raw, load_settings()), "ev/s", "1")
+        report.add("2e", "the same, enrichment off (SHOPSTREAM_ENRICHMENT=false)",
+                   runs.contract_rate(raw, load_settings(), enrich=False), "ev/s", "1")
 
 
 def stages(session: Session, raw: list[Message]) -> None:
@@ -196,6 +200,13 @@ def stages(session: Session, raw: list[Message]) -> None:
         result, canonical = runs.validation_alone(lab, raw)
         session.throughput("3", "validation stage alone, exactly once (worker: live, sink off)",
                            result, "ev/s", "1", "validation-only worker (3)")
+        say("3e. validation stage alone, enrichment off")
+        plain, _ = runs.validation_alone(lab, raw, env={"SHOPSTREAM_ENRICHMENT": "false"},
+                                         label="validate-plain")
+        session.throughput("3e", "the same, enrichment off: 3 / 3e is what enrichment keeps",
+                           plain, "ev/s", "1", "validation-only worker, enrichment off (3e)")
+        session.report.add("3r", "validation stage, enrichment on / off (3 / 3e)",
+                           result.rate / plain.rate, "x")
     if not only & {"4", "5"}:
         return
     if canonical is None:

@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -187,8 +187,10 @@ def raw_limit(lab: Lab, raw: list[Outgoing], repeats: int = 3) -> float:
     return statistics.median(rates)
 
 
-def contract_rate(raw: list[Outgoing], settings: Settings) -> float:
+def contract_rate(raw: list[Outgoing], settings: Settings, enrich: bool = True) -> float:
     rules, now = rules_from(settings), datetime.now(UTC)
+    if not enrich:
+        rules = replace(rules, enrich=False)
     started = time.perf_counter()
     for message in raw:
         validate_bytes(message.value, rules, now)
@@ -197,10 +199,11 @@ def contract_rate(raw: list[Outgoing], settings: Settings) -> float:
 
 # -- 3-6: stages and the whole worker ---------------------------------------------------------
 
-def validation_alone(lab: Lab, raw: list[Outgoing]) -> tuple[Throughput, list[Outgoing]]:
+def validation_alone(lab: Lab, raw: list[Outgoing], env: dict[str, str] | None = None,
+                     label: str = "validate") -> tuple[Throughput, list[Outgoing]]:
     """Also returns the canonical events it wrote (partitions kept), for runs 4 and 5."""
-    with lab.topics("validate") as settings:
-        worker = lab.worker(settings, "w", live=False, sink=False)
+    with lab.topics(label) as settings:
+        worker = lab.worker(settings, "w", live=False, sink=False, env=env)
         result = run_workers(lab, settings, [worker], settings.topics.raw, raw, ["validate"])
         return result, read_committed(lab.bootstrap, settings.topics.events)
 
