@@ -67,9 +67,12 @@ class Effects:
     trend: list[TrendUpdate] = field(default_factory=list)
 
     def merge(self, other: Effects) -> Effects:
-        self.writes.update(other.writes)
-        self.triggers.extend(other.triggers)
-        self.trend.extend(other.trend)
+        if other.writes:  # (called several times per event, mostly with nothing to add)
+            self.writes.update(other.writes)
+        if other.triggers:
+            self.triggers.extend(other.triggers)
+        if other.trend:
+            self.trend.extend(other.trend)
         return self
 
     def __bool__(self) -> bool:

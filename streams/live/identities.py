@@ -26,9 +26,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from models.identity import contact_traits, follow_links, linked_ids
+from models.identity import ALIAS_CALL, IDENTIFY_CALL, contact_traits, follow_links, linked_ids
 from models.triggers import Trigger
 from streams.live.events import Effects, LiveEvent
+
+LINKING_CALLS = frozenset({IDENTIFY_CALL, ALIAS_CALL})
+NOTHING = Effects()  # what an event that links nothing gives (never changed: merged from)
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,10 @@ class Identities:
     def apply(self, ev: LiveEvent) -> tuple[Effects, list[Link]]:
         """Record what an identify or alias call says: the state to persist, and the links
         that are new (or changed), for the carts to take over."""
-        effects, new = Effects(), list[Link]()
         user = ev.user_id
-        if not user:
-            return effects, new
+        if not user or (ev.traits is None and ev.name not in LINKING_CALLS):
+            return NOTHING, []  # most events: neither a link nor traits
+        effects, new = Effects(), list[Link]()
         for ident in linked_ids(ev.name, user, ev.anonymous_id, ev.previous_id):
             if self.links.get((ev.tenant, ident)) != user:
                 self.links[(ev.tenant, ident)] = user
