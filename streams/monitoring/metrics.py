@@ -6,6 +6,7 @@ Names are part of the operator contract (dashboards and alerts use them).
 from __future__ import annotations
 
 from contextlib import suppress
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -57,7 +58,7 @@ def forget_lag(group: str, topic: str, partitions: list[int]) -> None:
 
 VALIDATION_SECONDS = Histogram(
     "shopstream_validation_seconds",
-    "Time to validate one raw event",
+    "Time to validate one raw event (sampled: one event in 16)",
     buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01),
     registry=VALIDATION_REGISTRY,
 )
@@ -107,3 +108,20 @@ LIVE_DEAD_LETTERS = Counter(
     "shopstream_live_dead_letters_total", "Records on shop.events that are not canonical events, "
     "sent to the dead-letter topic by the live stage", registry=REGISTRY,
 )
+
+
+class BatchedCounts:
+    """Counter increments gathered in plain numbers and added at once (:meth:`flush`, at a
+    stage's commit): a Prometheus counter's ``inc`` takes a lock, and per event that cost a
+    stage about a tenth of its time."""
+
+    def __init__(self) -> None:
+        self._counts: dict[Any, float] = {}
+
+    def add(self, counter: Any, amount: float = 1.0) -> None:
+        self._counts[counter] = self._counts.get(counter, 0.0) + amount
+
+    def flush(self) -> None:
+        counts, self._counts = self._counts, {}
+        for counter, amount in counts.items():
+            counter.inc(amount)

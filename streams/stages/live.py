@@ -1,21 +1,18 @@
 """The live stage: ``shop.events`` -> carts, trending, funnel, customers, live figures ->
 ``shop.triggers.*``, ``shop.trending``, ``/funnel``, ``/trending``, ``/live``.
 
-:class:`LiveDecisions` decides, per record and per tick, with the pure state machines of
-:mod:`streams.live`. The runtime is :class:`streams.kafka.transactional.TransactionalLoop`
-(:func:`live_loop`): a batch at a time, triggers, dead letters, state changelog entries
-and the consumed offsets in one Kafka transaction per commit interval.
+:class:`LiveDecisions` decides per record and per tick with the pure state machines of
+:mod:`streams.live`; a :class:`~streams.kafka.transactional.TransactionalLoop` runs it: triggers,
+dead letters, state changes and consumed offsets in one transaction per commit interval.
 
 State writes are coalesced per key between commits (a write-back cache, as Kafka Streams'
-record cache): a cart changed a hundred times in an interval writes one changelog record,
-at the commit. The state also records the offset of the last event it applied, so an
-event whose effects are in the committed state is never applied twice.
+record cache): a cart changed a hundred times in an interval writes one changelog record at
+the commit. The state records the offset of the last event it applied, so an event whose
+effects are in the committed state is never applied twice.
 
-Deadlines need time to pass even when no events come: every ``live_tick_s`` the loop asks
-each owned partition for its due deadlines, and what fires goes out in the current
-transaction. A crash before the commit aborts the triggers and the state change
-together; the restarted worker rebuilds the state from the committed changelog and fires
-them again, once.
+Deadlines pass even when no events come: every ``live_tick_s`` the loop fires each owned
+partition's due deadlines in the current transaction. A crash before the commit aborts
+triggers and state change together; the restarted worker fires them again, once.
 """
 
 from __future__ import annotations
@@ -232,20 +229,18 @@ class LiveDecisions:
                     {OFFSET_KEY: record.offset})
 
 
-def count_step(step: Step, dlq_topic: str) -> None:
-    """The live stage's metrics for one step."""
+def count_step(step: Step, counts: metrics.BatchedCounts) -> None:
+    """The live stage's metrics for one step (added to the metrics at the commit)."""
     if step.kind == "tick":
-        metrics.LIVE_TICKS.inc()
+        counts.add(metrics.LIVE_TICKS)
     elif step.kind == "replayed":
-        metrics.LIVE_REPLAYED.inc()
+        counts.add(metrics.LIVE_REPLAYED)
     elif step.kind == "dead_letter":
-        metrics.LIVE_DEAD_LETTERS.inc()
+        counts.add(metrics.LIVE_DEAD_LETTERS)
     else:
-        metrics.LIVE_EVENTS.inc()
+        counts.add(metrics.LIVE_EVENTS)
         if step.late:
-            metrics.LATE_EVENTS.inc()
-        if step.lag_s is not None:
-            metrics.LIVE_EVENT_LAG.set(step.lag_s)
+            counts.add(metrics.LATE_EVENTS)
 
 
 def live_changelog(settings: Settings) -> str:
@@ -273,6 +268,8 @@ class LiveProcessor:
         self.trend = TrendBuffer(settings.trending_half_life_h * 3_600_000)
         self.last_tick = 0
         self.last_housekeeping: dict[int, int] = {}
+        self.counts = metrics.BatchedCounts()
+        self.lag_s: float | None = None
 
     def assigned(self, partitions: list[int]) -> None:
         for partition in partitions:
@@ -327,7 +324,9 @@ class LiveProcessor:
         if step.writes:
             self.cache.update(partition, step.writes)
         self.trend.add(partition, step.trend)
-        count_step(step, self.topics.dlq)
+        count_step(step, self.counts)
+        if step.lag_s is not None:
+            self.lag_s = step.lag_s
         if step.triggers:
             self.live.emitted(step.triggers)
         return step.records
@@ -343,7 +342,9 @@ class LiveProcessor:
                          orjson.dumps(u.to_json())) for u in self.trend.drain())]
 
     def committed(self) -> None:
-        pass
+        self.counts.flush()
+        if self.lag_s is not None:
+            metrics.LIVE_EVENT_LAG.set(self.lag_s)
 
 
 def live_loop(settings: Settings, bootstrap: str, live: LiveStage, health: StageHealth,

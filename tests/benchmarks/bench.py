@@ -207,6 +207,11 @@ def stages(session: Session, raw: list[Message]) -> None:
                            plain, "ev/s", "1", "validation-only worker, enrichment off (3e)")
         session.report.add("3r", "validation stage, enrichment on / off (3 / 3e)",
                            result.rate / plain.rate, "x")
+        if result.cpu_per_event_us and plain.cpu_per_event_us:
+            session.report.add(
+                "3c", f"the same from the workers' CPU per event, off / on "
+                f"({plain.cpu_per_event_us:.0f} -> {result.cpu_per_event_us:.0f} us; steadier)",
+                plain.cpu_per_event_us / result.cpu_per_event_us, "x")
     if not only & {"4", "5"}:
         return
     if canonical is None:

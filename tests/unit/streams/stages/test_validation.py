@@ -99,11 +99,14 @@ def test_enrichment_is_on_by_default_and_bots_are_kept_flagged_and_counted() -> 
     [out, _entry] = processor.handle(raw(dumps(track("Product Viewed", {"product_id": "p1"},
                                                      context={"userAgent": googlebot}))))
     assert orjson.loads(out.value)["context"]["enrichment"]["is_bot"] is True
+    assert BOT_EVENTS._value.get() == before  # counted at the commit, not before
+    processor.committed()
     assert BOT_EVENTS._value.get() == before + 1
     processor.handle(raw(dumps(track("Product Viewed", {"product_id": "p1"}, messageId="m2",
                                      context={"userAgent": "curl/8.4.0"})), offset=1))
     processor.handle(raw(dumps(track("Product Viewed", {"product_id": "p1"}, messageId="m3")),
                          offset=2))
+    processor.committed()
     assert BOT_EVENTS._value.get() == before + 2  # curl is a bot; no user agent is not
 
 
