@@ -90,9 +90,23 @@ class TopicFollower:
             time.sleep(0.5)
         ends = {}
         for p in partitions.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=30)
+            low, high = self._watermarks(consumer, p, deadline)
             if high > low:  # an empty partition is read already
                 ends[p] = high
         consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING)
                          for p in partitions.partitions])
         return ends
+
+    def _watermarks(self, consumer: Consumer, partition: int, deadline: float) -> tuple[int, int]:
+        """A partition's offsets, asked again while its leader is not known yet (a topic
+        created a moment ago answers NOT_LEADER_FOR_PARTITION for a while)."""
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, partition), timeout=10)
+                return int(low), int(high)
+            except KafkaException as exc:
+                self.error = str(exc)
+                if time.monotonic() > deadline or not self._running:
+                    raise
+                time.sleep(0.5)
