@@ -300,9 +300,9 @@ class LiveProcessor:
         return self._taken(record.partition, step)
 
     def tick(self, caught_up: set[int]) -> list[Record]:
-        """Every ``live_tick_s``: due deadlines of every owned partition (and housekeeping
-        every 30 s of wall time); the wall clock moves only the partitions in ``caught_up``,
-        and only while the stage upstream has nothing left either."""
+        """Every ``live_tick_s``: due deadlines of every owned partition, and housekeeping
+        (every 30 s) of one partition at most, not all at once (a pause in the stream). The
+        wall clock moves only ``caught_up`` partitions, and only while upstream is idle too."""
         now = self.clock()
         if now - self.last_tick < self.tick_ms:
             return []
@@ -310,12 +310,12 @@ class LiveProcessor:
         if caught_up and not self.upstream_idle():
             caught_up = set()
         out: list[Record] = []
+        swept = next((p for p in self.live.states
+                      if now - self.last_housekeeping.get(p, 0) >= HOUSEKEEPING_EVERY_MS), None)
+        self.last_housekeeping[swept if swept is not None else -1] = now
         for partition, state in list(self.live.states.items()):
-            housekeeping = now - self.last_housekeeping.get(partition, 0) >= HOUSEKEEPING_EVERY_MS
-            if housekeeping:
-                self.last_housekeeping[partition] = now
             with self.live.lock:
-                step = self.decisions.tick(state, now, housekeeping,
+                step = self.decisions.tick(state, now, partition == swept,
                                            idle=partition in caught_up)
             out.extend(self._taken(partition, step))
         return out
