@@ -45,7 +45,9 @@ unpinned worker runs its validation stage in a child process
    when the machine is busy, less than wall time) show whether the per-event cost grows
    with the event-time span;
 7. latencies, whole worker, ``CART_ABANDON_AFTER=2s``, at ``--rate-events`` simulated
-   events/s stamped with the wall clock for ``--rate-seconds``:
+   events/s stamped with the wall clock for ``--rate-seconds``, after 5 s of the same
+   traffic that is not timed (start-up: first transactions to each partition, first
+   state entries, the clients' first requests):
    - produce -> canonical: for every simulated event, from the wall-clock time just
      before its ``produce()`` call on ``shop.events.raw`` to the time a read_committed
      consumer of ``shop.events`` (assigned to every partition, polling) first receives

@@ -263,9 +263,11 @@ class Latency:
 
 
 def latency(lab: Lab, rate: float, seconds: float, abandon_after_s: float = 2.0,
-            cart_every_s: float = 0.2) -> Latency:
+            cart_every_s: float = 0.2, warmup_s: float = 5.0) -> Latency:
     """The whole worker, ``CART_ABANDON_AFTER=<abandon_after_s>``, traffic at ``rate``
-    events/s stamped now, a probe cart every ``cart_every_s``."""
+    events/s stamped now, a probe cart every ``cart_every_s``; timed after ``warmup_s`` of
+    the same traffic (a stage's first transactions to each partition, its first state
+    entries and the clients' first requests are start-up, not the steady state)."""
     with lab.topics("latency") as settings:
         worker = lab.worker(settings, "w", live=True, sink=True,
                             env={"CART_ABANDON_AFTER": f"{abandon_after_s:g}s"})
@@ -277,7 +279,7 @@ def latency(lab: Lab, rate: float, seconds: float, abandon_after_s: float = 2.0,
             commits.start()
             try:
                 seen, positions, sent, deadlines, ended = send_and_watch(
-                    lab, settings, rate, seconds, abandon_after_s, cart_every_s)
+                    lab, settings, rate, seconds, abandon_after_s, cart_every_s, warmup_s)
                 canonical = [(p, o) for t, p, o in positions.values() if t == settings.topics.events]
                 try:
                     wait_for(lambda: all(commits.committed_at(p, o) for p, o in canonical), 30,
@@ -309,7 +311,7 @@ def latency(lab: Lab, rate: float, seconds: float, abandon_after_s: float = 2.0,
 
 
 def send_and_watch(lab: Lab, settings: Settings, rate: float, seconds: float,
-                   abandon_after_s: float, cart_every_s: float
+                   abandon_after_s: float, cart_every_s: float, warmup_s: float = 0.0
                    ) -> tuple[dict[str, float], dict[str, tuple[str, int, int]], dict[str, float],
                               dict[str, float], float]:
     """Send the traffic and the probe carts to a running worker; returns when each key was
@@ -330,14 +332,18 @@ def send_and_watch(lab: Lab, settings: Settings, rate: float, seconds: float,
     deadlines: dict[str, float] = {}  # "cart:<id>" -> wall time its deadline passed
     traffic = stamped_now(rate)
     next(traffic)  # the simulator opens its first rate x 20 sessions now, not on the clock
+    count = 0
     with Tracker(lab.bootstrap, topics.raw, producer_config={"linger.ms": 5}) as tracker:
         started = next_cart = time.time()
-        while (now := time.time()) - started < seconds:
-            while len(sent) < (now - started) * rate:
+        timed_from = started + warmup_s  # what is sent before this is not timed
+        while (now := time.time()) - started < warmup_s + seconds:
+            while count < (now - started) * rate:
                 event = next(traffic)
-                sent[event.message_id] = time.time()
+                count += 1
+                if now >= timed_from:
+                    sent[event.message_id] = time.time()
                 tracker.send_raw(event.value, event.key)
-            if now >= next_cart:
+            if now >= next_cart and now >= timed_from:
                 cart = f"bench-{uuid.uuid4().hex[:10]}"
                 stamp_ms = int(time.time() * 1000)  # the event's time, to the millisecond
                 tracker.product_added(f"buyer-{cart}", {"product_id": "p1", "price": "1.00",
@@ -346,7 +352,7 @@ def send_and_watch(lab: Lab, settings: Settings, rate: float, seconds: float,
                                       context={"sessionId": f"s-{cart}"})
                 deadlines[f"cart:{cart}"] = stamp_ms / 1000 + abandon_after_s
                 next_cart = max(next_cart + cart_every_s, now)  # behind: no burst of carts
-            time.sleep(max(0.0, min(started + len(sent) / rate, next_cart) - time.time()))
+            time.sleep(max(0.0, min(started + count / rate, next_cart) - time.time()))
         ended = time.time()
     try:
         wait_for(lambda: all(k in watcher.seen for k in deadlines), 60 + abandon_after_s,
