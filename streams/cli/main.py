@@ -1,8 +1,5 @@
-"""``shopstream``: the one command-line front door.
-
-Each sub-command parses its options, builds the settings and calls into the
-modules that do the work; nothing here holds logic of its own.
-"""
+"""``shopstream``: the one command-line front door. Each sub-command parses its options,
+builds the settings and calls the modules that do the work; nothing here holds logic."""
 
 from __future__ import annotations
 
