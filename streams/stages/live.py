@@ -300,9 +300,8 @@ class LiveProcessor:
         return self._taken(record.partition, step)
 
     def tick(self, caught_up: set[int]) -> list[Record]:
-        """Every ``live_tick_s``: due deadlines of every owned partition, and housekeeping
-        (every 30 s) of one partition at most, not all at once (a pause in the stream). The
-        wall clock moves only ``caught_up`` partitions, and only while upstream is idle too."""
+        """Every ``live_tick_s``: due deadlines of every owned partition, housekeeping of one at
+        most; the wall clock moves only ``caught_up`` partitions, and only if upstream is idle."""
         now = self.clock()
         if now - self.last_tick < self.tick_ms:
             return []
@@ -318,6 +317,7 @@ class LiveProcessor:
                 step = self.decisions.tick(state, now, partition == swept,
                                            idle=partition in caught_up)
             out.extend(self._taken(partition, step))
+        self.counts.flush()  # a tick with nothing to commit is counted too
         return out
 
     def _taken(self, partition: int, step: Step) -> list[Record]:

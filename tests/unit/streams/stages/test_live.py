@@ -144,3 +144,19 @@ def test_no_wall_clock_advance_while_the_stage_upstream_has_input_left() -> None
     processor.tick({2})
     clock[0] += 31 * MIN
     assert [r.topic for r in processor.tick({2})] == [TOPICS.triggers["cart_abandoned"]]
+
+
+def test_ticks_and_events_reach_the_metrics_even_when_nothing_commits() -> None:
+    from streams.monitoring import metrics
+
+    live, clock = LiveStage(SETTINGS), [WALL]
+    processor = LiveProcessor(live, SETTINGS, lambda partition: {}, clock=lambda: clock[0])
+    processor.assigned([2])
+    ticks, events = metrics.LIVE_TICKS._value.get(), metrics.LIVE_EVENTS._value.get()
+    processor.handle(event(add(T0), 0))
+    assert metrics.LIVE_EVENTS._value.get() == events  # events: counted at the commit
+    processor.committed()
+    assert metrics.LIVE_EVENTS._value.get() == events + 1
+    clock[0] += 1_000
+    assert processor.tick(set()) == []  # nothing due: no transaction, no commit
+    assert metrics.LIVE_TICKS._value.get() == ticks + 1
