@@ -3,10 +3,9 @@
 The loop consumes a batch, hands each record to a :class:`Processor` (pure decisions), and
 produces what it returns inside one Kafka transaction together with the consumed offsets
 (``send_offsets_to_transaction``). A transaction spans a commit interval (100 ms by
-default; 20 ms once the stage has read everything there is), not one record: a crash or an
-abort throws the whole interval away (outputs, state changelog entries and offsets alike)
-and the stage resumes from the committed offsets with its state rebuilt from what was
-committed.
+default), not one record: a crash or an abort throws the whole interval away (outputs, state
+changes and offsets alike) and the stage resumes from the committed offsets with its state
+rebuilt from what was committed.
 
 Fencing. The transactional id is stable per worker instance (``<group>-<instance>``), so a
 restarted worker aborts what its killed predecessor left open at once (``init_transactions``)
@@ -88,9 +87,9 @@ class LoopConfig:
     group: str
     transactional_id: str
     commit_interval_s: float = 0.1
-    # a stage that has read everything there is commits sooner, once this much of the
-    # interval has passed: at a low rate an event waits ~20 ms for its commit, not ~100 ms
-    commit_min_interval_s: float = 0.02
+    # lower it to let a stage that has read everything commit that soon (e.g. 0.02): less
+    # latency, more transactions for the broker (measured: no gain on a 2-core machine)
+    commit_min_interval_s: float = 0.1
     batch_size: int = 2_000
     transaction_timeout_ms: int = 30_000
     session_timeout_ms: int = 10_000
@@ -341,7 +340,9 @@ class TransactionalLoop:
                 break
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
-                if not error.retriable() or time.monotonic() >= deadline:
+                # a stopping stage does not wait for the broker: its successor's
+                # init_transactions aborts what is left open
+                if not error.retriable() or time.monotonic() >= deadline or self._stop.is_set():
                     raise StageFailed(f"abort failed: {error}") from exc
                 self.health.blocked(f"abort: {error}")
                 time.sleep(1.0)
