@@ -245,3 +245,18 @@ class WorkerProcess:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(30)
+
+
+def ingest_events(client: Any, tmp_path: Path, events: list[dict[str, Any]],
+                  now: Any) -> tuple[Any, Path]:
+    """``events`` written as JSON lines and loaded with ``ingest`` into ``client``'s
+    ClickHouse; the ingest summary and the dead-letter file."""
+    import orjson
+
+    from models.validation import Rules
+    from sinks.writer import ClickHouseWriter
+    from streams.sources.ingest import ingest
+
+    source, dead = tmp_path / "shop.jsonl", tmp_path / "dead.jsonl"
+    source.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    return ingest(source, "jsonl", ClickHouseWriter(client), Rules(), dead, now=lambda: now), dead

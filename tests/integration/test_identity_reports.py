@@ -21,6 +21,7 @@ from recommender.interactions import load_interactions
 from sinks.reports import ReportParams, run_report
 from sinks.writer import ClickHouseWriter
 from streams.sources.ingest import ingest
+from tests.support import ingest_events
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 DAY1 = datetime(2026, 3, 1, 10, tzinfo=UTC)
@@ -80,11 +81,8 @@ def shop() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def stitched(clickhouse, tmp_path):
-    source = tmp_path / "shop.jsonl"
-    source.write_bytes(b"\n".join(orjson.dumps(e) for e in shop()) + b"\n")
-    summary = ingest(source, "jsonl", ClickHouseWriter(clickhouse), Rules(),
-                     tmp_path / "dead.jsonl", now=lambda: NOW)
-    assert (summary.events, summary.invalid) == (13, 0), (tmp_path / "dead.jsonl").read_text()
+    summary, dead = ingest_events(clickhouse, tmp_path, shop(), NOW)
+    assert (summary.events, summary.invalid) == (13, 0), dead.read_text()
     return clickhouse
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
-import orjson
 import pytest
 
 from models.validation import Rules
@@ -16,16 +15,14 @@ from sinks.reports import ReportParams, run_report
 from sinks.writer import ClickHouseWriter
 from streams.sources.ingest import ingest
 from tests.integration.handbuilt_shop import events
+from tests.support import ingest_events
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 @pytest.fixture
 def shop(clickhouse, tmp_path):
-    source = tmp_path / "shop.jsonl"
-    source.write_bytes(b"\n".join(orjson.dumps(e) for e in events()) + b"\n")
-    summary = ingest(source, "jsonl", ClickHouseWriter(clickhouse), Rules(),
-                     tmp_path / "dead.jsonl", now=lambda: NOW)
+    summary, _dead = ingest_events(clickhouse, tmp_path, events(), NOW)
     assert (summary.events, summary.invalid, summary.duplicates) == (23, 0, 0)
     return clickhouse
 
