@@ -7,54 +7,61 @@ on the broker (triggers)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import orjson
 import pytest
 
 from streams.sdk.tracker import Tracker
 from streams.sources.simulator import SimConfig, simulate
-from tests.support import REPO, read_topic, wait_for
+from tests.support import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 
-def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SHOPSTREAM_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args], env=env, cwd=REPO,
-                          capture_output=True, timeout=300, check=False)
+@pytest.fixture
+def command(chdb_url, tmp_path, monkeypatch, capsys):
+    """``shopstream ...`` run in this process (its argument parsing and settings, as a user
+    types it) against a fresh database of the test process's embedded ClickHouse; what it
+    printed as JSON. A process per command would cost seconds each."""
+    from sinks.connection import connect
+    from streams.cli.main import main
+
+    database = f"test_{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("CLICKHOUSE_URL", chdb_url)
+    monkeypatch.setenv("SHOPSTREAM_CLICKHOUSE_DATABASE", database)
+    monkeypatch.setenv("SHOPSTREAM_DATA_DIR", str(tmp_path / "data"))
+
+    def run(*args: str) -> list[dict]:
+        capsys.readouterr()
+        code = main([*args, "--format", "json"]) if args[0] != "ingest" else main(list(args))
+        printed = capsys.readouterr()
+        assert code == 0, printed.err[-2000:]
+        return json.loads(printed.out, parse_float=Decimal) if args[0] != "ingest" else []
+
+    yield run
+    connect(chdb_url, database).command(f"DROP DATABASE IF EXISTS `{database}`")
 
 
-def as_json(data_dir: Path, *args: str) -> list[dict]:
-    done = cli(data_dir, *args, "--format", "json")
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    return json.loads(done.stdout, parse_float=Decimal)  # money exactly, as sums must agree
-
-
-def test_bots_are_kept_flagged_and_left_out_of_kpis_and_funnel_unless_included(tmp_path):
+def test_bots_are_kept_flagged_and_left_out_of_kpis_and_funnel_unless_included(tmp_path, command):
     start = datetime(2026, 2, 1, tzinfo=UTC)
     config = SimConfig(seed=11, rate=5, bots=0.2, malformed=0, duplicates=0, start=start)
     source = tmp_path / "traffic.jsonl"
     source.write_bytes(b"\n".join(e.to_bytes() for e in simulate(config, 2500)) + b"\n")
-    data = tmp_path / "data"
-    done = cli(data, "ingest", str(source))
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    command("ingest", str(source))
 
-    kinds = as_json(data, "sql", "SELECT is_bot, startsWith(user_key, 'bot-') AS crawler, "
+    kinds = command("sql", "SELECT is_bot, startsWith(user_key, 'bot-') AS crawler, "
                     "groupUniqArray(device_type) AS devices, count() AS n FROM events "
                     "GROUP BY ALL ORDER BY ALL")
     assert [(k["is_bot"], k["crawler"]) for k in kinds] == [(0, 0), (1, 1)]  # crawlers, only
     assert kinds[1]["devices"] == ["bot"] and kinds[1]["n"] > 100
 
     def expected(where: str) -> dict:
-        [row] = as_json(data, "sql", f"""
+        [row] = command("sql", f"""
             SELECT uniqExact(user_key) AS users, countIf(type = 'page') AS page_views,
                    countIf(event = 'Product Viewed') AS product_views,
                    countIf(event = 'Product Added') AS adds, countIf(event = 'Order Completed') AS orders,
@@ -67,10 +74,10 @@ def test_bots_are_kept_flagged_and_left_out_of_kpis_and_funnel_unless_included(t
 
     humans, everyone = expected("is_bot = 0"), expected("1")
     assert everyone["adds"] > humans["adds"] and everyone["page_views"] > humans["page_views"]
-    kpis = as_json(data, "report", "kpis", "--grain", "month")
+    kpis = command("report", "kpis", "--grain", "month")
     assert totals(kpis) == humans
     assert sum(r["new_users"] for r in kpis) == humans["users"]
-    with_bots = as_json(data, "report", "kpis", "--grain", "month", "--include-bots")
+    with_bots = command("report", "kpis", "--grain", "month", "--include-bots")
     assert totals(with_bots) == everyone
     assert [r["revenue"] for r in kpis] == [r["revenue"] for r in with_bots]  # bots buy nothing
 
@@ -79,30 +86,30 @@ def test_bots_are_kept_flagged_and_left_out_of_kpis_and_funnel_unless_included(t
     figures = ("page_views", "product_views", "adds", "orders")
     for view, want in (("kpi_daily", humans), ("kpi_hourly", humans),
                        ("kpi_daily_with_bots", everyone), ("kpi_hourly_with_bots", everyone)):
-        [row] = as_json(data, "sql", "SELECT " + ", ".join(f"sum({f}) AS {f}" for f in figures)
+        [row] = command("sql", "SELECT " + ", ".join(f"sum({f}) AS {f}" for f in figures)
                         + f" FROM {view}")
         assert row == {f: want[f] for f in figures}, view
 
     # by dimension: the same figures, split; crawlers come from the US, as the bot device
     for by in ("device", "country", "source"):
-        split = as_json(data, "report", "kpis", "--grain", "month", "--by", by)
+        split = command("report", "kpis", "--grain", "month", "--by", by)
         summed = ("page_views", "adds", "orders", "revenue")
         assert {k: sum(r[k] for r in split) for k in summed} == {
             k: sum(r[k] for r in kpis) for k in summed}, by
-    devices = {r["device"]: r for r in as_json(data, "report", "kpis", "--by", "device",
+    devices = {r["device"]: r for r in command("report", "kpis", "--by", "device",
                                                 "--grain", "month", "--include-bots")}
     assert set(devices) == {"desktop", "mobile", "tablet", "bot", "(unknown)"}  # flat: no agent
     assert devices["bot"]["orders"] == 0 and devices["bot"]["page_views"] == (
         everyone["page_views"] - humans["page_views"])
-    countries = {r["country"] for r in as_json(data, "report", "kpis", "--by", "country")}
+    countries = {r["country"] for r in command("report", "kpis", "--by", "country")}
     assert {"US", "GB", "DE", "BR", "JP"} <= countries
-    sources = {r["source"] for r in as_json(data, "report", "kpis", "--by", "source")}
+    sources = {r["source"] for r in command("report", "kpis", "--by", "source")}
     assert {"paid", "social", "email", "direct"} <= sources
 
-    sessions = as_json(data, "sql", "SELECT is_bot, count() AS n FROM session_summary GROUP BY is_bot "
+    sessions = command("sql", "SELECT is_bot, count() AS n FROM session_summary GROUP BY is_bot "
                        "ORDER BY is_bot")
-    [funnel] = as_json(data, "report", "funnel", "--grain", "month")
-    [funnel_all] = as_json(data, "report", "funnel", "--grain", "month", "--include-bots")
+    [funnel] = command("report", "funnel", "--grain", "month")
+    [funnel_all] = command("report", "funnel", "--grain", "month", "--include-bots")
     assert funnel["visit"] == sessions[0]["n"]
     assert funnel_all["visit"] == sessions[0]["n"] + sessions[1]["n"]
     assert funnel_all["add_to_cart"] > funnel["add_to_cart"]  # some crawlers fill carts

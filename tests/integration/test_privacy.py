@@ -39,12 +39,6 @@ def cli(settings, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, timeout=600, check=False)
 
 
-def sql(settings, query: str) -> list[dict]:
-    done = cli(settings, "sql", query, "--format", "json")
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    return json.loads(done.stdout)
-
-
 def shop(tracker: Tracker, user: str, anonymous: str, start: datetime, coupon: str) -> None:
     item = {"product_id": "p1", "price": "10.00", "quantity": 1, "currency": "USD"}
     tracker.page("Home", {"path": "/"}, anonymous_id=anonymous, timestamp=start - timedelta(days=3))
@@ -86,10 +80,10 @@ def merged(column: str, kind: str, engine: str) -> str:
     return f"sum({column})" if engine == "SummingMergeTree" else f"arraySort(groupUniqArray({column}))"
 
 
-def rollups_match_raw(settings) -> list[str]:
+def rollups_match_raw(query) -> list[str]:
     """Each rollup compared with the same rollup recomputed, by its view's SELECT, from the
-    raw rows there are now; the names of those that differ."""
-    views = sql(settings, "SELECT name, as_select, create_table_query FROM system.tables "
+    raw rows there are now; the names of those that differ. ``query`` runs SQL."""
+    views = query("SELECT name, as_select, create_table_query FROM system.tables "
                 "WHERE database = currentDatabase() AND engine = 'MaterializedView'")
     targets: dict[str, list[str]] = {}
     for v in views:
@@ -97,16 +91,16 @@ def rollups_match_raw(settings) -> list[str]:
         targets.setdefault(target, []).append(v["as_select"])
     differ = []
     for target, selects in sorted(targets.items()):
-        info = sql(settings, f"SELECT sorting_key, engine FROM system.tables WHERE database = "
+        info = query(f"SELECT sorting_key, engine FROM system.tables WHERE database = "
                    f"currentDatabase() AND name = '{target}'")[0]
         keys = [k.strip() for k in info["sorting_key"].split(",")]
-        columns = sql(settings, f"DESCRIBE {target}")
+        columns = query(f"DESCRIBE {target}")
         values = [(c["name"], c["type"]) for c in columns if c["name"] not in keys]
         shown = ", ".join([*keys, *(f"{merged(n, k, info['engine'])} AS {n}" for n, k in values)])
         recomputed = " UNION ALL ".join(
             f"SELECT {', '.join(c['name'] for c in columns)} FROM ({s})" for s in selects)
-        have = sql(settings, f"SELECT {shown} FROM {target} GROUP BY {', '.join(keys)} ORDER BY ALL")
-        want = sql(settings, f"SELECT {shown} FROM ({recomputed}) GROUP BY {', '.join(keys)} "
+        have = query(f"SELECT {shown} FROM {target} GROUP BY {', '.join(keys)} ORDER BY ALL")
+        want = query(f"SELECT {shown} FROM ({recomputed}) GROUP BY {', '.join(keys)} "
                    "ORDER BY ALL")
         if have != want:
             differ.append(target)
@@ -146,9 +140,9 @@ def test_an_erased_shopper_is_gone_everywhere_and_stays_gone(settings, worker_fa
 
     wait_for(lambda: {k for k, v in live_carts().items() if v} == {
         "c|default|cart2-alice", "c|default|cart2-bob"}, 120, "both open carts in the live state")
-    assert worker.stop() == 0
-    bob_before = rows_of(lambda q: sql(settings, q), ("bob", "anon-bob"))
+    bob_before = rows_of(worker.sql, ("bob", "anon-bob"))
     assert bob_before["events"] == 6 and bob_before["order_items"] == 1
+    assert worker.stop() == 0  # the commands below need the embedded ClickHouse to themselves
 
     out = tmp_path / "alice.json"
     done = cli(settings, "privacy", "export", "--user", "alice", "--out", str(out),
@@ -164,15 +158,18 @@ def test_an_erased_shopper_is_gone_everywhere_and_stays_gone(settings, worker_fa
     assert summary["rows_deleted"]["events"] == 6 and summary["rows_deleted"]["order_items"] == 1
     assert set(summary["rollups_rebuilt"]) >= {"kpi_minute", "product_daily", "coupon_daily", "page_daily"}
 
+    # the worker back (it owns the embedded ClickHouse: the checks below ask it, a process
+    # per query costs seconds); it has nothing new to write to ClickHouse
+    worker.start()
     # (a) nothing of hers in any table; (b) every rollup equals its recomputation from raw rows
-    left = rows_of(lambda q: sql(settings, q), ALICE_IDS)
+    left = rows_of(worker.sql, ALICE_IDS)
     assert set(left.values()) == {0}, left
-    assert rollups_match_raw(settings) == []
-    assert sql(settings, "SELECT sum(orders) AS n FROM coupon_daily WHERE coupon = 'SPRING'") == [{"n": 1}]
+    assert rollups_match_raw(worker.sql) == []
+    assert worker.sql("SELECT sum(orders) AS n FROM coupon_daily WHERE coupon = 'SPRING'") == [{"n": 1}]
     # (d) the other shopper untouched
-    assert rows_of(lambda q: sql(settings, q), ("bob", "anon-bob")) == bob_before
+    assert rows_of(worker.sql, ("bob", "anon-bob")) == bob_before
     # (e) the request is audited, without her id in clear
-    audit = sql(settings, "SELECT * FROM privacy_requests ORDER BY requested_at")
+    audit = worker.sql("SELECT * FROM privacy_requests ORDER BY requested_at")
     assert [(a["action"], a["requested_by"]) for a in audit] == [
         ("export", "dpo@example.com"), ("erase", "dpo@example.com")]
     assert audit[1]["subject_hash"] == identity_hash("default", "alice")
@@ -181,9 +178,8 @@ def test_an_erased_shopper_is_gone_everywhere_and_stays_gone(settings, worker_fa
     erased = {r.key.decode() for r in read_topic(kafka, settings.topics.erased)}
     assert erased == {identity_hash("default", i) for i in ALICE_IDS}
 
-    # (c) the worker back: her open cart is tombstoned; a replay of the raw topic, as it was
-    # and with new messageIds, does not bring her back
-    worker.start()
+    # (c) her open cart is tombstoned; a replay of the raw topic, as it was and with new
+    # messageIds, does not bring her back
     wait_for(lambda: live_carts().get("c|default|cart2-alice", b"") is None, 120,
              "alice's open cart tombstoned in the live changelog")
     assert live_carts()["c|default|cart2-bob"] is not None
