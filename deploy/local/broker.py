@@ -159,7 +159,6 @@ class LocalBroker:
             f"-Xmx{self.heap}",
             "-Xms128m",
             "-XX:+UseG1GC",
-            "-XX:TieredStopAtLevel=1",
             "-Djava.awt.headless=true",
             f"-Dkafka.logs.dir={logs}",
             f"-Dlog4j2.configurationFile={_HERE / 'log4j2.properties'}",
