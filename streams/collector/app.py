@@ -225,6 +225,10 @@ def run_collector(settings: Settings, bootstrap: str) -> None:
         if left:
             log.error("%d events were not delivered at shutdown (their requests got 503)", left)
 
+    async def start(_app: web.Application) -> None:
+        producer.start()
+
+    app.on_startup.append(start)
     app.on_cleanup.append(close)
     log.info("collector on http://%s:%d -> %s (%d keys)", settings.collector_host,
              settings.collector_port, settings.topics.raw, len(keys.active()))
