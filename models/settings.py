@@ -122,6 +122,10 @@ class Settings(BaseSettings):
         default=0.1, gt=0, description="how often each stage commits its Kafka transaction "
         "(outputs, state changelogs and consumed offsets together): outputs become visible to "
         "read_committed consumers then, so it bounds latency; shorter means more transactions")
+    commit_min_interval_s: float | None = Field(
+        default=None, gt=0, description="a stage that has read all its input commits once this "
+        "long has passed since its last commit, without waiting out commit_interval_s (less "
+        "latency at low rates; more transactions); unset: every commit waits the interval")
     worker_processes: str = Field(
         default="auto", pattern=r"^(auto|[12])$", description="1: every stage in the worker "
         "process; 2: the validation stage in a child process, on a core of its own; auto: 2 "

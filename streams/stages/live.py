@@ -362,6 +362,7 @@ def live_loop(settings: Settings, bootstrap: str, live: LiveStage, health: Stage
         bootstrap=bootstrap, topic=settings.topics.events, group=group,
         transactional_id=f"{group}-{settings.instance_id}",
         commit_interval_s=settings.commit_interval_s,
+        commit_min_interval_s=settings.commit_min_interval_s or settings.commit_interval_s,
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         tick_interval_s=min(settings.live_tick_s, 0.25),
     ), forgetting(processor, settings, bootstrap), health)

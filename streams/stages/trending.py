@@ -154,6 +154,7 @@ def trending_loop(settings: Settings, bootstrap: str, health: StageHealth) -> Tr
         bootstrap=bootstrap, topic=settings.topics.trending_updates, group=group,
         transactional_id=f"{group}-{settings.instance_id}",
         commit_interval_s=settings.commit_interval_s,
+        commit_min_interval_s=settings.commit_min_interval_s or settings.commit_interval_s,
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         tick_interval_s=1.0,
     ), processor, health)

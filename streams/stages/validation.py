@@ -234,5 +234,6 @@ def validation_loop(settings: Settings, bootstrap: str, health: StageHealth,
         bootstrap=bootstrap, topic=topics.raw, group=group,
         transactional_id=f"{group}-{settings.instance_id}",
         commit_interval_s=settings.commit_interval_s,
+        commit_min_interval_s=settings.commit_min_interval_s or settings.commit_interval_s,
         session_timeout_ms=int(settings.session_timeout_s * 1000),
     ), processor, health)
