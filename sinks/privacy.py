@@ -29,14 +29,20 @@ AUDIT_TABLE = "privacy_requests"
 LINKS = (("anonymous_id", "user_id"), ("previous_id", "user_id"))  # (linked id, user id) columns
 
 
-def names_erased(target: Target,
-                 erased: Callable[[str, str], bool]) -> Callable[[tuple[Any, ...]], bool]:
+def names_erased(target: Target, erased: Callable[[str, str], bool],
+                 anyone: Callable[[], bool] = lambda: True) -> Callable[[tuple[Any, ...]], bool]:
     """Whether a row of ``target`` names an erased person: ``erased(tenant, id)`` for any of
-    its person columns (the sink's check, :func:`sinks.writer.dropping`)."""
+    its person columns (the sink's check, :func:`sinks.writer.dropping`). ``anyone()``:
+    whether anybody is erased at all; while nobody is, rows are not looked at (the check
+    was about a tenth of the sink's time)."""
     tenant = target.columns.index("tenant")
     people = [target.columns.index(c) for c in PERSON_COLUMNS if c in target.columns]
-    return lambda row: any(erased(row[tenant], ident)
-                           for ident in {row[i] for i in people} if ident)
+
+    def names(row: tuple[Any, ...]) -> bool:
+        return anyone() and any(erased(row[tenant], ident)
+                                for ident in {row[i] for i in people} if ident)
+
+    return names
 
 
 def person_filter(table: TableInfo, person: Person) -> tuple[str, dict[str, Any]]:

@@ -186,7 +186,8 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
                                      board.stage("validate", settings.topics.raw))
         stages.append(StageThread("validate", validation.run, validation.stop).start())
         registries = [REGISTRY, LAG_REGISTRY, SINK_REGISTRY, VALIDATION_REGISTRY]
-    erased = followed(settings, bootstrap).erased  # the suppression list (streams/privacy)
+    suppression = followed(settings, bootstrap)  # of erased people (streams/privacy)
+    erased = suppression.erased
     app = build_worker_app(settings, bootstrap, board, live, database, registries, erased)
     if live is not None:
         live_stage = live_loop(settings, bootstrap, live,
@@ -203,7 +204,8 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
             batch_seconds=settings.sink_batch_seconds, max_backoff=settings.sink_max_backoff_s,
             health=board.stage("sink", settings.topics.events, settings.blocked_limit_s),
             dlq_topic=settings.topics.dlq, session_timeout_s=settings.session_timeout_s,
-            rows=dropping(EVENT_ROWS, names_erased(EVENTS, erased)),  # no erased person's rows
+            rows=dropping(EVENT_ROWS, names_erased(  # no erased person's rows
+                EVENTS, erased, anyone=lambda: len(suppression) > 0)),
         )
         stages.append(StageThread("sink", sink.run, sink.stop).start())
         for automation_sink in automation_sinks(settings, bootstrap, board, database):

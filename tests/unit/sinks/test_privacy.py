@@ -59,3 +59,7 @@ def test_an_event_row_names_an_erased_person_by_any_of_their_ids_within_their_te
     asked.clear()
     assert not names(event(userId="bob", anonymousId="anon-2"))
     assert sorted(asked) == [("shop1", "anon-2"), ("shop1", "bob")]  # each id asked once
+    # while nobody is erased, rows are not looked at
+    asked.clear()
+    quiet = names_erased(EVENTS, erased, anyone=lambda: False)
+    assert not quiet(event(userId="alice")) and asked == []
