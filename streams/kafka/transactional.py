@@ -44,7 +44,7 @@ from streams.monitoring.metrics import CONSUMER_LAG, forget_lag
 log = logging.getLogger(__name__)
 
 
-COMMIT_RETRY_S = 15.0  # how long one interval's commit is retried before it is redone
+COMMIT_RETRY_S = 15.0  # how long offsets are retried into an interval's transaction before it is redone
 __all__ = ["LoopConfig", "Processor", "StageFailed", "TransactionalLoop"]
 
 
@@ -288,21 +288,26 @@ class TransactionalLoop:
     def _commit(self) -> None:
         """Offsets into the transaction, then commit it. An abortable failure throws the
         interval away and rewinds to the committed offsets. A retriable one (the broker away
-        or restarting) is retried for a few seconds, the stage reported blocked; a commit
-        that still does not go through is aborted and the interval redone (always safe:
-        nothing of it is visible), retried for up to ``commit_patience_s`` (10 s once the
-        stage is stopping); past that the stage fails and the worker restarts."""
+        or restarting) is retried, the stage reported blocked: offsets that do not go into
+        the transaction within a few seconds make it abort and redo the interval (always
+        safe: nothing of it is visible). Once ``commit_transaction`` was called, only that
+        call is repeated (librdkafka resumes the commit in progress; sending the offsets
+        again or aborting would conflict with it), for up to ``commit_patience_s`` (10 s
+        once the stage is stopping); past that the stage fails and the worker restarts."""
         offsets = [TopicPartition(self.config.topic, p, o) for p, o in self._offsets.items()]
         for out in self.processor.flush():
             self._produce(out)
         patience = 10.0 if self._stop.is_set() else self.config.commit_patience_s
         started = time.monotonic()
         deadline, attempt = started + patience, 0
+        offsets_sent, committing = not offsets, False
         while True:
             try:
-                if offsets:
+                if not offsets_sent:
                     metadata = self.consumer.consumer_group_metadata()
                     bounded(self.producer.send_offsets_to_transaction, offsets, metadata, 10.0)
+                    offsets_sent = True
+                committing = True
                 bounded(self.producer.commit_transaction, 10.0)
                 break
             except KafkaException as exc:
@@ -315,7 +320,7 @@ class TransactionalLoop:
                 if not error.retriable() or time.monotonic() >= deadline:
                     raise StageFailed(f"commit failed: {error}") from exc
                 self.health.blocked(f"commit: {error}")
-                if time.monotonic() - started >= COMMIT_RETRY_S:
+                if not committing and time.monotonic() - started >= COMMIT_RETRY_S:
                     log.warning("%s: commit did not go through in %.0f s (%s); aborting the "
                                 "interval and redoing it", self.config.group, COMMIT_RETRY_S, error)
                     self._abort_and_rewind(deadline)

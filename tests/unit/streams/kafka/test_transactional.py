@@ -3,7 +3,10 @@ read everything there is (no broker: the clients are created, never used)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from streams.kafka.transactional import LoopConfig, TransactionalLoop
 from streams.monitoring.health import StageHealth
@@ -60,3 +63,38 @@ def test_outside_a_transaction_a_poll_waits_up_to_100_ms(loop: tuple[Transaction
     stage, _clock = loop
     stage._in_transaction = False
     assert stage._poll_timeout() == 0.1
+
+
+class FlakyCommits:
+    """A transactional producer whose first commits time out (the broker restarting)."""
+
+    def __init__(self, timeouts: int) -> None:
+        self.timeouts, self.calls = timeouts, []
+
+    def send_offsets_to_transaction(self, offsets: object, metadata: object, timeout: float) -> None:
+        self.calls.append("send_offsets")
+
+    def commit_transaction(self, timeout: float) -> None:
+        self.calls.append("commit")
+        if self.timeouts:
+            self.timeouts -= 1
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "flush timed out",
+                                            retriable=True))
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.calls.append("abort")
+
+
+def test_a_commit_that_timed_out_is_resumed_not_resent_or_aborted(
+        loop: tuple[TransactionalLoop, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
+    # sending the offsets again, or aborting, while librdkafka still has the commit in
+    # progress fails with a conflict until the stage is declared stuck
+    the_loop, _clock = loop
+    producer = FlakyCommits(timeouts=2)
+    monkeypatch.setattr(the_loop, "producer", producer)
+    monkeypatch.setattr(the_loop, "consumer", SimpleNamespace(consumer_group_metadata=object))
+    monkeypatch.setattr("streams.kafka.transactional.time.sleep", lambda s: None)
+    the_loop._offsets = {0: 42}
+    the_loop._commit()
+    assert producer.calls == ["send_offsets", "commit", "commit", "commit"]
+    assert not the_loop._in_transaction and the_loop._offsets == {}
