@@ -45,6 +45,7 @@ class Seen:
     cart_id: str | None = None
     order_id: str | None = None
     abandoned_trigger_id: str | None = None
+    device: str | None = None  # the anonymous id it names: its device, so its partition
 
     @property
     def time_ms(self) -> int:
@@ -58,14 +59,19 @@ class Seen:
     def from_json(cls, obj: dict[str, Any]) -> Seen:
         return cls(str(obj["trigger_id"]), str(obj["type"]), str(obj["time"]),
                    str(obj.get("user_id") or obj.get("anonymous_id") or obj.get("tenant") or ""),
-                   obj.get("cart_id"), obj.get("order_id"), obj.get("abandoned_trigger_id"))
+                   obj.get("cart_id"), obj.get("order_id"), obj.get("abandoned_trigger_id"),
+                   obj.get("anonymous_id"))
 
 
 @dataclass
 class Replay:
     triggers: list[Seen] = field(default_factory=list)
     last_event_ms: dict[int, int] = field(default_factory=dict)   # partition -> watermark
-    user_partition: dict[str, int] = field(default_factory=dict)
+    # where each shopper and cart was seen: shop.events is keyed by device, so one shopper's
+    # devices (and a cart shared between them) may be on several partitions
+    user_partitions: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    cart_partitions: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    device_partitions: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     not_canonical: int = 0
     # what could cancel a deadline, by cart, order and shopper (event times, sorted)
     cart_times: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
@@ -94,10 +100,13 @@ def replay(events: list[Record], config: LiveConfig) -> Replay:
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 out.not_canonical += 1
                 continue
-            out.user_partition[ev.user_key] = partition
+            out.user_partitions[ev.user_key].add(partition)
+            if ev.anonymous_id:
+                out.device_partitions[ev.anonymous_id].add(partition)
             props = ev.props
             if props.get("cart_id"):
                 out.cart_times[str(props["cart_id"])].append(ev.ts)
+                out.cart_partitions[str(props["cart_id"])].add(partition)
             elif ev.name in CLOSING:
                 out.closing_times[ev.user_key].append(ev.ts)
             if ev.name in UNDOING and props.get("order_id"):
@@ -136,16 +145,23 @@ def compare(published: list[dict[str, Any]], ref: Replay, window_ms: int) -> Tri
     copies = Counter(str(t["trigger_id"]) for t in published)
     report.duplicate_ids = {tid: n for tid, n in copies.items() if n > 1}
     comparable: dict[tuple[str, str, str], Seen] = {}
+    reference = {t.identity: t for t in ref.triggers}
     for obj in published:
         seen = Seen.from_json(obj)
-        partition = ref.user_partition.get(seen.user)
-        if partition is None:
+        if seen.identity in reference:
+            comparable[seen.identity] = seen
+            continue
+        # not in the replay: fired by an idle advance if it is later than the last event of
+        # a partition it may come from (its cart's, else its device's, else its shopper's)
+        partitions = ((seen.cart_id and ref.cart_partitions.get(seen.cart_id))
+                      or (seen.device and ref.device_partitions.get(seen.device))
+                      or ref.user_partitions.get(seen.user))
+        if not partitions:
             report.unknown_shopper.append(seen)
-        elif seen.time_ms > ref.last_event_ms[partition]:
+        elif any(seen.time_ms > ref.last_event_ms[p] for p in partitions):
             report.beyond[seen.type] += 1
         else:
             comparable[seen.identity] = seen
-    reference = {t.identity: t for t in ref.triggers}
     report.compared = len(comparable)
     report.missing = [t for key, t in reference.items() if key not in comparable]
     report.extra = [t for key, t in comparable.items() if key not in reference]

@@ -469,7 +469,29 @@ def check_triggers(triggers: list[Record], events: list[Record], window_s: float
               "(id, type, time)", report.reference, report.compared,
               not unexplained, ids_detail(missing, extra, [])),
     ]
+    for t in unexplained[:3]:  # what the shopper did, to explain a mismatch by hand
+        notes.extend(shopper_story(t, events, published))
     return checks, notes
+
+
+def shopper_story(t: Any, events: list[Record], published: list[dict[str, Any]]) -> list[str]:
+    """A mismatched trigger's shopper: their events on shop.events and their triggers."""
+    lines = [f"  {t.type} {t.trigger_id} at {t.time}, shopper {t.user}, cart {t.cart_id}:"]
+    bodies = [(r, orjson.loads(r.value)) for r in events]
+    devices = {(r.partition, r.key) for r, body in bodies  # the devices that used the cart
+               if t.cart_id and (body.get("properties") or {}).get("cart_id") == t.cart_id}
+    for r, body in bodies:
+        if t.user in (body.get("userId"), body.get("anonymousId")) or (
+                (r.partition, r.key) in devices):
+            props = body.get("properties") or {}
+            lines.append(f"    event p{r.partition}@{r.offset} key={r.key!r} {body.get('timestamp')} "
+                         f"{body.get('event') or body.get('type')} cart={props.get('cart_id')} "
+                         f"user={body.get('userId')} anon={body.get('anonymousId')} "
+                         f"received={body.get('receivedAt')}")
+    lines.extend(f"    trigger {p['type']} {p['trigger_id']} time={p['time']} "
+                 f"emitted={p.get('emitted_at')}" for p in published
+                 if t.user in (p.get("user_id"), p.get("anonymous_id")))
+    return lines
 
 
 # ------------------------------------------------------------------------------------ run
