@@ -31,7 +31,8 @@ def resolve_topic(settings: Settings, name: str) -> str:
 
 
 def tail(bootstrap: str, topic: str, *, group: str | None, from_beginning: bool,
-         max_messages: int | None, idle_timeout: float | None, out: TextIO = sys.stdout) -> int:
+         max_messages: int | None, idle_timeout: float | None, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout  # looked up now: a later redirection holds
     config = {"bootstrap.servers": bootstrap, "isolation.level": "read_committed",
               "group.id": group or f"shopstream-tail-{int(time.time())}",
               "enable.auto.commit": bool(group),
