@@ -87,9 +87,7 @@ class LoopConfig:
     group: str
     transactional_id: str
     commit_interval_s: float = 0.1
-    # lower it to let a stage that has read everything commit that soon (e.g. 0.02): less
-    # latency, more transactions for the broker (measured: no gain on a 2-core machine)
-    commit_min_interval_s: float = 0.1
+    commit_min_interval_s: float = 0.1  # caught up: commit this soon (settings.py says more)
     batch_size: int = 2_000
     transaction_timeout_ms: int = 30_000
     session_timeout_ms: int = 10_000
@@ -286,14 +284,11 @@ class TransactionalLoop:
                 self.producer.poll(0.05)
 
     def _commit(self) -> None:
-        """Offsets into the transaction, then commit it. An abortable failure throws the
-        interval away and rewinds to the committed offsets. A retriable one (the broker away
-        or restarting) is retried, the stage reported blocked: offsets that do not go into
-        the transaction within a few seconds make it abort and redo the interval (always
-        safe: nothing of it is visible). Once ``commit_transaction`` was called, only that
-        call is repeated (librdkafka resumes the commit in progress; sending the offsets
-        again or aborting would conflict with it), for up to ``commit_patience_s`` (10 s
-        once the stage is stopping); past that the stage fails and the worker restarts."""
+        """Offsets into the transaction, then commit. Abortable failure: redo the interval
+        from the committed offsets. Retriable (broker away): retried, the stage blocked;
+        offsets not in within COMMIT_RETRY_S abort and redo the interval; once
+        ``commit_transaction`` was called only it is repeated (it resumes; anything else
+        conflicts), up to ``commit_patience_s`` (10 s if stopping), then the stage fails."""
         offsets = [TopicPartition(self.config.topic, p, o) for p, o in self._offsets.items()]
         for out in self.processor.flush():
             self._produce(out)

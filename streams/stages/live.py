@@ -36,7 +36,7 @@ from models.triggers import Trigger
 from streams.app import faust_app_id
 from streams.kafka.records import Consumed, Record
 from streams.kafka.topic_reader import read_partition
-from streams.kafka.transactional import LoopConfig, TransactionalLoop
+from streams.kafka.transactional import TransactionalLoop
 from streams.kafka.upstream import UpstreamProgress
 from streams.kafka.write_back import WriteBackCache
 from streams.live.clock import wall_ms
@@ -49,6 +49,7 @@ from streams.monitoring import metrics
 from streams.monitoring.health import StageHealth
 from streams.privacy.forgetting import forgetting
 from streams.stages.fx_rates import LiveRates
+from streams.stages.loop_config import stage_loop
 from streams.stages.trending import TrendingBoard
 
 log = logging.getLogger(__name__)
@@ -357,13 +358,8 @@ def live_loop(settings: Settings, bootstrap: str, live: LiveStage, health: Stage
     processor = LiveProcessor(live, settings,
                               lambda partition: read_partition(bootstrap, changelog, partition),
                               clock, upstream.caught_up)
-    group = f"{faust_app_id(settings)}-live"
-    return TransactionalLoop(LoopConfig(
-        bootstrap=bootstrap, topic=settings.topics.events, group=group,
-        transactional_id=f"{group}-{settings.instance_id}",
-        commit_interval_s=settings.commit_interval_s,
-        commit_min_interval_s=settings.commit_min_interval_s or settings.commit_interval_s,
-        session_timeout_ms=int(settings.session_timeout_s * 1000),
+    return TransactionalLoop(stage_loop(
+        settings, bootstrap, settings.topics.events, "live",
         tick_interval_s=min(settings.live_tick_s, 0.25),
     ), forgetting(processor, settings, bootstrap), health)
 

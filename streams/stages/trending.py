@@ -31,12 +31,13 @@ from models.times import ms_to_datetime
 from streams.app import faust_app_id
 from streams.kafka.records import Consumed, Record
 from streams.kafka.topic_reader import read_partition
-from streams.kafka.transactional import LoopConfig, TransactionalLoop
+from streams.kafka.transactional import TransactionalLoop
 from streams.kafka.write_back import WriteBackCache
 from streams.live.clock import wall_ms
 from streams.live.events import TrendUpdate
 from streams.live.trending import Trending, TrendWeights, merge_partials, partial_tops
 from streams.monitoring.health import StageHealth
+from streams.stages.loop_config import stage_loop
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_MS = 30_000
@@ -149,14 +150,8 @@ def trending_loop(settings: Settings, bootstrap: str, health: StageHealth) -> Tr
     changelog = trending_changelog(settings)
     processor = TrendingProcessor(
         settings, lambda partition: read_partition(bootstrap, changelog, partition))
-    group = f"{faust_app_id(settings)}-trending"
-    return TransactionalLoop(LoopConfig(
-        bootstrap=bootstrap, topic=settings.topics.trending_updates, group=group,
-        transactional_id=f"{group}-{settings.instance_id}",
-        commit_interval_s=settings.commit_interval_s,
-        commit_min_interval_s=settings.commit_min_interval_s or settings.commit_interval_s,
-        session_timeout_ms=int(settings.session_timeout_s * 1000),
-        tick_interval_s=1.0,
+    return TransactionalLoop(stage_loop(
+        settings, bootstrap, settings.topics.trending_updates, "trending", tick_interval_s=1.0,
     ), processor, health)
 
 

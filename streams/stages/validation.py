@@ -36,10 +36,11 @@ from models.validation import Rules, validate_bytes
 from streams.app import faust_app_id
 from streams.kafka.records import Consumed, Record
 from streams.kafka.topic_reader import read_partition
-from streams.kafka.transactional import LoopConfig, TransactionalLoop
+from streams.kafka.transactional import TransactionalLoop
 from streams.monitoring import metrics
 from streams.monitoring.health import StageHealth
 from streams.stages.dedupe import DedupeMemory
+from streams.stages.loop_config import stage_loop
 
 log = logging.getLogger(__name__)
 
@@ -229,11 +230,5 @@ def validation_loop(settings: Settings, bootstrap: str, health: StageHealth,
     stage.erased = followed(settings, bootstrap).drops
     processor = ValidationProcessor(
         stage, lambda partition: read_partition(bootstrap, changelog, partition), topics.raw, clock)
-    group = f"{faust_app_id(settings)}-validate"
-    return TransactionalLoop(LoopConfig(
-        bootstrap=bootstrap, topic=topics.raw, group=group,
-        transactional_id=f"{group}-{settings.instance_id}",
-        commit_interval_s=settings.commit_interval_s,
-        commit_min_interval_s=settings.commit_min_interval_s or settings.commit_interval_s,
-        session_timeout_ms=int(settings.session_timeout_s * 1000),
-    ), processor, health)
+    return TransactionalLoop(stage_loop(settings, bootstrap, topics.raw, "validate"),
+                             processor, health)
