@@ -28,7 +28,7 @@ class NotAcknowledged(Exception):
 
 
 class _Request:
-    """The delivery reports of one request's events (called on the poll thread)."""
+    """The delivery reports of one request's events (served on the event loop)."""
 
     __slots__ = ("loop", "future", "count", "remaining", "error")
 
