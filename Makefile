@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+# test processes (pytest-xdist): most integration time is waiting on brokers and workers, so two
+# processes halve the suite on 2 cores; each process runs its own broker. TEST_PROCESSES=0: one
+TEST_PROCESSES ?= 2
 
 .PHONY: demo test unit lint validate-deploy bench bench-collector bench-recommender soak clean
 
@@ -20,7 +23,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(MAKE) lint
 	sh deploy/local/ensure-chromium.sh
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra -n $(TEST_PROCESSES) --dist worksteal
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -ra tests/unit

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from clickhouse_connect.driver.client import Client
@@ -26,10 +26,11 @@ from models.money import round_cents
 from models.times import as_utc, ms_to_datetime
 from sinks.analytics.bots import human_only
 from sinks.schema import sql_names
-from sinks.stats.clv import fit_clv, forecast
-from sinks.stats.clv_evaluation import Evaluation, Order, evaluate
 from sinks.stats.errors import NotEnoughData
 from sinks.stats.purchase_history import DAY_MS, summarise
+
+if TYPE_CHECKING:  # the model (scipy) is imported by train() only: reading forecasts needs none
+    from sinks.stats.clv_evaluation import Evaluation, Order
 
 Progress = Callable[[str], None]
 
@@ -103,6 +104,9 @@ def train(client: Client, tenant: str, horizon_days: float, rule_days: float, no
     ``before_write(alerts, data_end)`` is called before anything is written: if it fails
     (the triggers could not be sent), the run is not stored and the next one finds the
     same crossings."""
+    from sinks.stats.clv import fit_clv, forecast
+    from sinks.stats.clv_evaluation import evaluate
+
     progress(f"reading the orders of tenant {tenant!r}")
     orders = order_history(client, tenant)
     if not orders:

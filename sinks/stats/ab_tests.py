@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
-from scipy.stats import chisquare, norm, ttest_ind_from_stats
+_NORMAL = NormalDist()
+# scipy.stats (the t and chi-square tests) is imported where used: it takes about a second to
+# import, and every worker and command that can serve a report imports this module
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def two_proportion_z_test(conv_a: int, n_a: int, conv_b: int, n_b: int) -> tuple
     if se == 0:
         return 0.0, 1.0
     z = (conv_a / n_a - conv_b / n_b) / se
-    return z, float(2 * norm.sf(abs(z)))
+    return z, math.erfc(abs(z) / math.sqrt(2))  # two-sided normal tail
 
 
 def welch_t_test(mean_a: float, var_a: float, n_a: int, mean_b: float, var_b: float,
@@ -63,6 +66,8 @@ def welch_t_test(mean_a: float, var_a: float, n_a: int, mean_b: float, var_b: fl
     """t and the two-sided p-value of mean a against mean b, unequal variances."""
     if n_a < 2 or n_b < 2 or var_a + var_b == 0:
         return 0.0, 1.0
+    from scipy.stats import ttest_ind_from_stats
+
     result = ttest_ind_from_stats(mean_a, math.sqrt(var_a), n_a, mean_b, math.sqrt(var_b), n_b,
                                   equal_var=False)
     return float(result.statistic), float(result.pvalue)
@@ -77,7 +82,7 @@ def relative_lift(mean_a: float, se_a: float, mean_b: float, se_b: float,
     lift = mean_a / mean_b - 1
     if mean_a == 0:
         return lift, None, None
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = _NORMAL.inv_cdf(0.5 + confidence / 2)
     spread = z * math.sqrt((se_a / mean_a) ** 2 + (se_b / mean_b) ** 2)
     log_ratio = math.log(mean_a / mean_b)
     return lift, math.exp(log_ratio - spread) - 1, math.exp(log_ratio + spread) - 1
@@ -87,6 +92,8 @@ def srm_p_value(shoppers: list[int]) -> float:
     """p-value of the exposed shoppers against an equal split (chi-square, k - 1 d.o.f.)."""
     if len(shoppers) < 2 or sum(shoppers) == 0:
         return 1.0
+    from scipy.stats import chisquare
+
     return float(chisquare(shoppers).pvalue)
 
 
@@ -96,7 +103,7 @@ def required_per_variant(base_rate: float, mde: float, alpha: float, power: floa
     target = base_rate * (1 + mde)
     if not 0 < base_rate < 1 or not 0 < target < 1:
         return None
-    z = float(norm.ppf(1 - alpha / 2) + norm.ppf(power))
+    z = _NORMAL.inv_cdf(1 - alpha / 2) + _NORMAL.inv_cdf(power)
     spread = base_rate * (1 - base_rate) + target * (1 - target)
     return math.ceil(z * z * spread / (target - base_rate) ** 2)
 

@@ -1,4 +1,5 @@
-"""Integration fixtures: one real Kafka broker per test session, fresh topics per test.
+"""Integration fixtures: one real Kafka broker per test process (`make test` runs two, with
+pytest-xdist), fresh topics per test.
 
 The broker is found the way shopstream finds one: ``KAFKA_BOOTSTRAP``, else
 testcontainers when a Docker engine answers, else a local KRaft broker from the
