@@ -21,6 +21,7 @@ from sinks.metrics import REGISTRY as SINK_REGISTRY
 from sinks.privacy import names_erased
 from sinks.writer import EVENT_ROWS, EVENTS, dropping
 from streams.app import create_app, faust_app_id
+from streams.gc_tuning import settle_after_start_up
 from streams.kafka.admin import ensure_topics
 from streams.kafka.transactional import StageFailed
 from streams.monitoring.health import HealthBoard
@@ -167,6 +168,7 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
                   compacted_extra=[dedupe_topic(settings), live_changelog(settings),
                                    trending_changelog(settings)])
     ensure_webhook_topics(settings, bootstrap)
+    settle_after_start_up()  # before the stages start: what start-up made is not walked again
     board = HealthBoard()
     database = DatabaseHandle(settings)
     processes = settings.resolved_worker_processes

@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from deploy.local.broker import free_port, kill_with_parent
 from models.settings import Settings
+from streams.gc_tuning import settle_after_start_up
 from streams.kafka.transactional import StageFailed
 from streams.monitoring.health import HealthBoard
 from streams.monitoring.metrics import LAG_REGISTRY, VALIDATION_REGISTRY
@@ -74,6 +75,7 @@ def run_stage_process(settings: Settings, bootstrap: str, stages: tuple[str, ...
     threading.Thread(target=server.serve_forever, name="stage-http", daemon=True).start()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: loop.stop())
+    settle_after_start_up()
     try:
         loop.run()
         return 0
