@@ -21,6 +21,7 @@ from models.durations import parse_seconds
 
 TRIGGER_KINDS = ("cart_abandoned", "cart_recovered", "post_purchase", "winback", "segment_changed",
                  "churn_risk")
+MAX_AUTO_PROCESSES = 8  # SHOPSTREAM_WORKER_PROCESSES=auto: at most this many, however many cores
 
 
 class Topics:
@@ -127,9 +128,11 @@ class Settings(BaseSettings):
         "long has passed since its last commit, without waiting out commit_interval_s (less "
         "latency at low rates; more transactions); unset: every commit waits the interval")
     worker_processes: str = Field(
-        default="auto", pattern=r"^(auto|[12])$", description="1: every stage in the worker "
-        "process; 2: the validation stage in a child process, on a core of its own; auto: 2 "
-        "when the worker may use two or more cores (taskset, cgroup limits), else 1")
+        default="auto", pattern=r"^(auto|[1-9]|1[0-6])$", description="1: every stage in the "
+        "worker process; 2 or more: the validation stage in child processes (one when the "
+        "worker also runs the live stage or the sink, which stay in the worker process; this "
+        "many when it runs the validation stage alone); auto: the cores the worker may use "
+        "(taskset), at most 8")
     worker_id: str | None = Field(
         default=None, description="this worker instance's name, stable across its restarts "
         "(its transactional ids derive from it, so a restarted worker fences what its killed "
@@ -291,7 +294,17 @@ class Settings(BaseSettings):
     def resolved_worker_processes(self) -> int:
         if self.worker_processes != "auto":
             return int(self.worker_processes)
-        return 2 if len(os.sched_getaffinity(0)) >= 2 else 1
+        return max(1, min(len(os.sched_getaffinity(0)), MAX_AUTO_PROCESSES))
+
+    @property
+    def validation_processes(self) -> int:
+        """Child processes running the validation stage: none with one worker process; one
+        when the worker also runs the live stage or the sink (those stay in the worker
+        process, which then bounds the worker's rate); else one per worker process."""
+        processes = self.resolved_worker_processes
+        if processes < 2:
+            return 0
+        return 1 if self.live_enabled or self.sink_enabled else processes
 
     @cached_property
     def instance_id(self) -> str:

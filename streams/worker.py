@@ -21,12 +21,12 @@ from sinks.metrics import REGISTRY as SINK_REGISTRY
 from sinks.privacy import names_erased
 from sinks.writer import EVENT_ROWS, EVENTS, dropping
 from streams.app import create_app, faust_app_id
-from streams.gc_tuning import settle_after_start_up
 from streams.kafka.admin import ensure_topics
 from streams.kafka.transactional import StageFailed
 from streams.monitoring.health import HealthBoard
 from streams.monitoring.metrics import LAG_REGISTRY, REGISTRY, VALIDATION_REGISTRY
 from streams.privacy.suppression import followed
+from streams.stages.gc_tuning import settle_after_start_up
 from streams.stages.live import LiveStage, live_changelog, live_loop, register_live_timers
 from streams.stages.process import StageProcess
 from streams.stages.trending import TrendingBoard, trending_changelog, trending_loop
@@ -171,17 +171,18 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     settle_after_start_up()  # before the stages start: what start-up made is not walked again
     board = HealthBoard()
     database = DatabaseHandle(settings)
-    processes = settings.resolved_worker_processes
     trending_board = TrendingBoard(settings, bootstrap,
                                    board.stage("trending-board", settings.topics.trending_partials))
     live = LiveStage(settings, trending_board) if settings.live_enabled else None
     if live is not None:
         board.stage("trending", settings.topics.trending_updates)
     stages: list[StageThread] = []
-    if processes >= 2:  # the contract's CPU work on a core of its own
-        child = StageProcess(settings, bootstrap, ("validate",))
-        board.remotes.append(child.url)
-        stages.append(StageThread("validate-process", child.wait, child.stop).start())
+    if settings.validation_processes:  # the contract's CPU work on cores of its own
+        for index in range(settings.validation_processes):
+            child = StageProcess(settings, bootstrap, ("validate",), index)
+            board.remotes.append(child.url)
+            stages.append(StageThread("validate-process" + (f"-{index}" if index else ""),
+                                      child.wait, child.stop).start())
         registries = [REGISTRY, LAG_REGISTRY, SINK_REGISTRY]
     else:
         validation = validation_loop(settings, bootstrap,

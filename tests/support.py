@@ -196,6 +196,14 @@ class WorkerProcess:
             return False
         return any(p.startswith(f"{topic}:") for p in health["assigned_partitions"])
 
+    def health(self) -> dict[str, Any]:
+        """The worker's ``/health`` body (503, unhealthy, answers one too)."""
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/health", timeout=5) as response:
+                return dict(json.loads(response.read()))
+        except urllib.error.HTTPError as exc:
+            return dict(json.loads(exc.read()))
+
     def metric(self, name: str, **labels: str) -> float:
         return total(fetch_metrics(f"{self.base_url}/metrics"), name, **labels)
 

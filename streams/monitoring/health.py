@@ -128,8 +128,9 @@ class HealthBoard:
         """(all healthy, stage name -> snapshot). Blocks up to a second per remote process:
         call it off an event loop."""
         stages = {name: health.snapshot() for name, health in self.stages.items()}
-        for url in self.remotes:
-            stages.update(remote_stages(url))
+        for index, url in enumerate(self.remotes):
+            for name, snapshot in remote_stages(url).items():  # two processes' "validate" apart
+                stages[f"{name}-{index}" if name in stages else name] = snapshot
         ok = all(s["healthy"] for s in stages.values())
         return ok, stages
 

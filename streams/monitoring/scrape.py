@@ -30,12 +30,16 @@ def total(metrics: dict[str, dict[tuple[tuple[str, str], ...], float]], name: st
     return sum(v for k, v in metrics.get(name, {}).items() if wanted <= set(k))
 
 
-def merge_exposition(texts: list[str]) -> bytes:
+def merge_exposition(texts: list[tuple[str, str | None]]) -> bytes:
     """Several processes' ``/metrics`` pages as one (samples of a family that appears in
-    more than one, such as the consumer lag of each process's topics, under one family)."""
+    more than one, such as the consumer lag of each process's topics, under one family).
+    Each page comes with a ``process`` label for its samples, or None for none."""
     families: dict[str, Any] = {}
-    for text in texts:
+    for text, process in texts:
         for family in text_string_to_metric_families(text):
+            if process is not None:
+                family.samples = [sample._replace(labels={**sample.labels, "process": process})
+                                  for sample in family.samples]
             if family.name in families:
                 families[family.name].samples.extend(family.samples)
             else:

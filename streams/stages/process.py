@@ -26,10 +26,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from deploy.local.broker import free_port, kill_with_parent
 from models.settings import Settings
-from streams.gc_tuning import settle_after_start_up
 from streams.kafka.transactional import StageFailed
 from streams.monitoring.health import HealthBoard
 from streams.monitoring.metrics import LAG_REGISTRY, VALIDATION_REGISTRY
+from streams.stages.gc_tuning import settle_after_start_up
 from streams.stages.validation import validation_loop
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,15 @@ class StageProcess:
     """A child ``shopstream worker --stages ...``: :meth:`wait` blocks until it exits and
     raises when that was not asked for; :meth:`stop` asks it to stop (SIGTERM)."""
 
-    def __init__(self, settings: Settings, bootstrap: str, stages: tuple[str, ...]) -> None:
+    def __init__(self, settings: Settings, bootstrap: str, stages: tuple[str, ...],
+                 index: int = 0) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.stages = stages
         env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "SHOPSTREAM_WEB_HOST": "127.0.0.1",
                "SHOPSTREAM_WEB_PORT": str(self.port)}
+        if index:  # transactional ids derive from the instance: one of its own, stable per index
+            env["SHOPSTREAM_WORKER_ID"] = f"{settings.instance_id}-{index}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli.main", "worker", "--stages", ",".join(stages)],
             env=env, preexec_fn=kill_with_parent)

@@ -41,14 +41,17 @@ def _error(web: Any, message: str, status: int) -> Any:
 
 def exposition(registries: list[CollectorRegistry], remotes: list[str]) -> bytes:
     """This process's metrics and those of its stage processes, as one page."""
-    texts = [generate_latest(registry).decode() for registry in registries]
-    for url in remotes:
+    texts: list[tuple[str, str | None]] = [
+        (generate_latest(registry).decode(), None) for registry in registries]
+    for index, url in enumerate(remotes):
         try:
             with urllib.request.urlopen(f"{url}/metrics", timeout=1.0) as response:
-                texts.append(response.read().decode())
+                # the first stage process's series as they are; a second one's (two validation
+                # processes count the same things) labelled process="<n>" to stay apart
+                texts.append((response.read().decode(), str(index) if index else None))
         except OSError as exc:
             log.warning("metrics of the stage process at %s unavailable: %s", url, exc)
-    return merge_exposition(texts) if remotes else b"".join(t.encode() for t in texts)
+    return merge_exposition(texts) if remotes else b"".join(t.encode() for t, _ in texts)
 
 
 def register_web(app: faust.App, settings: Settings, board: HealthBoard,

@@ -25,8 +25,9 @@ unpinned worker runs its validation stage in a child process
    ratio refers to;
 2. the contract alone, in-process: ``models.validation.validate_bytes`` over the same bytes
    (2e: with enrichment off);
-3. the validation stage alone, exactly once (worker with live and sink off): N raw
-   events -> ``shop.events`` / ``shop.events.dlq`` (3e: the same with
+3. the validation stage alone, exactly once (worker with live and sink off, so one
+   validation process per core): N raw events -> ``shop.events`` / ``shop.events.dlq``
+   (3s: the same in one process, ``SHOPSTREAM_WORKER_PROCESSES=1``; 3e: with
    ``SHOPSTREAM_ENRICHMENT=false``; 3r: 3 / 3e, what enrichment leaves of the stage's rate);
 4. the live stage alone: run 3's output (the canonical events, partitions kept) copied to
    a fresh ``shop.events``, a worker with the sink off and no raw input; events/s of
@@ -200,8 +201,14 @@ def stages(session: Session, raw: list[Message]) -> None:
     if "3" in only:
         say("3. validation stage alone")
         result, canonical = runs.validation_alone(lab, raw)
-        session.throughput("3", "validation stage alone, exactly once (worker: live, sink off)",
-                           result, "ev/s", "1", "validation-only worker (3)")
+        session.throughput("3", "validation stage alone, exactly once (worker: live, sink off; "
+                           "a validation process per core)", result, "ev/s", "1",
+                           "validation-only worker (3)")
+        say("3s. validation stage alone, in one process")
+        single, _ = runs.validation_alone(lab, raw, env={"SHOPSTREAM_WORKER_PROCESSES": "1"},
+                                          label="validate-single")
+        session.throughput("3s", "the same in one process (SHOPSTREAM_WORKER_PROCESSES=1)",
+                           single, "ev/s", "1", "validation-only worker, one process (3s)")
         say("3e. validation stage alone, enrichment off")
         plain, _ = runs.validation_alone(lab, raw, env={"SHOPSTREAM_ENRICHMENT": "false"},
                                          label="validate-plain")

@@ -20,8 +20,14 @@ def product(pid: str, price: str = "19.99") -> dict:
     return {"product_id": pid, "price": price, "currency": "USD", "name": f"Product {pid}"}
 
 
-def test_mixed_traffic_lands_exactly_where_it_belongs(settings, worker_factory, kafka):
-    worker = worker_factory().start()
+VALIDATION_ONLY = {"SHOPSTREAM_WORKER_PROCESSES": "3", "SHOPSTREAM_LIVE_ENABLED": "false",
+                   "SHOPSTREAM_SINK_ENABLED": "false"}
+
+
+@pytest.mark.parametrize("env", [{}, VALIDATION_ONLY],
+                         ids=["whole worker", "validation only, three validation processes"])
+def test_mixed_traffic_lands_exactly_where_it_belongs(settings, worker_factory, kafka, env):
+    worker = worker_factory(**env).start()
     topics = settings.topics
     valid_ids: set[str] = set()
     with Tracker(kafka, topics.raw) as tracker:
@@ -84,6 +90,10 @@ def test_mixed_traffic_lands_exactly_where_it_belongs(settings, worker_factory, 
         b"\xff\xfe\x00binary")
     assert any(bad_price in d["payload"] for d in dead)
 
+    if env:  # the three processes share the raw topic's partitions, each reports apart
+        stages = worker.health()["stages"]
+        assert {"validate", "validate-1", "validate-2"} <= set(stages), stages
+        assert all(stages[name]["healthy"] for name in ("validate", "validate-1", "validate-2"))
     assert worker.metric("shopstream_events_duplicate_total") == 2
     assert worker.metric("shopstream_events_out_total", topic=topics.events) == expected_valid
     assert worker.metric("shopstream_events_rejected_total", code="json_invalid") == 1

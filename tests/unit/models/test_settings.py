@@ -26,3 +26,32 @@ def test_default_clickhouse_is_embedded(monkeypatch, tmp_path):
     monkeypatch.delenv("CLICKHOUSE_URL", raising=False)
     s = load_settings(data_dir=tmp_path)
     assert s.resolved_clickhouse_url == f"chdb://{tmp_path}/clickhouse"
+
+
+@pytest.mark.parametrize(("processes", "live", "sink", "children"), [
+    ("1", True, True, 0),     # every stage in the worker process
+    ("2", True, True, 1),     # the validation stage on a core of its own
+    ("4", True, False, 1),    # the live stage stays in the worker process, which bounds it
+    ("4", False, True, 1),
+    ("4", False, False, 4),   # a validation-only worker: one validation process per core
+])
+def test_validation_processes(processes, live, sink, children):
+    s = load_settings(worker_processes=processes, live_enabled=live, sink_enabled=sink)
+    assert s.validation_processes == children
+
+
+def test_auto_processes_are_the_usable_cores_up_to_a_limit():
+    import os
+
+    from models.settings import MAX_AUTO_PROCESSES
+
+    s = load_settings(worker_processes="auto", live_enabled=False, sink_enabled=False)
+    cores = len(os.sched_getaffinity(0))
+    assert s.resolved_worker_processes == min(cores, MAX_AUTO_PROCESSES)
+    assert s.validation_processes == (0 if cores == 1 else min(cores, MAX_AUTO_PROCESSES))
+
+
+@pytest.mark.parametrize("value", ["0", "17", "two"])
+def test_worker_processes_out_of_range_is_refused(value):
+    with pytest.raises(ValidationError, match="worker_processes"):
+        load_settings(worker_processes=value)

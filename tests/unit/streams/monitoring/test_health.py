@@ -1,8 +1,14 @@
-"""Stage health: what /health reports, and when it answers 503."""
+"""Stage health: what /health reports, and when it answers 503; stage processes' health and
+metrics merged into the worker's."""
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 from streams.monitoring.health import HealthBoard, StageHealth
+from streams.monitoring.scrape import merge_exposition, parse_metrics, total
 
 
 def test_a_running_stage_is_healthy_until_it_fails() -> None:
@@ -31,3 +37,45 @@ def test_blocked_longer_than_the_limit_is_unhealthy() -> None:
     assert not stage.healthy and stage.snapshot()["blocked_reason"] == "ClickHouse unavailable"
     stage.unblocked()
     assert stage.healthy
+
+
+def _stage_process(status: int, body: dict) -> tuple[ThreadingHTTPServer, str]:
+    """A stage process's /health, served for real on a free local port."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_two_validation_processes_are_reported_apart() -> None:
+    healthy = {"state": "running", "healthy": True}
+    failed = {"state": "failed", "healthy": False, "error": "boom"}
+    first, first_url = _stage_process(200, {"status": "ok", "stages": {"validate": healthy}})
+    second, second_url = _stage_process(503, {"status": "unhealthy",
+                                              "stages": {"validate": failed}})
+    try:
+        board = HealthBoard([first_url, second_url])
+        ok, stages = board.report()
+    finally:
+        first.shutdown()
+        second.shutdown()
+    assert not ok  # the second process's failure is not hidden under the first's name
+    assert stages["validate"]["healthy"] and stages["validate-1"]["error"] == "boom"
+
+
+def test_metrics_of_two_processes_stay_apart_and_add_up() -> None:
+    page = "# TYPE shopstream_events_in counter\nshopstream_events_in_total {}\n"
+    merged = merge_exposition([(page.format(3), None), (page.format(4), "1")]).decode()
+    metrics = parse_metrics(merged)
+    assert metrics["shopstream_events_in_total"] == {(): 3.0, (("process", "1"),): 4.0}
+    assert total(metrics, "shopstream_events_in_total") == 7.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 
-from streams.gc_tuning import YOUNG_THRESHOLD, settle_after_start_up
+from streams.stages.gc_tuning import YOUNG_THRESHOLD, settle_after_start_up
 
 
 def test_start_up_objects_are_frozen_and_young_collections_are_rarer():
