@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -121,11 +122,12 @@ def wait_ready(workers: list[BenchWorker], stages: dict[str, int], timeout: floa
             if health is None:
                 return None
             shares = {}
-            for name in stages:
-                stage = health["stages"].get(name)
-                if stage is None or stage["state"] != "running":
+            for name in stages:  # a worker's validation processes report validate, validate-1...
+                found = [stage for key, stage in health["stages"].items()
+                         if key == name or re.fullmatch(rf"{re.escape(name)}-\d+", key)]
+                if not found or any(stage["state"] != "running" for stage in found):
                     return None
-                shares[name] = sorted(stage["partitions"])
+                shares[name] = sorted(p for stage in found for p in stage["partitions"])
             out.append(shares)
         return out
 
