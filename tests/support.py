@@ -27,13 +27,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str, every: float = 0.2) -> T:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s. A
+    condition that cannot be read yet (a busy worker's page timing out: ``OSError``) is not
+    met yet; the failure shows that error when it was the last thing seen."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
+        try:
+            last = condition()
+        except OSError as exc:
+            last = exc
+        else:
+            if last:
+                return last
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
@@ -44,9 +50,13 @@ def wait_until_equal(get: Callable[[], Any], expected: Any, timeout: float, what
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
-        last = get()
-        if last == expected:
-            return
+        try:
+            last = get()
+        except OSError as exc:  # not readable yet (see wait_for)
+            last = exc
+        else:
+            if last == expected:
+                return
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}: "
                          f"expected {expected!r}, last saw {last!r}")
@@ -205,7 +215,8 @@ class WorkerProcess:
             return dict(json.loads(exc.read()))
 
     def metric(self, name: str, **labels: str) -> float:
-        return total(fetch_metrics(f"{self.base_url}/metrics"), name, **labels)
+        # a loaded worker's page (its own and its stage processes') may take seconds
+        return total(fetch_metrics(f"{self.base_url}/metrics", timeout=10.0), name, **labels)
 
     def sql(self, query: str) -> list[dict[str, Any]]:
         """Rows of a read-only query, through the worker that owns the embedded ClickHouse."""
@@ -239,7 +250,7 @@ class WorkerProcess:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 60.0) -> int:
+    def stop(self, timeout: float = 120.0) -> int:
         """SIGTERM, as an orchestrator stops a pod; the worker commits and exits."""
         assert self.process is not None
         if self.process.poll() is None:

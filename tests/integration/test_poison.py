@@ -41,7 +41,7 @@ def test_garbage_on_the_canonical_topic_is_dead_lettered_and_nothing_stops(
         rogue.flush()
     produce(kafka, settings.topics.raw, lines[1500:])
 
-    wait_until_equal(lambda: rows_count(worker), n_events, 120, f"{n_events} events in ClickHouse")
+    wait_until_equal(lambda: rows_count(worker), n_events, 240, f"{n_events} events in ClickHouse")
 
     def letters_by_stage() -> dict[str, int]:
         out: dict[str, int] = {}
@@ -66,7 +66,7 @@ def test_garbage_on_the_canonical_topic_is_dead_lettered_and_nothing_stops(
     extra = sim_lines(200, seed=32)
     produce(kafka, settings.topics.raw, extra)
     total, _ = expected(lines + extra)
-    wait_until_equal(lambda: rows_count(worker), total, 120, f"{total} events after restart")
+    wait_until_equal(lambda: rows_count(worker), total, 240, f"{total} events after restart")
     assert rows_count(worker) == worker.sql("SELECT uniqExact(event_id) AS n FROM events")[0]["n"]
     assert letters_by_stage()["sink"] == 2 and letters_by_stage()["live"] == 2
     assert health(worker)[0] == 200

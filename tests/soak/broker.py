@@ -62,7 +62,7 @@ class SoakBroker:
         if self.local is not None:
             self.local.stop()
 
-    def restart(self, down_s: float, timeout: float = 120.0) -> float:
+    def restart(self, down_s: float, timeout: float = 240.0) -> float:
         """Stop the broker (SIGTERM, as an operator would), leave it down ``down_s``, start it
         again on the same port and data. Returns the seconds it was unreachable."""
         assert self.local is not None and self._command is not None
