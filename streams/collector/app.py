@@ -215,7 +215,9 @@ def run_collector(settings: Settings, bootstrap: str) -> None:
     def health() -> tuple[bool, dict[str, Any]]:
         ok = producer.fatal is None and keys.error is None
         return ok, {"topic": settings.topics.raw, "keys": len(keys.active()),
-                    "producer_error": producer.fatal, "keys_error": keys.error}
+                    "producer_error": producer.fatal, "keys_error": keys.error,
+                    "seconds_since_kafka_ack": round(producer.seconds_since_ack, 1),
+                    "producer_replacements": producer.replacements}
 
     app = build_app(collector, health)
 

@@ -19,3 +19,6 @@ UNACKED = Gauge("shopstream_collector_events_in_flight", "events produced and no
                 "acknowledged by Kafka", registry=REGISTRY)
 KEYS = Gauge("shopstream_collector_keys", "active API keys this process knows",
              registry=REGISTRY)
+PRODUCER_REPLACEMENTS = Counter("shopstream_collector_producer_replacements_total", "Kafka "
+                                "producers replaced: one failed for good, or had nothing "
+                                "acknowledged for a while", registry=REGISTRY)

@@ -5,12 +5,20 @@ acknowledged (or refused) the last of them.
 librdkafka's delivery reports are served on the event loop's own thread, by a task that polls
 every millisecond while events are in flight: a separate polling thread would take the GIL
 from the busy loop once per report (``make bench-collector``: about 10% more events per
-second this way, the same latency)."""
+second this way, the same latency).
+
+A producer that has had nothing acknowledged for a while (:data:`REPLACE_AFTER_ACK_TIMEOUTS`
+acknowledgement timeouts, at least :data:`MIN_REPLACE_AFTER_S`), or that reported a fatal
+error, is replaced by a new one when a request fails: librdkafka's idempotent producer can
+be left in a state it does not leave after a broker restart (every event timing out with
+the broker back), and a fatal error needs a new instance by design. The old producer's
+events are purged: their requests are answered 503, as for any event not acknowledged."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +29,8 @@ from streams.collector import metrics
 log = logging.getLogger(__name__)
 REPORT_POLL_S = 0.001  # while events are in flight: how often their reports are collected
 IDLE_POLL_S = 0.1
+REPLACE_AFTER_ACK_TIMEOUTS = 6  # nothing acknowledged for this many ack timeouts: a new producer
+MIN_REPLACE_AFTER_S = 30.0
 
 
 class NotAcknowledged(Exception):
@@ -58,11 +68,14 @@ class AckingProducer:
     duplicates from the producer's own retries), or raises :class:`NotAcknowledged`."""
 
     def __init__(self, bootstrap: str, topic: str, ack_timeout_s: float,
-                 config: dict[str, Any] | None = None) -> None:
+                 config: dict[str, Any] | None = None, replace_after_s: float | None = None) -> None:
         self.topic = topic
         self.ack_timeout_s = ack_timeout_s
+        self.replace_after_s = (max(MIN_REPLACE_AFTER_S, REPLACE_AFTER_ACK_TIMEOUTS * ack_timeout_s)
+                                if replace_after_s is None else replace_after_s)
         self.fatal: str | None = None
-        self._producer = Producer({
+        self.replacements = 0  # producers replaced so far (also a metric)
+        self._config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "enable.idempotence": True,
             "acks": "all",
@@ -72,20 +85,51 @@ class AckingProducer:
             # librdkafka gives up on an event when the request has (503): a client retries
             "message.timeout.ms": int(ack_timeout_s * 1000),
             "client.id": "shopstream-collector",
-            "error_cb": self._on_error,
             **(config or {}),
-        })
+        }
+        self._producer = self._new_producer()
+        self._retired: list[Producer] = []  # replaced producers, polled until their reports are in
+        self._since = self._last_ack = time.monotonic()  # this producer's start; the last ack
         self._running = True
         self._in_flight = 0  # requests produced and not yet fully reported
         self._reports: asyncio.Task[None] | None = None
         self._work: asyncio.Event | None = None
 
+    def _new_producer(self) -> Producer:
+        generation = self.replacements
+
+        def on_error(err: KafkaError) -> None:
+            if generation == self.replacements:  # (a replaced producer's errors are its own)
+                self._on_error(err)
+
+        return Producer({**self._config, "error_cb": on_error})
+
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
             self.fatal = str(err)
-            log.error("the Kafka producer failed for good: %s", err)
+            log.error("the Kafka producer failed for good: %s (a new one is made at the next "
+                      "request)", err)
         else:
             log.warning("Kafka: %s", err)
+
+    @property
+    def seconds_since_ack(self) -> float:
+        """Since the last request Kafka acknowledged (or since the producer started)."""
+        return time.monotonic() - max(self._since, self._last_ack)
+
+    def _replace_if_stuck(self) -> None:
+        """After a failed request: a new producer if this one failed for good, or has had
+        nothing acknowledged for ``replace_after_s``."""
+        if self.fatal is None and self.seconds_since_ack < self.replace_after_s:
+            return
+        why = self.fatal or f"nothing acknowledged for {self.seconds_since_ack:.0f} s"
+        old, self.replacements = self._producer, self.replacements + 1
+        self._producer = self._new_producer()
+        self._since, self.fatal = time.monotonic(), None
+        old.purge()  # its events' reports come with an error: their requests are answered 503
+        self._retired.append(old)
+        metrics.PRODUCER_REPLACEMENTS.inc()
+        log.warning("replaced the Kafka producer (%s)", why)
 
     def start(self) -> None:
         """Serve delivery reports (and error callbacks) on the running event loop."""
@@ -98,6 +142,8 @@ class AckingProducer:
         assert self._work is not None
         while self._running:
             self._producer.poll(0)
+            if self._retired:
+                self._retired = [old for old in self._retired if old.poll(0) or len(old)]
             if self._in_flight:
                 await asyncio.sleep(REPORT_POLL_S)
                 continue
@@ -108,6 +154,13 @@ class AckingProducer:
                 pass
 
     async def send(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+        try:
+            await self._send(records)
+        except NotAcknowledged:
+            self._replace_if_stuck()
+            raise
+
+    async def _send(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
         if self.fatal is not None:
             raise NotAcknowledged(f"the producer has failed: {self.fatal}")
         self.start()
@@ -134,6 +187,7 @@ class AckingProducer:
                 f"Kafka did not acknowledge within {self.ack_timeout_s:g} s") from None
         if error is not None:
             raise NotAcknowledged(f"Kafka refused an event: {error}")
+        self._last_ack = time.monotonic()
 
     def _reported(self, _future: asyncio.Future[KafkaError | None]) -> None:
         self._in_flight -= 1
@@ -142,4 +196,6 @@ class AckingProducer:
         """Deliver what is queued (up to ``timeout``); the number of events left undelivered.
         Call it off the event loop (it blocks), after the loop stopped sending."""
         self._running = False
+        for old in self._retired:
+            old.flush(0)
         return self._producer.flush(timeout)
