@@ -1,13 +1,13 @@
 """What a stage consumes and what it asks the runtime to write: plain values, no Kafka
-client in sight, so a stage's decisions are unit-tested without a broker."""
+client in sight, so a stage's decisions are unit-tested without a broker. Named tuples: a
+stage makes several per event, and one costs a quarter of a frozen dataclass to make."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Consumed:
+class Consumed(NamedTuple):
     """One consumed record, as a stage sees it."""
 
     topic: str
@@ -17,8 +17,7 @@ class Consumed:
     value: bytes | None
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One record to produce (``partition`` None: the producer's partitioner decides)."""
 
     topic: str
