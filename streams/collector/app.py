@@ -213,16 +213,16 @@ def run_collector(settings: Settings, bootstrap: str) -> None:
     collector = Collector(settings, keys, producer.send, trusted)
 
     def health() -> tuple[bool, dict[str, Any]]:
-        ok = producer.fatal is None and keys.error is None
+        ok = producer.failure is None and keys.error is None
         return ok, {"topic": settings.topics.raw, "keys": len(keys.active()),
-                    "producer_error": producer.fatal, "keys_error": keys.error,
+                    "producer_error": producer.failure, "keys_error": keys.error,
                     "seconds_since_kafka_ack": round(producer.seconds_since_ack, 1),
                     "producer_replacements": producer.replacements}
 
     app = build_app(collector, health)
 
     async def close(_app: web.Application) -> None:
-        left = await asyncio.to_thread(producer.close)
+        left = await producer.aclose()
         keys.stop()
         if left:
             log.error("%d events were not delivered at shutdown (their requests got 503)", left)

@@ -7,12 +7,13 @@ every millisecond while events are in flight: a separate polling thread would ta
 from the busy loop once per report (``make bench-collector``: about 10% more events per
 second this way, the same latency).
 
-A producer that has had nothing acknowledged for a while (:data:`REPLACE_AFTER_ACK_TIMEOUTS`
-acknowledgement timeouts, at least :data:`MIN_REPLACE_AFTER_S`), or that reported a fatal
-error, is replaced by a new one when a request fails: librdkafka's idempotent producer can
-be left in a state it does not leave after a broker restart (every event timing out with
-the broker back), and a fatal error needs a new instance by design. The old producer's
-events are purged: their requests are answered 503, as for any event not acknowledged."""
+The same task replaces a producer that cannot deliver: one whose events have waited
+``replace_after_s`` (:data:`REPLACE_AFTER_ACK_TIMEOUTS` acknowledgement timeouts, at least
+:data:`MIN_REPLACE_AFTER_S`) with not one event acknowledged meanwhile, or one that reported
+a fatal error (librdkafka's remedy for those is a new instance), at most once per
+``replace_after_s``. An idle producer is never replaced, nor one that delivers to some
+partitions. The old producer's events are purged: their requests are answered 503, as for
+any event not acknowledged, and a client's resend is deduplicated downstream."""
 
 from __future__ import annotations
 
@@ -22,14 +23,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from streams.collector import metrics
 
 log = logging.getLogger(__name__)
 REPORT_POLL_S = 0.001  # while events are in flight: how often their reports are collected
 IDLE_POLL_S = 0.1
-REPLACE_AFTER_ACK_TIMEOUTS = 6  # nothing acknowledged for this many ack timeouts: a new producer
+REPLACE_AFTER_ACK_TIMEOUTS = 6  # events waiting this many ack timeouts, none acked: a new producer
 MIN_REPLACE_AFTER_S = 30.0
 
 
@@ -40,17 +41,20 @@ class NotAcknowledged(Exception):
 class _Request:
     """The delivery reports of one request's events (served on the event loop)."""
 
-    __slots__ = ("loop", "future", "count", "remaining", "error")
+    __slots__ = ("loop", "owner", "future", "count", "remaining", "error")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, owner: AckingProducer, count: int) -> None:
         self.loop = loop
+        self.owner = owner
         self.future: asyncio.Future[KafkaError | None] = loop.create_future()
         self.count = count
         self.remaining = count
         self.error: KafkaError | None = None
 
     def delivered(self, err: KafkaError | None, _msg: Message) -> None:
-        if err is not None and self.error is None:
+        if err is None:
+            self.owner.acknowledged()
+        elif self.error is None:
             self.error = err
         self.remaining -= 1
         if self.remaining == 0:
@@ -73,7 +77,8 @@ class AckingProducer:
         self.ack_timeout_s = ack_timeout_s
         self.replace_after_s = (max(MIN_REPLACE_AFTER_S, REPLACE_AFTER_ACK_TIMEOUTS * ack_timeout_s)
                                 if replace_after_s is None else replace_after_s)
-        self.fatal: str | None = None
+        self.fatal: str | None = None  # the current producer's fatal error: it sends nothing more
+        self.failure: str | None = None  # the last fatal error, until an event is acknowledged
         self.replacements = 0  # producers replaced so far (also a metric)
         self._config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
@@ -87,17 +92,16 @@ class AckingProducer:
             "client.id": "shopstream-collector",
             **(config or {}),
         }
-        self._producer = self._new_producer()
+        self._producer = self._new_producer(generation=0)
         self._retired: list[Producer] = []  # replaced producers, polled until their reports are in
-        self._since = self._last_ack = time.monotonic()  # this producer's start; the last ack
+        self._since = self._last_ack = time.monotonic()  # the producer's start; the last ack
+        self._waiting_since: float | None = None  # first event produced since the last ack
         self._running = True
         self._in_flight = 0  # requests produced and not yet fully reported
         self._reports: asyncio.Task[None] | None = None
         self._work: asyncio.Event | None = None
 
-    def _new_producer(self) -> Producer:
-        generation = self.replacements
-
+    def _new_producer(self, generation: int) -> Producer:
         def on_error(err: KafkaError) -> None:
             if generation == self.replacements:  # (a replaced producer's errors are its own)
                 self._on_error(err)
@@ -106,34 +110,46 @@ class AckingProducer:
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
-            self.fatal = str(err)
-            log.error("the Kafka producer failed for good: %s (a new one is made at the next "
-                      "request)", err)
+            self.fatal = self.failure = str(err)
+            log.error("the Kafka producer failed for good: %s (it will be replaced)", err)
         else:
             log.warning("Kafka: %s", err)
 
+    def acknowledged(self) -> None:
+        """An event was acknowledged (called from its delivery report)."""
+        self._last_ack = time.monotonic()
+        self._waiting_since = None
+        self.failure = None
+
     @property
     def seconds_since_ack(self) -> float:
-        """Since the last request Kafka acknowledged (or since the producer started)."""
+        """Since Kafka last acknowledged an event (or since this producer was made)."""
         return time.monotonic() - max(self._since, self._last_ack)
 
-    def _replace_if_stuck(self) -> None:
-        """After a failed request: a new producer if this one failed for good, or has had
-        nothing acknowledged for ``replace_after_s``."""
-        if self.fatal is None and self.seconds_since_ack < self.replace_after_s:
+    def _replace_if_stuck(self, now: float) -> None:
+        """A new producer if this one failed for good, or its events have waited
+        ``replace_after_s`` with none acknowledged; at most one per ``replace_after_s``."""
+        if now - self._since < self.replace_after_s:
             return
-        why = self.fatal or f"nothing acknowledged for {self.seconds_since_ack:.0f} s"
-        old, self.replacements = self._producer, self.replacements + 1
-        self._producer = self._new_producer()
-        self._since, self.fatal = time.monotonic(), None
-        old.purge()  # its events' reports come with an error: their requests are answered 503
+        waiting = self._waiting_since is not None and now - self._waiting_since >= self.replace_after_s
+        if self.fatal is None and not waiting:
+            return
+        why = f"it failed: {self.fatal}" if self.fatal else \
+            f"events waited {now - (self._waiting_since or now):.0f} s, none acknowledged"
+        producer = self._new_producer(generation=self.replacements + 1)
+        old, self._producer = self._producer, producer
+        self.replacements += 1
+        self._since, self._waiting_since, self.fatal = now, None, None
+        # its events' reports come with an error (served by _serve_reports): 503 for them.
+        # (confluent-kafka's purge() as called does not wait for librdkafka's broker threads)
+        old.purge()
         self._retired.append(old)
         metrics.PRODUCER_REPLACEMENTS.inc()
-        log.warning("replaced the Kafka producer (%s)", why)
+        log.warning("replaced the Kafka producer: %s", why)
 
     def start(self) -> None:
         """Serve delivery reports (and error callbacks) on the running event loop."""
-        if self._reports is None:
+        if self._reports is None or self._reports.done():
             self._work = asyncio.Event()
             self._reports = asyncio.get_running_loop().create_task(
                 self._serve_reports(), name="collector-delivery-reports")
@@ -144,6 +160,7 @@ class AckingProducer:
             self._producer.poll(0)
             if self._retired:
                 self._retired = [old for old in self._retired if old.poll(0) or len(old)]
+            self._replace_if_stuck(time.monotonic())
             if self._in_flight:
                 await asyncio.sleep(REPORT_POLL_S)
                 continue
@@ -154,17 +171,14 @@ class AckingProducer:
                 pass
 
     async def send(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-        try:
-            await self._send(records)
-        except NotAcknowledged:
-            self._replace_if_stuck()
-            raise
-
-    async def _send(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+        if not records:
+            return
         if self.fatal is not None:
             raise NotAcknowledged(f"the producer has failed: {self.fatal}")
         self.start()
-        request = _Request(asyncio.get_running_loop(), len(records))
+        request = _Request(asyncio.get_running_loop(), self, len(records))
+        if self._waiting_since is None:
+            self._waiting_since = time.monotonic()
         produced = 0
         try:
             for key, value in records:
@@ -173,6 +187,9 @@ class AckingProducer:
         except BufferError:
             request.count = request.remaining = produced  # their reports still come
             raise NotAcknowledged("the producer's queue is full") from None
+        except KafkaException as exc:  # (a fatal error not reported yet, above all)
+            request.count = request.remaining = produced
+            raise NotAcknowledged(f"Kafka refused an event: {exc}") from None
         finally:
             if produced:
                 metrics.UNACKED.inc(produced)
@@ -187,14 +204,23 @@ class AckingProducer:
                 f"Kafka did not acknowledge within {self.ack_timeout_s:g} s") from None
         if error is not None:
             raise NotAcknowledged(f"Kafka refused an event: {error}")
-        self._last_ack = time.monotonic()
 
     def _reported(self, _future: asyncio.Future[KafkaError | None]) -> None:
         self._in_flight -= 1
 
+    async def aclose(self, timeout: float = 10.0) -> int:
+        """Stop serving reports, then deliver what is queued (up to ``timeout``, in a thread);
+        the number of events left undelivered. Call it after the loop stopped sending."""
+        self._running = False
+        if self._reports is not None:
+            assert self._work is not None
+            self._work.set()
+            await self._reports
+        return await asyncio.to_thread(self.close, timeout)
+
     def close(self, timeout: float = 10.0) -> int:
         """Deliver what is queued (up to ``timeout``); the number of events left undelivered.
-        Call it off the event loop (it blocks), after the loop stopped sending."""
+        Blocks: off the event loop, with reports no longer served there (:meth:`aclose`)."""
         self._running = False
         for old in self._retired:
             old.flush(0)
