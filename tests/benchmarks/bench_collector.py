@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="events/s offered in the fixed-rate run")
     parser.add_argument("--paced-seconds", type=float, default=15.0,
                         help="length of the fixed-rate run")
+    parser.add_argument("--json", type=Path, help="also write the figures here (what "
+                        "`shopstream capacity --collector-bench` reads)")
     args = parser.parse_args(argv)
     batches = args.events // args.batch
     prefix = f"bench-collector-{uuid.uuid4().hex[:6]}."
@@ -206,6 +208,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'cores':<44} {len(os.sched_getaffinity(0)):>12}")
     if set(statuses) != {200} or set(paced_statuses) != {200}:
         raise SystemExit("some requests were not answered 200")
+    if args.json is not None:  # (only from a run whose every answer was 200)
+        args.json.write_bytes(orjson.dumps({
+            "collector_events_per_s": rate, "broker_events_per_s": baseline,
+            "batch": args.batch, "connections": args.connections,
+            "latency_ms": {f"p{q}": percentile(latencies, q) * 1000 for q in (50, 99)},
+            "paced_rate": args.paced_rate,
+            "paced_latency_ms": {f"p{q}": percentile(paced_latencies, q) * 1000
+                                 for q in (50, 99)},
+            "answers": {str(k): v for k, v in statuses.items()},
+            "cores": len(os.sched_getaffinity(0))}, option=orjson.OPT_INDENT_2))
+        print(f"figures written to {args.json}", file=sys.stderr)
 
 
 if __name__ == "__main__":

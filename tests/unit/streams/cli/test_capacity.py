@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -93,3 +94,37 @@ def test_the_command_prints_the_table_and_warns_on_too_few_partitions(tmp_path, 
     assert run_command(["capacity", "--rate", "100000", "--bench", str(bench),
                         "--partitions", "24"]) == 1
     assert "29 workers for 24 partitions: 5 would own no partition" in capsys.readouterr().err
+
+
+def test_the_collectors_come_from_their_own_benchmark_when_given(tmp_path, capsys):
+    # 40,000 events/s acknowledged by one collector process: 100,000 / (40,000 x 0.7) -> 4
+    # (the contract's 20,000 on one core would give 8)
+    measured = replace(FIGURES, collector_rate=40_000.0)
+    assert plan(100_000, measured).collectors == 4
+    assert plan(100_000, FIGURES).collectors == 8
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps(bench_json()))
+    collector = tmp_path / "collector.json"
+    collector.write_text(json.dumps({"collector_events_per_s": 40_000.0,
+                                     "broker_events_per_s": 120_000.0}))
+    assert read_figures(bench, collector) == measured
+    assert run_command(["capacity", "--rate", "100000", "--bench", str(bench),
+                        "--collector-bench", str(collector), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)[0]["collectors"] == 4
+    assert f"a collector process 40,000 events/s ({collector})" in captured.err
+    run_command(["capacity", "--rate", "100000", "--bench", str(bench)])
+    assert "estimated: contract validation on one core" in capsys.readouterr().err
+
+
+def test_collector_figures_that_are_missing_or_wrong_name_the_command(tmp_path):
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps(bench_json()))
+    hint = r'make bench-collector BENCH_ARGS="--json collector.json"'
+    with pytest.raises(ShopstreamError, match="no benchmark figures at .*" + hint):
+        read_figures(bench, tmp_path / "missing.json")
+    wrong = tmp_path / "wrong.json"
+    for content in ({"rows": []}, {"collector_events_per_s": 0}, [1]):
+        wrong.write_text(json.dumps(content))
+        with pytest.raises(ShopstreamError, match=hint):
+            read_figures(bench, wrong)
