@@ -7,18 +7,46 @@ precision; naive times are taken as UTC.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from models.errors import Code
-from models.fields import Id
+from models.fields import Id, Tenant
 from models.identity import device_key
 from models.times import to_utc_ms
 
-UtcTime = Annotated[datetime, AfterValidator(to_utc_ms)]
+# what every later stage can hold: ClickHouse's DateTime64 spans 1900-2299
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2299, 12, 31, tzinfo=UTC)
+
+
+def _utc_time(value: datetime) -> datetime:
+    """UTC, milliseconds; a time that UTC cannot hold (year 1 with an offset east of UTC) or
+    that no column can is invalid, not an error of the stage."""
+    try:
+        utc = to_utc_ms(value)
+    except OverflowError:
+        raise PydanticCustomError(Code.TIMESTAMP_INVALID, "{value} is out of range",
+                                  {"value": value.isoformat()}) from None
+    if not EARLIEST_TIME <= utc <= LATEST_TIME:
+        raise PydanticCustomError(Code.TIMESTAMP_INVALID, "{value} is out of range "
+                                  "(1900-2299)", {"value": utc.isoformat()})
+    return utc
+
+
+UtcTime = Annotated[datetime, AfterValidator(_utc_time)]
+
+
+def name_of(event: dict[str, Any]) -> str:
+    """A canonical event's (as JSON) name: its event name for a track call, else the call type
+    ("page", "identify", ...): only track calls are named events, whatever else they carry."""
+    call = event.get("type")
+    if call == "track":
+        return str(event.get("event") or "")
+    return str(call or "")
 
 
 class _Open(BaseModel):
@@ -71,7 +99,7 @@ class Envelope(BaseModel):
     userId: Id | None = None
     anonymousId: Id | None = None
     messageId: Id
-    tenant: Id
+    tenant: Tenant
     timestamp: UtcTime
     sentAt: UtcTime | None = None
     receivedAt: UtcTime | None = None

@@ -43,6 +43,8 @@ class Code(StrEnum):
     LINE_TOTAL_MISMATCH = "line_total_mismatch"
     ORDER_TOTAL_MISMATCH = "order_total_mismatch"
     ORDER_NO_PRODUCTS = "order_no_products"
+    # the contract itself failed on this event (a shopstream bug): dead-lettered, reported
+    CHECK_FAILED = "check_failed"
 
 
 @dataclass(frozen=True, slots=True)

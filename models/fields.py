@@ -17,6 +17,9 @@ from models.errors import Code
 from models.money import CENT, InvalidMoney, parse_money
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+# a tenant (a shop): what API keys are issued for, what events carry, a part of live-state keys
+TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+TENANT_RULE = "1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
 def _to_id(value: Any) -> Any:
@@ -35,6 +38,13 @@ def _to_id(value: Any) -> Any:
             raise PydanticCustomError(Code.ID_EMPTY, "id must not be empty or blank")
         return stripped
     raise PydanticCustomError(Code.TYPE_INVALID, "an id must be a string or an integer")
+
+
+def _tenant(value: str) -> str:
+    if not TENANT_PATTERN.match(value):
+        raise PydanticCustomError(Code.VALUE_INVALID, "a tenant is {rule}, got {value!r}",
+                                  {"rule": TENANT_RULE, "value": value[:140]})
+    return value
 
 
 def _to_decimal(value: Any) -> Any:
@@ -119,6 +129,7 @@ def _rating(value: Decimal) -> Decimal:
 
 
 Id = Annotated[str, BeforeValidator(_to_id)]
+Tenant = Annotated[str, BeforeValidator(_to_id), AfterValidator(_tenant)]
 Amount = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_non_negative)]
 Price = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_positive_price)]
 Quantity = Annotated[int, BeforeValidator(_to_int), AfterValidator(_positive_quantity)]

@@ -20,10 +20,10 @@ from typing import Any
 import orjson
 
 from models.errors import ShopstreamError
+from models.fields import TENANT_PATTERN, TENANT_RULE
 
 PREFIX = "ssk_"
 _KEY = re.compile(r"^ssk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
-_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # OWASP's minimum for scrypt; a check takes ~50 ms
 
 
@@ -89,8 +89,8 @@ def hash_secret(secret: str, salt: bytes) -> str:
 
 
 def check_tenant(tenant: str) -> str:
-    if not _TENANT.match(tenant):
-        raise ApiKeyError(f"tenant {tenant!r} must be 1-128 letters, digits, '.', '_' or '-'")
+    if not TENANT_PATTERN.match(tenant):
+        raise ApiKeyError(f"tenant {tenant!r} must be {TENANT_RULE}")
     return tenant
 
 

@@ -23,6 +23,7 @@ MAX_FIELDS = 2_000             # keys and array items in one event, all levels t
 MAX_ID_CHARS = 1_024           # ids and the short texts the live state and columns keep
 MAX_URL_CHARS = 8_192          # page url, path, referrer, title
 MONEY_LIMIT = Decimal(10) ** 14  # Decimal(18, 4): |amount| < 10^14
+MONEY_EXPONENT_LIMIT = 14  # the same, by the exponent: Decimal.adjusted() < 14
 MONEY_DECIMALS = 4
 # canonical events carry money as JSON numbers with their exact digits; readers that parse
 # JSON numbers as binary floats (orjson, most JSON libraries) keep 15 significant digits
@@ -140,9 +141,10 @@ def _money_issue(value: Any, path: str) -> list[Issue]:
         amount = parse_money(value)
     except InvalidMoney as exc:
         return [Issue(Code.TYPE_INVALID, path, str(exc))]
-    if abs(amount) >= MONEY_LIMIT:
+    # (no arithmetic before this: an exponent like 1e1000000 overflows any operation)
+    if amount and amount.adjusted() >= MONEY_EXPONENT_LIMIT:
         return [Issue(Code.VALUE_OUT_OF_RANGE, path,
-                      f"{amount} is out of range: amounts are below 10^14 in size")]
+                      f"{str(amount)[:40]} is out of range: amounts are below 10^14 in size")]
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -MONEY_DECIMALS and amount != amount.quantize(
             Decimal(1).scaleb(-MONEY_DECIMALS)):

@@ -84,7 +84,7 @@ def _properties_model(data: dict[str, Any]) -> type[Props] | None:
     if data.get("type") == "page":
         return PageProps
     if data.get("type") == "track" and isinstance(data.get("event"), str):
-        return EVENT_PROPERTIES.get(data["event"].strip())
+        return EVENT_PROPERTIES.get(data["event"])  # (stripped by then)
     return None
 
 
@@ -97,7 +97,18 @@ def message_id_for(obj: dict[str, Any]) -> str:
 def validate_obj(obj: Any, rules: Rules, now: datetime,
                  shape_checked: bool = False) -> ValidationResult:
     """Validate one decoded event (Segment-style or flat) as of ``now`` (aware UTC).
-    ``shape_checked``: its bytes already rule out the depth and size limits."""
+    ``shape_checked``: its bytes already rule out the depth and size limits. Never raises:
+    an event the checks themselves fail on is refused as ``check_failed`` (with the error),
+    so one event cannot stop a stage."""
+    try:
+        return _validate_obj(obj, rules, now, shape_checked)
+    except Exception as exc:  # noqa: BLE001 - a bug in a check must not stop the stream
+        return ValidationResult(None, (Issue(
+            Code.CHECK_FAILED, "", f"the contract's checks failed on this event "
+            f"({type(exc).__name__}: {str(exc)[:200]}); please report it"),))
+
+
+def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool) -> ValidationResult:
     if not isinstance(obj, dict):
         return ValidationResult(
             None, (Issue(Code.NOT_OBJECT, "", f"an event is a JSON object, not {type(obj).__name__}"),)
@@ -109,6 +120,9 @@ def validate_obj(obj: Any, rules: Rules, now: datetime,
     too_big = too_big or limit_issues(data, shape_checked)
     if too_big:
         return ValidationResult(None, tuple(too_big))
+    event_name = data.get("event")
+    if data.get("type") == "track" and isinstance(event_name, str):
+        data["event"] = event_name.strip()  # stored as it is looked up: " Order Completed "
     data.setdefault("tenant", rules.default_tenant)
     if data.get("messageId") is None:
         data["messageId"] = message_id_for(obj)

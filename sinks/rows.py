@@ -29,6 +29,7 @@ import orjson
 from models.ecommerce import EventName
 from models.enrichment import ENRICHMENT_KEY
 from models.enrichment import FIELDS as ENRICHMENT_FIELDS
+from models.envelope import name_of
 from models.funnel import IDENTIFY_CALL
 from models.identity import contact_traits
 from models.money import money_or_zero
@@ -73,7 +74,7 @@ def session_id_for(context: dict[str, Any], user_key: str, event_time: datetime)
 def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
     props: dict[str, Any] = event.get("properties") or {}
     context: dict[str, Any] = event.get("context") or {}
-    name = event.get("event") if event["type"] == "track" else event["type"]
+    name = name_of(event)
     event_time = parse_iso(event["timestamp"])
     user_key = _text(event.get("userId") or event.get("anonymousId"))
     campaign = context.get("campaign") or {}
@@ -148,7 +149,7 @@ def user_rows(event: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 def item_rows(event: dict[str, Any]) -> list[tuple[Any, ...]]:
-    name = event.get("event")
+    name = name_of(event)
     sign = ITEM_SIGNS.get(str(name))
     if sign is None:
         return []

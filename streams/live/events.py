@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.enrichment import is_bot_event
+from models.envelope import name_of
 from models.identity import device_key
 from models.times import parse_iso_ms
 from models.triggers import Trigger
@@ -40,7 +41,7 @@ def live_event(obj: dict[str, Any]) -> LiveEvent:
     campaign = context.get("campaign") or {}
     user_id, anonymous_id = obj.get("userId"), obj.get("anonymousId")
     return LiveEvent(
-        name=str(obj.get("event") or obj.get("type") or ""),
+        name=name_of(obj),
         tenant=str(obj.get("tenant") or "default"),
         ts=parse_iso_ms(obj["timestamp"]),
         user_key=str(user_id or anonymous_id or ""),

@@ -88,6 +88,12 @@ def _corpus() -> list[bytes]:
         {"category": "product", "event_type": "cart_add", "user_id": "u9", "product_id": "p9",
          "quantity": 1, "price": "3.50", "timestamp": "2026-11-21T10:00:00Z"},
         {"type": "identify", "anonymousId": "a1", "traits": {"email": "a@example.com"}},
+        # only track calls are named events: whatever a page call says its event is
+        {"type": "page", "anonymousId": "a2", "event": "Order Completed",
+         "properties": {"products": "abc", "total": "x"}},
+        {"type": "page", "anonymousId": "a3", "event": "Product Added",
+         "properties": {"product_id": {"a": 1}, "price": "-50", "quantity": "-3"}},
+        track(" Order Completed ", order()),  # looked up and stored stripped
     ]
     return [raw for group in picked.values() for raw in group] + [dumps(m) for m in made]
 
@@ -287,6 +293,10 @@ ODD_TEXT = [
     "", " ", "\u202eevil.exe", "\u200f\u05e9\u05dc\u05d5\u05dd", "🛒👟🏳️‍🌈", "e\u0301" * 50,
     "\u0000\u0001\u001f", "\ud800", "\udfff\ud800", "\ufeff", "Ω" * 2000, "\\\"", "1e309",
     "-0", "0x10", "NaN", "Infinity", "١٢٣", "²", "  42  ",
+    # times UTC cannot hold or no column can; amounts whose exponent overflows arithmetic;
+    # a tenant that would split the live state's keys
+    "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00", "1850-01-01T00:00:00Z",
+    "1e1000000", "-1E+999999", "1e-1000000", "a|b",
 ]
 
 JSON_VALUES = st.recursive(
