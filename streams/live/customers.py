@@ -15,7 +15,9 @@ Revenue follows the ClickHouse definitions (an order's ``total``, else ``revenue
 else its lines; a refund or cancellation subtracts the amount given back), so the
 live segment is the one the ``customers`` report shows.
 
-State keys: ``u|<tenant>|<user>``.
+State keys: ``u|<tenant>|<user>``. A buyer's record stays well under Kafka's message limit
+whatever they order: at most :data:`MAX_PENDING` follow-ups pending (the latest orders),
+each with its first :data:`MAX_PENDING_PRODUCTS` distinct products.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from models.triggers import PostPurchase, SegmentChanged, Winback, trigger_id
 from streams.live.events import Effects, LiveEvent
 
 DAY_MS = 86_400_000
+MAX_PENDING = 20  # post-purchase follow-ups pending per buyer: the latest orders'
+MAX_PENDING_PRODUCTS = 20  # products named in one follow-up: the order's first distinct ones
 
 
 @dataclass
@@ -68,6 +72,15 @@ class Customer:
     def from_json(cls, data: dict[str, Any]) -> Customer:
         pending = [Pending(**p) for p in data.get("pending", [])]
         return cls(**{**data, "pending": pending})
+
+
+def _product_ids(products: Any) -> list[str]:
+    """An order's first MAX_PENDING_PRODUCTS distinct product ids, in order."""
+    ids: dict[str, None] = {}
+    for line in products if isinstance(products, list) else ():
+        if isinstance(line, dict) and len(ids) < MAX_PENDING_PRODUCTS:
+            ids.setdefault(str(line.get("product_id")), None)
+    return list(ids)
 
 
 @dataclass
@@ -110,7 +123,8 @@ class Customers:
             c.last_order_ms = max(c.last_order_ms, ev.ts)
             c.pending.append(Pending(str(props.get("order_id") or ""), ev.ts, str(revenue),
                                      str(props.get("currency") or "USD"),
-                                     [str(p.get("product_id")) for p in props.get("products") or []]))
+                                     _product_ids(props.get("products"))))
+            del c.pending[:-MAX_PENDING]
             heapq.heappush(self._deadlines, (ev.ts + self.post_purchase_after_ms, key))
         elif ev.name in (EventName.ORDER_REFUNDED, EventName.ORDER_CANCELLED):
             amount = order_amount(ev.name, props)

@@ -181,19 +181,28 @@ class LiveDecisions:
         try:
             obj = orjson.loads(raw)
             parsed = live_event(obj)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            received = obj.get("receivedAt")
+            received_ms = parse_iso_ms(received) if received else None
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError,
+                OverflowError) as exc:
             if record.offset <= state.applied_offset:  # dead-lettered before a replay
                 return Step("replayed")
             return self._refuse(state, record, raw, exc, now_ms)
         late_before = state.carts.late_events
-        applied = state.apply_at(record.offset, parsed, now_ms)
+        try:
+            applied = state.apply_at(record.offset, parsed, now_ms)
+        except Exception as exc:  # noqa: BLE001 - one record must not stop the partition
+            # not what the validation stage writes (someone else wrote to shop.events), or a
+            # bug: a dead letter and an error in the log, the state as far as it was changed
+            log.exception("%s[%d]@%d failed in the live state", record.topic, record.partition,
+                          record.offset)
+            return self._refuse(state, record, raw, exc, now_ms)
         if applied is None:
             return Step("replayed")
         step = self._step("event", applied)
         step.late = state.carts.late_events > late_before
-        received = obj.get("receivedAt")
-        if received:
-            step.lag_s = max(0.0, (now_ms - parse_iso_ms(received)) / 1000)
+        if received_ms is not None:
+            step.lag_s = max(0.0, (now_ms - received_ms) / 1000)
         return step
 
     def tick(self, state: PartitionState, now_ms: int, housekeeping: bool = False,
@@ -219,7 +228,8 @@ class LiveDecisions:
                 now_ms: int) -> Step:
         """Something on shop.events that is not a canonical event: a dead letter (with the
         offset it was applied at, so a replay does not send it twice), not a crash."""
-        letter = dead_letter(raw, [Issue(Code.VALUE_INVALID, "", f"not a canonical event: {exc}")],
+        letter = dead_letter(raw, [Issue(Code.VALUE_INVALID, "", "not a canonical event: "
+                                         f"{type(exc).__name__}: {str(exc)[:300]}")],
                              topic=record.topic, partition=record.partition,
                              offset=record.offset, key=record.key,
                              failed_at=ms_to_datetime(now_ms), stage="live")

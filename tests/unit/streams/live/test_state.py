@@ -319,6 +319,27 @@ def test_post_purchase_unless_refunded_winback_and_segment_changes():
     assert run.idle(30 * DAY) == []  # once per quiet stretch
 
 
+def test_a_buyers_record_stays_small_whatever_they_order():
+    """Follow-ups pending: the latest 20 orders, each naming its first 20 distinct products;
+    250 products of 1,000-character ids in 30 orders once made a record over Kafka's 1 MB."""
+    from streams.live.customers import MAX_PENDING, MAX_PENDING_PRODUCTS
+
+    run = Run()
+    lines = [{"product_id": f"{i:04d}" + "x" * 996, "price": 1.0, "quantity": 1}
+             for i in range(250)]
+    for n in range(30):
+        run.feed(order(T0 + n * MIN, oid=f"o{n}", total=250.0, products=lines + lines[:3]))
+    [key] = [k for k in run.writes if k.startswith("u|")]
+    record = dumps(run.writes[key])
+    assert len(record) < 500_000, len(record)
+    pending = list(run.writes[key].pending)
+    assert [p.order_id for p in pending] == [f"o{n}" for n in range(30 - MAX_PENDING, 30)]
+    assert all(p.product_ids == [line["product_id"] for line in lines[:MAX_PENDING_PRODUCTS]]
+               for p in pending)
+    fired = run.idle(4 * DAY)  # a follow-up for each order still pending, none for the others
+    assert [t.order_id for t in fired if t.type == "post_purchase"] == [p.order_id for p in pending]
+
+
 def test_high_value_segment():
     run = Run(segment_rules=__import__("models.segments", fromlist=["SegmentRules"])
               .SegmentRules(high_value_revenue=Decimal("100")))

@@ -88,6 +88,40 @@ def test_what_is_not_a_canonical_event_becomes_one_dead_letter() -> None:
     assert d.handle(s, Consumed(TOPICS.events, 2, 1, b"k", b'{"foo": 1}'), WALL).kind == "replayed"
 
 
+def canonical(**overrides) -> bytes:
+    body = {"type": "track", "event": "Order Completed", "tenant": "t1", "messageId": "m",
+            "userId": "alice", "timestamp": "2026-03-01T10:00:00.000Z",
+            "properties": {"order_id": "o1", "total": 5, "products": [
+                {"product_id": "p1", "price": 5, "quantity": 1}]}}
+    body.update(overrides)
+    return orjson.dumps(body)
+
+
+@pytest.mark.parametrize("bad", [
+    canonical(receivedAt=5), canonical(receivedAt="yesterday"),
+    canonical(timestamp="9999-12-31T23:59:59-14:00"),  # overflows once in UTC
+    canonical(properties={"order_id": "o1", "total": "abc"}),  # money that is not money
+    canonical(userId=["alice"]), canonical(properties={"products": "abc"}),
+])
+def test_a_readable_record_that_no_validation_stage_wrote_is_a_dead_letter_too(bad) -> None:
+    """Someone else wrote to shop.events: one dead letter, the partition goes on."""
+    d, s = decisions(), state()
+    step = d.handle(s, Consumed(TOPICS.events, 2, 0, b"k", bad), WALL)
+    assert step.kind == "dead_letter", step
+    [letter] = step.records
+    assert original_payload(orjson.loads(letter.value)) == bad
+    assert d.handle(s, Consumed(TOPICS.events, 2, 1, b"k", canonical()), WALL).kind == "event"
+
+
+def test_a_page_call_that_says_it_is_an_order_is_a_page_view() -> None:
+    d, s = decisions(), state()
+    page = canonical(type="page", event="Order Completed", anonymousId="a1",
+                     properties={"products": "abc", "total": "x"})
+    step = d.handle(s, Consumed(TOPICS.events, 2, 0, b"k", page), WALL)
+    assert step.kind == "event" and step.triggers == []
+    assert not any(key.startswith("u|") for key in step.writes)  # no customer, no order
+
+
 def test_housekeeping_runs_only_when_asked() -> None:
     def tombstones(housekeeping: bool) -> set[str]:
         d, s = decisions(), state()
