@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
 
 from sinks import metrics
 from sinks.errors import ClickHouseUnavailable, RowsRefused
@@ -157,6 +157,9 @@ class ClickHouseWriter:
                 self._insert(target.table, target.columns, rows, batch.token)
         except OperationalError as exc:
             raise ClickHouseUnavailable(f"insert of batch {batch.token} failed: {exc}") from exc
+        except DataError as exc:  # a value its column cannot hold, found by the client
+            raise RowsRefused(f"insert of batch {batch.token} refused: {exc} "
+                              f"({exc.__cause__ or 'no detail'})") from exc
         except DatabaseError as exc:
             if is_transient(exc):
                 raise ClickHouseUnavailable(f"insert of batch {batch.token} failed: {exc}") from exc
