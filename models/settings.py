@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.durations import parse_seconds
+from models.fields import TENANT_PATTERN, TENANT_RULE
 
 TRIGGER_KINDS = ("cart_abandoned", "cart_recovered", "post_purchase", "winback", "segment_changed",
                  "churn_risk")
@@ -89,7 +90,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="worker state, embedded ClickHouse")
     topic_prefix: str = Field(default="", description="prepended to every topic name")
     app_id: str = Field(default="shopstream", description="Faust app id (consumer group)")
-    default_tenant: str = Field(default="default", description="tenant of events that name none")
+    default_tenant: str = Field(default="default", pattern=TENANT_PATTERN.pattern,
+                                description=f"tenant of events that name none ({TENANT_RULE})")
     topic_partitions: int = Field(default=12, ge=1, description="partitions of the topics "
                                   "shopstream creates: the most workers that can share a stage")
     topic_replication: int = Field(default=1, ge=1)

@@ -55,3 +55,10 @@ def test_auto_processes_are_the_usable_cores_up_to_a_limit():
 def test_worker_processes_out_of_range_is_refused(value):
     with pytest.raises(ValidationError, match="worker_processes"):
         load_settings(worker_processes=value)
+
+
+@pytest.mark.parametrize("tenant", ["my shop", "a|b", ""])
+def test_a_default_tenant_the_contract_would_refuse_is_refused_at_start(tenant):
+    with pytest.raises(ValidationError, match="default_tenant"):
+        load_settings(default_tenant=tenant)
+    assert load_settings(default_tenant="shop-1").default_tenant == "shop-1"
