@@ -15,6 +15,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+MAX_LEAD_MS = 60_000  # how far past its receipt an event's own time may move the clock
+
+
+def clock_time(ts_ms: int, received_ms: int | None) -> int:
+    """The time an event moves its partition's clock to: its event time, but at most
+    MAX_LEAD_MS past the time shopstream received it (``receivedAt``, in the event: a replay
+    moves the clock the same way). A client whose clock runs a day ahead (the contract lets
+    its events through) must not abandon every open cart on its partition and make every
+    other shopper's events there late for a day."""
+    if received_ms is None:
+        return ts_ms
+    return min(ts_ms, received_ms + MAX_LEAD_MS)
+
 
 @dataclass
 class EventClock:

@@ -27,6 +27,7 @@ class LiveEvent:
     is_bot: bool = False  # flagged by the validation stage's enrichment: moves time, nothing else
     previous_id: str | None = None  # alias calls
     traits: dict[str, Any] | None = None  # identify calls, as sent (never stored whole)
+    received_ms: int | None = None  # when shopstream received it (receivedAt), ms
 
     @property
     def device(self) -> str:
@@ -51,6 +52,7 @@ def live_event(obj: dict[str, Any]) -> LiveEvent:
         props=obj.get("properties") or {},
         is_bot=is_bot_event(obj),
         previous_id=obj.get("previousId"), traits=obj.get("traits"),
+        received_ms=parse_iso_ms(received) if (received := obj.get("receivedAt")) else None,
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from models.segments import SegmentRules
 from models.settings import Settings
 from streams.live.carts import CartBook
-from streams.live.clock import EventClock
+from streams.live.clock import EventClock, clock_time
 from streams.live.customers import Customers
 from streams.live.events import Effects, LiveEvent
 from streams.live.funnel import Funnel
@@ -114,7 +114,7 @@ class PartitionState:
         """Move event time to the event, fire what fell due before it, then apply it: a
         replay fires the same deadlines, in the same order, as living through it."""
         late = self.clock.is_late(ev.ts, wall_ms, self.config.lateness_ms)
-        self.clock.observe(ev.ts)
+        self.clock.observe(clock_time(ev.ts, ev.received_ms))
         effects = self.due(wall_ms)
         if ev.is_bot:  # a bot's event: no cart, trend, funnel, customer, person or live figure
             return self._watermark(self._stamped(effects))

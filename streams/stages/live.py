@@ -31,7 +31,7 @@ from models.deadletters import dead_letter, dead_letter_key
 from models.errors import Code, Issue
 from models.serde import dumps
 from models.settings import Settings, Topics
-from models.times import format_ms, ms_to_datetime, parse_iso_ms
+from models.times import format_ms, ms_to_datetime
 from models.triggers import Trigger
 from streams.app import faust_app_id
 from streams.kafka.records import Consumed, Record
@@ -181,8 +181,6 @@ class LiveDecisions:
         try:
             obj = orjson.loads(raw)
             parsed = live_event(obj)
-            received = obj.get("receivedAt")
-            received_ms = parse_iso_ms(received) if received else None
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError,
                 OverflowError) as exc:
             if record.offset <= state.applied_offset:  # dead-lettered before a replay
@@ -201,8 +199,8 @@ class LiveDecisions:
             return Step("replayed")
         step = self._step("event", applied)
         step.late = state.carts.late_events > late_before
-        if received_ms is not None:
-            step.lag_s = max(0.0, (now_ms - received_ms) / 1000)
+        if parsed.received_ms is not None:
+            step.lag_s = max(0.0, (now_ms - parsed.received_ms) / 1000)
         return step
 
     def tick(self, state: PartitionState, now_ms: int, housekeeping: bool = False,

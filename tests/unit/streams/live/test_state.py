@@ -180,6 +180,24 @@ def test_late_cart_activity_is_counted_not_merged():
     assert sorted(run.state.carts.carts["c|t1|c1"].lines) == ["p1", "p8"]
 
 
+def test_an_event_stamped_ahead_of_its_receipt_moves_the_clock_only_a_minute_past_it():
+    """A shopper whose device clock runs 23 hours ahead (the contract lets that through):
+    the other carts on the partition are not abandoned, nor their events late."""
+    run = Run(lateness_ms=5 * MIN)
+    run.feed(add(T0, user="bob", cart="c-bob"))
+    ahead = {**add(T0 + 23 * 60 * MIN, user="eve", cart="c-eve"), "receivedAt": at(T0 + MIN)}
+    assert run.feed(ahead) == []  # bob's cart (deadline T0 + 30 min) is not abandoned
+    assert run.state.clock.event_ms == T0 + 2 * MIN  # received at T0 + 1 min, plus 1 min
+    run.feed(add(T0 + 3 * MIN, pid="p2", user="bob", cart="c-bob"))
+    assert run.state.carts.late_events == 0
+    assert sorted(run.state.carts.carts["c|t1|c-bob"].lines) == ["p1", "p2"]
+    # received a day after its own time (an app offline, then a replay): its time moves it
+    run.feed({**add(T0 + 4 * MIN, user="kim", cart="c-kim"), "receivedAt": at(T0 + DAY)})
+    assert run.state.clock.event_ms == T0 + 4 * MIN
+    fired = run.feed(add(T0 + 33 * MIN + 30_000, user="zed", cart="c-zed"))
+    assert [t.cart_id for t in fired] == ["c-bob"]  # his deadline (T0 + 33 min), not eve's
+
+
 def test_an_idle_stream_moves_deadlines_by_the_wall_clock():
     run = Run()
     run.feed(add(T0))
