@@ -11,7 +11,13 @@ class ClickHouseError(ShopstreamError):
 
 class RowsRefused(ClickHouseError):
     """ClickHouse refused an insert because of the rows themselves (a value a column cannot
-    hold, a type it cannot parse): the same rows are refused again, whenever tried."""
+    hold, a type it cannot parse): the same rows are refused again, whenever tried.
+    ``written``: the tables of the batch written before the refusal (a batch writes its
+    tables one after the other)."""
+
+    def __init__(self, message: str, written: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.written = written
 
 
 class ClickHouseUnavailable(ShopstreamError):

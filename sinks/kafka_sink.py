@@ -271,10 +271,14 @@ class KafkaSink:
                                   partial(self._write, pending.batch(token, targets)))
             written = pending.rows
         except RowsRefused as exc:
-            log.warning("%s; writing its %d rows one by one", exc, len(pending.rows))
+            # the tables the whole batch did write keep its rows (a row again under a token
+            # of its own would be there twice): one by one, only the others
+            left = tuple(target for target in targets if target.table not in exc.written)
+            log.warning("%s; writing its %d rows one by one into %s", exc, len(pending.rows),
+                        ", ".join(target.table for target in left))
             started = time.perf_counter()
             for row in pending.rows:
-                single = pending.batch(f"{token}/{row.offset}", targets, [row])
+                single = pending.batch(f"{token}/{row.offset}", targets, [row], only=left)
                 try:
                     self._retry(f"writing row {single.token}", partial(self._write, single))
                     written.append(row)

@@ -73,11 +73,14 @@ class Pending:
     def size(self) -> int:
         return len(self.rows) + len(self.refused)
 
-    def batch(self, token: str, targets: tuple[Target, ...],
-              rows: list[Row] | None = None) -> TableBatch:
+    def batch(self, token: str, targets: tuple[Target, ...], rows: list[Row] | None = None,
+              only: tuple[Target, ...] | None = None) -> TableBatch:
+        """The rows (all of the batch's by default) for ``targets``, or for those of them in
+        ``only``."""
         rows = self.rows if rows is None else rows
         return TableBatch(token, [(target, [r for row in rows for r in row.rows[index]])
-                                  for index, target in enumerate(targets)])
+                                  for index, target in enumerate(targets)
+                                  if only is None or target in only])
 
 
 @dataclass(frozen=True)

@@ -152,19 +152,23 @@ class ClickHouseWriter:
         (not reached, or overloaded: retry) or RowsRefused (refused: the same rows will be
         refused again; the sink splits the batch and dead-letters the rows refused)."""
         started = time.perf_counter()
+        written: list[str] = []  # (a refusal says which tables the batch did write)
         try:
             for target, rows in batch.parts():
                 self._insert(target.table, target.columns, rows, batch.token)
+                written.append(target.table)
         except OperationalError as exc:
             raise ClickHouseUnavailable(f"insert of batch {batch.token} failed: {exc}") from exc
         except DataError as exc:  # a value its column cannot hold, found by the client
             raise RowsRefused(f"insert of batch {batch.token} refused: {exc} "
-                              f"({exc.__cause__ or 'no detail'})") from exc
+                              f"({exc.__cause__ or 'no detail'})", tuple(written)) from exc
         except DatabaseError as exc:
             if is_transient(exc):
                 raise ClickHouseUnavailable(f"insert of batch {batch.token} failed: {exc}") from exc
-            raise RowsRefused(f"insert of batch {batch.token} refused: {exc}") from exc
+            raise RowsRefused(f"insert of batch {batch.token} refused: {exc}",
+                              tuple(written)) from exc
         except (ValueError, TypeError, OverflowError, ArithmeticError, struct.error) as exc:
             # a value the column cannot hold, found while encoding the block
-            raise RowsRefused(f"insert of batch {batch.token} refused: {exc}") from exc
+            raise RowsRefused(f"insert of batch {batch.token} refused: {exc}",
+                              tuple(written)) from exc
         return time.perf_counter() - started

@@ -14,8 +14,9 @@ from models.serde import dumps
 from models.triggers import PostPurchase
 from sinks.errors import RowsRefused
 from sinks.rows import rows_for
+from sinks.sink_lane import Pending, Row
 from sinks.trigger_rows import TRIGGER_ROWS, TRIGGERS
-from sinks.writer import Batch, ClickHouseWriter, TableBatch
+from sinks.writer import EVENT_ROWS, Batch, ClickHouseWriter, TableBatch
 
 pytestmark = pytest.mark.integration
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -49,3 +50,21 @@ def test_a_quantity_over_int32_is_refused(clickhouse):
     with pytest.raises(RowsRefused):
         ClickHouseWriter(clickhouse).write(Batch("tok-2", [row], items))
     assert clickhouse.query("SELECT count() FROM events").result_rows == [(0,)]
+
+
+def test_a_refusal_says_which_tables_the_batch_wrote_before_it(clickhouse):
+    """The sink then writes the refused batch's rows one by one into the other tables only:
+    a row written again under a token of its own would be in a table twice."""
+    order = (b'{"type":"track","event":"Order Completed","messageId":"m","tenant":"t",'
+             b'"userId":"u","timestamp":"2026-03-01T10:00:00.000Z","properties":{'
+             b'"order_id":"o","total":5,"products":[{"product_id":"p","price":1e15,"quantity":1}]}}')
+    row, items = rows_for(order)  # the event's row fits; its line's price does not
+    with pytest.raises(RowsRefused) as refused:
+        ClickHouseWriter(clickhouse).write(Batch("tok-3", [row], items))
+    assert refused.value.written == ("events",), refused.value.written
+    assert clickhouse.query("SELECT count() FROM events").result_rows == [(1,)]
+    pending = Pending(first_offset=0, last_offset=0,
+                      rows=[Row(0, b"k", order, ([row], items, []))])
+    left = tuple(t for t in EVENT_ROWS.targets if t.table not in refused.value.written)
+    single = pending.batch("tok-3/0", EVENT_ROWS.targets, only=left)
+    assert [target.table for target, _rows in single.parts()] == ["order_items", "users"]
