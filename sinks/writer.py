@@ -38,12 +38,18 @@ INSERT_SETTINGS = {
 # ClickHouse error codes that say "not now" rather than "never": overload, timeouts, network,
 # read-only replicas, memory. Any other refusal of an insert will recur for the same rows.
 TRANSIENT_CODES = {3, 159, 164, 202, 203, 209, 210, 241, 242, 252, 285, 319, 425, 999, 1000}
+# codes about the database, not the rows: a table, column or database missing, a user or
+# its rights. The same insert works once an operator fixes it: the sink waits (blocked on
+# /health, with the error), it does not dead-letter every row meanwhile.
+SETUP_CODES = {8, 16, 47, 60, 81, 192, 193, 194, 291, 497, 516}
 _CODE = re.compile(r"Code: (\d+)")
 
 
 def is_transient(exc: DatabaseError) -> bool:
+    """Whether an insert that failed so is retried (the same batch, later), rather than its
+    rows refused: no code, a transient one, or one about the database's setup."""
     match = _CODE.search(str(exc))
-    return match is None or int(match.group(1)) in TRANSIENT_CODES
+    return match is None or int(match.group(1)) in TRANSIENT_CODES | SETUP_CODES
 
 
 @dataclass(frozen=True)

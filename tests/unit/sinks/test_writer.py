@@ -37,3 +37,21 @@ def test_a_dropping_source_leaves_out_every_row_of_a_record_it_drops_and_counts_
     other = ORDER.replace(b'"userId":"u"', b'"userId":"v"')
     assert source.build(other, "shop.events", 0, 6) == EVENT_ROWS.build(other, "shop.events", 0, 6)
     assert SINK_DROPPED.labels("events")._value.get() == before + 1
+
+
+def test_which_insert_failures_are_retried_and_which_refuse_the_rows():
+    from clickhouse_connect.driver.exceptions import DatabaseError
+
+    from sinks.writer import is_transient
+
+    def failed(code: int) -> DatabaseError:
+        return DatabaseError(f"HTTPDriver received ClickHouse error code {code}\n"
+                             f" Code: {code}. DB::Exception: ... (SOME_NAME)")
+
+    # overloaded, a timeout, memory: later; a table or a user's rights: once fixed
+    for code in (202, 159, 241, 60, 81, 16, 497, 516):
+        assert is_transient(failed(code)), code
+    # the rows themselves: a value that cannot be parsed or converted, a type mismatch
+    for code in (6, 27, 53, 69, 70, 72):
+        assert not is_transient(failed(code)), code
+    assert is_transient(DatabaseError("connection reset"))  # no code at all: retried
