@@ -93,7 +93,7 @@ def plan(rate: float, figures: Figures, utilisation: float = 0.7, batch_rows: in
 
 
 def figures_from(bench: dict[str, Any]) -> Figures:
-    """The model's figures from the JSON of ``make bench --json`` (runs 2 and 6a)."""
+    """The model's figures from the JSON of ``make bench BENCH_ARGS=--json`` (runs 2 and 6a)."""
     try:
         rows = {row["key"]: row for row in bench["rows"]}
         whole = bench["runs"]["6a"]
@@ -141,7 +141,7 @@ def _read_json(path: Path, hint: str, option: str) -> dict[str, Any]:
 
 
 def read_figures(path: Path, collector: Path | None = None) -> Figures:
-    """The figures of ``make bench --json`` at ``path``, with the collector's own rate from
+    """The figures of ``make bench BENCH_ARGS=--json`` at ``path``, with the collector's own rate from
     ``make bench-collector --json`` at ``collector`` when given."""
     figures = figures_from(_read_json(path, BENCH_HINT, "--bench"))
     if collector is None:
@@ -187,7 +187,7 @@ def command(args: argparse.Namespace) -> int:
 def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """``shopstream capacity`` on the command line (``add`` makes a sub-command)."""
     p = add("capacity", "partitions, workers, collectors and ClickHouse inserts for an event "
-            "rate, from this machine's `make bench --json` figures")
+            f"rate, from this machine's `{BENCH_HINT}` figures")
     p.add_argument("--rate", type=float, nargs="+", required=True, help="raw events per second")
     p.add_argument("--bench", type=Path, default=Path("bench.json"), help="the JSON of "
                    f"{BENCH_HINT} (default: ./bench.json)")

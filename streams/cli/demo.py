@@ -200,7 +200,9 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
                           "trending products, latest triggers)")
             console.print(f"[bold]worker[/] {base}/metrics  {base}/health  {base}/funnel  "
                           f"{base}/trending  {base}/live  (log: {settings.data_dir / 'worker.log'})")
-            abandon = os.environ.get("CART_ABANDON_AFTER", DEMO_ABANDON_AFTER)
+            abandon = os.environ.get("CART_ABANDON_AFTER") or (
+                f"{os.environ['SHOPSTREAM_CART_ABANDON_AFTER_S']}s"
+                if "SHOPSTREAM_CART_ABANDON_AFTER_S" in os.environ else DEMO_ABANDON_AFTER)
             console.print(f"[bold]triggers[/] carts abandon after {abandon} of quiet here "
                           "(CART_ABANDON_AFTER); in another terminal: "
                           "shopstream triggers tail cart_abandoned")
