@@ -10,6 +10,7 @@ invalid money never reaches a stage; nothing reads garbage as 0.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 ZERO = Decimal(0)
@@ -21,7 +22,24 @@ class InvalidMoney(ValueError):
 
 
 def parse_money(value: Any) -> Decimal:
-    """An exact Decimal from a JSON number, a numeric string or a Decimal; else InvalidMoney."""
+    """An exact Decimal from a JSON number, a numeric string or a Decimal; else InvalidMoney.
+    Cached for numbers and short strings (prices repeat; a Decimal is immutable): the
+    contract reads each amount twice, for its limits and for its typed field."""
+    kind = type(value)
+    if kind is float or kind is int or (kind is str and len(value) <= _CACHED_TEXT):
+        return _parse_cached(value)
+    return _parse(value)
+
+
+_CACHED_TEXT = 40
+
+
+@lru_cache(maxsize=8192, typed=True)  # typed: 1 and 1.0 (and True) are cached apart
+def _parse_cached(value: float | int | str) -> Decimal:
+    return _parse(value)
+
+
+def _parse(value: Any) -> Decimal:
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool) or not isinstance(value, int | float | str):
