@@ -18,23 +18,20 @@ from models.fields import Id, Tenant
 from models.identity import device_key
 from models.times import to_utc_ms
 
-# what every later stage can hold: ClickHouse's DateTime64 spans 1900-2299
+# what the columns hold: ClickHouse's DateTime64 spans 1900-2299 (validation checks the times
+# it stores against it: timestamp has its own, narrower bounds, receivedAt these)
 EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST_TIME = datetime(2299, 12, 31, tzinfo=UTC)
+END_OF_TIME = datetime(2300, 1, 1, tzinfo=UTC)
 
 
 def _utc_time(value: datetime) -> datetime:
-    """UTC, milliseconds; a time that UTC cannot hold (year 1 with an offset east of UTC) or
-    that no column can is invalid, not an error of the stage."""
+    """UTC, milliseconds; a time that UTC cannot hold (year 1 with an offset east of UTC,
+    year 9999 with one west) is invalid, not an error of the stage."""
     try:
-        utc = to_utc_ms(value)
+        return to_utc_ms(value)
     except OverflowError:
         raise PydanticCustomError(Code.TIMESTAMP_INVALID, "{value} is out of range",
                                   {"value": value.isoformat()}) from None
-    if not EARLIEST_TIME <= utc <= LATEST_TIME:
-        raise PydanticCustomError(Code.TIMESTAMP_INVALID, "{value} is out of range "
-                                  "(1900-2299)", {"value": utc.isoformat()})
-    return utc
 
 
 UtcTime = Annotated[datetime, AfterValidator(_utc_time)]

@@ -25,8 +25,8 @@ def parse_money(value: Any) -> Decimal:
     """An exact Decimal from a JSON number, a numeric string or a Decimal; else InvalidMoney.
     Cached for numbers and short strings (prices repeat; a Decimal is immutable): the
     contract reads each amount twice, for its limits and for its typed field."""
-    kind = type(value)
-    if kind is float or kind is int or (kind is str and len(value) <= _CACHED_TEXT):
+    kind = type(value)  # (not a float zero: 0.0 and -0.0 are one key, two Decimals)
+    if (kind is float and value) or kind is int or (kind is str and len(value) <= _CACHED_TEXT):
         return _parse_cached(value)
     return _parse(value)
 

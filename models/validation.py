@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from models.ecommerce import EVENT_PROPERTIES, PageProps, Props
 from models.enrichment import with_enrichment
-from models.envelope import Envelope
+from models.envelope import EARLIEST_TIME, END_OF_TIME, Envelope
 from models.errors import Code, Issue
 from models.flat import DEFAULT_ALIASES, AliasTable, is_flat, to_contract_names
 from models.limits import limit_issues, shape_issues, small_enough
@@ -102,6 +102,8 @@ def validate_obj(obj: Any, rules: Rules, now: datetime,
     so one event cannot stop a stage."""
     try:
         return _validate_obj(obj, rules, now, shape_checked)
+    except (MemoryError, OSError):
+        raise  # the machine, not the event (a reader's file, memory): the stage retries it
     except Exception as exc:  # noqa: BLE001 - a bug in a check must not stop the stream
         return ValidationResult(None, (Issue(
             Code.CHECK_FAILED, "", f"the contract's checks failed on this event "
@@ -155,6 +157,10 @@ def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool) ->
     if issues:
         return ValidationResult(None, tuple(issues))
 
+    if event.receivedAt is not None and not EARLIEST_TIME <= event.receivedAt < END_OF_TIME:
+        return ValidationResult(None, (Issue(
+            Code.TIMESTAMP_INVALID, "receivedAt", f"receivedAt {event.receivedAt.isoformat()} "
+            f"is out of range ({EARLIEST_TIME.year}-{END_OF_TIME.year - 1})"),))
     if event.timestamp < EARLIEST:
         return ValidationResult(None, (Issue(
             Code.TIMESTAMP_INVALID, "timestamp",

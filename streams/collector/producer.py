@@ -7,13 +7,14 @@ every millisecond while events are in flight: a separate polling thread would ta
 from the busy loop once per report (``make bench-collector``: about 10% more events per
 second this way, the same latency).
 
-The same task replaces a producer that cannot deliver: one whose events have waited
-``replace_after_s`` (:data:`REPLACE_AFTER_ACK_TIMEOUTS` acknowledgement timeouts, at least
-:data:`MIN_REPLACE_AFTER_S`) with not one event acknowledged meanwhile, or one that reported
-a fatal error (librdkafka's remedy for those is a new instance), at most once per
-``replace_after_s``. An idle producer is never replaced, nor one that delivers to some
-partitions. The old producer's events are purged: their requests are answered 503, as for
-any event not acknowledged, and a client's resend is deduplicated downstream."""
+The same task replaces a producer that cannot deliver: one whose requests have been failing
+for ``replace_after_s`` (:data:`REPLACE_AFTER_ACK_TIMEOUTS` acknowledgement timeouts, at
+least :data:`MIN_REPLACE_AFTER_S`: a first and a latest failure that far apart) with not one
+event acknowledged meanwhile, or one that reported a fatal error (librdkafka's remedy for
+those is a new instance), at most once per ``replace_after_s``. One failure and then quiet
+(a blip) replaces nothing, nor does a producer that still delivers to some partitions. The
+old producer's events are purged: their requests are answered 503, as for any event not
+acknowledged, and a client's resend is deduplicated downstream."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from streams.collector import metrics
 log = logging.getLogger(__name__)
 REPORT_POLL_S = 0.001  # while events are in flight: how often their reports are collected
 IDLE_POLL_S = 0.1
-REPLACE_AFTER_ACK_TIMEOUTS = 6  # events waiting this many ack timeouts, none acked: a new producer
+REPLACE_AFTER_ACK_TIMEOUTS = 6  # failing this many ack timeouts, none acked: a new producer
 MIN_REPLACE_AFTER_S = 30.0
 
 
@@ -41,11 +42,12 @@ class NotAcknowledged(Exception):
 class _Request:
     """The delivery reports of one request's events (served on the event loop)."""
 
-    __slots__ = ("loop", "owner", "future", "count", "remaining", "error")
+    __slots__ = ("loop", "owner", "generation", "future", "count", "remaining", "error")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, owner: AckingProducer, count: int) -> None:
         self.loop = loop
         self.owner = owner
+        self.generation = owner.replacements  # the producer its events went to
         self.future: asyncio.Future[KafkaError | None] = loop.create_future()
         self.count = count
         self.remaining = count
@@ -53,7 +55,7 @@ class _Request:
 
     def delivered(self, err: KafkaError | None, _msg: Message) -> None:
         if err is None:
-            self.owner.acknowledged()
+            self.owner.acknowledged(self.generation)
         elif self.error is None:
             self.error = err
         self.remaining -= 1
@@ -95,7 +97,9 @@ class AckingProducer:
         self._producer = self._new_producer(generation=0)
         self._retired: list[Producer] = []  # replaced producers, polled until their reports are in
         self._since = self._last_ack = time.monotonic()  # the producer's start; the last ack
-        self._waiting_since: float | None = None  # first event produced since the last ack
+        # the first and the latest failed request since the last ack
+        self._first_failure: float | None = None
+        self._last_failure = 0.0
         self._running = True
         self._in_flight = 0  # requests produced and not yet fully reported
         self._reports: asyncio.Task[None] | None = None
@@ -115,11 +119,13 @@ class AckingProducer:
         else:
             log.warning("Kafka: %s", err)
 
-    def acknowledged(self) -> None:
-        """An event was acknowledged (called from its delivery report)."""
-        self._last_ack = time.monotonic()
-        self._waiting_since = None
-        self.failure = None
+    def acknowledged(self, generation: int) -> None:
+        """An event was acknowledged (called from its delivery report); one of a replaced
+        producer says nothing about the current one."""
+        if generation == self.replacements:
+            self._last_ack = time.monotonic()
+            self._first_failure = None
+            self.failure = None
 
     @property
     def seconds_since_ack(self) -> float:
@@ -127,19 +133,20 @@ class AckingProducer:
         return time.monotonic() - max(self._since, self._last_ack)
 
     def _replace_if_stuck(self, now: float) -> None:
-        """A new producer if this one failed for good, or its events have waited
-        ``replace_after_s`` with none acknowledged; at most one per ``replace_after_s``."""
+        """A new producer if this one failed for good, or its requests have failed for
+        ``replace_after_s`` with no event acknowledged; at most one per ``replace_after_s``."""
         if now - self._since < self.replace_after_s:
             return
-        waiting = self._waiting_since is not None and now - self._waiting_since >= self.replace_after_s
-        if self.fatal is None and not waiting:
+        failing = (self._last_failure - self._first_failure
+                   if self._first_failure is not None else 0.0)
+        if self.fatal is None and failing < self.replace_after_s:
             return
         why = f"it failed: {self.fatal}" if self.fatal else \
-            f"events waited {now - (self._waiting_since or now):.0f} s, none acknowledged"
+            f"its requests failed for {failing:.0f} s, no event acknowledged"
         producer = self._new_producer(generation=self.replacements + 1)
         old, self._producer = self._producer, producer
         self.replacements += 1
-        self._since, self._waiting_since, self.fatal = now, None, None
+        self._since, self._first_failure, self.fatal = now, None, None
         # its events' reports come with an error (served by _serve_reports): 503 for them.
         # (confluent-kafka's purge() as called does not wait for librdkafka's broker threads)
         old.purge()
@@ -173,12 +180,19 @@ class AckingProducer:
     async def send(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
         if not records:
             return
+        try:
+            await self._send(records)
+        except NotAcknowledged:
+            self._last_failure = time.monotonic()
+            if self._first_failure is None:
+                self._first_failure = self._last_failure
+            raise
+
+    async def _send(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
         if self.fatal is not None:
             raise NotAcknowledged(f"the producer has failed: {self.fatal}")
         self.start()
         request = _Request(asyncio.get_running_loop(), self, len(records))
-        if self._waiting_since is None:
-            self._waiting_since = time.monotonic()
         produced = 0
         try:
             for key, value in records:

@@ -19,12 +19,38 @@ from tests.unit.conftest import codes, order, track
     ("timestamp", "9999-12-31T23:59:59-14:00"),  # past year 9999 once in UTC
     ("timestamp", "0001-01-01T00:00:00+01:00"),  # before year 1 once in UTC
     ("sentAt", "9999-12-31T23:59:59-14:00"),
-    ("sentAt", "1850-01-01T00:00:00Z"),  # before any DateTime64 column
-    ("receivedAt", "2300-01-01T00:00:00Z"),  # after any DateTime64 column
+    ("receivedAt", "2300-01-01T00:00:00Z"),  # after any DateTime64 column (it is stored)
+    ("receivedAt", "1850-01-01T00:00:00Z"),  # before any
 ])
 def test_times_utc_or_the_columns_cannot_hold_are_invalid(check, field, value):
     result = check(track("Product Viewed", {"product_id": "p1"}, **{field: value}))
     assert (str(Code.TIMESTAMP_INVALID), field) in codes(result), codes(result)
+
+
+def test_other_times_keep_the_codes_they_had(check):
+    ahead = check(track("Product Viewed", {"product_id": "p1"}, timestamp="3026-01-01T00:00:00Z"))
+    assert codes(ahead) == [(str(Code.TIMESTAMP_IN_FUTURE), "timestamp")]
+    early = check(track("Product Viewed", {"product_id": "p1"}, timestamp="1850-01-01T00:00:00Z"))
+    assert codes(early) == [(str(Code.TIMESTAMP_INVALID), "timestamp")]
+    # sentAt is kept as sent and stored nowhere: any time UTC can hold is fine
+    assert check(track("Product Viewed", {"product_id": "p1"}, sentAt="1850-01-01T00:00:00Z")).ok
+    assert check(track("Product Viewed", {"product_id": "p1"}, receivedAt="2299-12-31T23:59:59Z")).ok
+
+
+def test_a_float_zero_keeps_its_sign_whatever_was_parsed_before():
+    from models.money import parse_money
+
+    assert str(parse_money(0.0)) == "0.0" and str(parse_money(-0.0)) == "-0.0"
+    assert str(parse_money(19.9)) == "19.9" and parse_money(19.9) is parse_money(19.9)  # cached
+
+
+def test_the_machine_failing_is_not_the_events_fault(check, monkeypatch):
+    def out_of_memory(*_args, **_kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(validation, "limit_issues", out_of_memory)
+    with pytest.raises(MemoryError):  # the stage fails and retries it, no dead letter
+        check(track("Product Viewed", {"product_id": "p1"}))
 
 
 @pytest.mark.parametrize("amount", ["1e1000000", "-1E+999999", "1e14", 10**20])
