@@ -19,11 +19,12 @@ MAX_LEAD_MS = 60_000  # how far past its receipt an event's own time may move th
 
 
 def clock_time(ts_ms: int, received_ms: int | None) -> int:
-    """The time an event moves its partition's clock to: its event time, but at most
-    MAX_LEAD_MS past the time shopstream received it (``receivedAt``, in the event: a replay
-    moves the clock the same way). A client whose clock runs a day ahead (the contract lets
-    its events through) must not abandon every open cart on its partition and make every
-    other shopper's events there late for a day."""
+    """An event's time in the live state: its own, but at most MAX_LEAD_MS past the time
+    shopstream received it (``receivedAt``, in the event: a replay of ``shop.events`` reads
+    the same). A device whose clock runs a day ahead (the contract lets its events through)
+    must not abandon every open cart on its partition and make every other shopper's events
+    there late for a day; its own events count as a minute after they arrived, for its
+    cart's deadline as for the partition's clock."""
     if received_ms is None:
         return ts_ms
     return min(ts_ms, received_ms + MAX_LEAD_MS)

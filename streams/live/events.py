@@ -5,18 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.ecommerce import EventName
 from models.enrichment import is_bot_event
 from models.envelope import name_of
 from models.identity import device_key
+from models.orders import order_amount
 from models.times import parse_iso_ms
 from models.triggers import Trigger
+from streams.live.clock import clock_time
+
+# events whose amount the live state reads (carts, customers, live figures)
+_AMOUNT_EVENTS = frozenset({EventName.ORDER_COMPLETED, EventName.ORDER_UPDATED,
+                            EventName.ORDER_REFUNDED, EventName.ORDER_CANCELLED})
 
 
 @dataclass(frozen=True)
 class LiveEvent:
     name: str            # the track event name, or the call type ("page", "identify")
     tenant: str
-    ts: int              # event time, ms since the epoch
+    ts: int              # event time, ms since the epoch (at most a minute past received_ms)
     user_key: str        # the person: userId, else the user its anonymousId is linked to, else
                          # anonymousId (streams/live/identities.py resolves it)
     user_id: str | None  # as sent, then as resolved
@@ -41,18 +48,25 @@ def live_event(obj: dict[str, Any]) -> LiveEvent:
     context = obj.get("context") or {}
     campaign = context.get("campaign") or {}
     user_id, anonymous_id = obj.get("userId"), obj.get("anonymousId")
+    name, props = name_of(obj), obj.get("properties") or {}
+    if not isinstance(props, dict):
+        raise TypeError(f"properties is a {type(props).__name__}, not an object")
+    if name in _AMOUNT_EVENTS:  # read here, before the state changes: not money, not applied
+        order_amount(name, props)
+    received_ms = parse_iso_ms(received) if (received := obj.get("receivedAt")) else None
     return LiveEvent(
-        name=name_of(obj),
+        name=name,
         tenant=str(obj.get("tenant") or "default"),
-        ts=parse_iso_ms(obj["timestamp"]),
+        # stamped ahead of its receipt (a device's clock): as if a minute after it arrived
+        ts=clock_time(parse_iso_ms(obj["timestamp"]), received_ms),
         user_key=str(user_id or anonymous_id or ""),
         user_id=user_id, anonymous_id=anonymous_id,
         session_id=context.get("sessionId"),
         source=str(campaign.get("source") or ""),
-        props=obj.get("properties") or {},
+        props=props,
         is_bot=is_bot_event(obj),
         previous_id=obj.get("previousId"), traits=obj.get("traits"),
-        received_ms=parse_iso_ms(received) if (received := obj.get("receivedAt")) else None,
+        received_ms=received_ms,
     )
 
 

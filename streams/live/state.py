@@ -12,7 +12,7 @@ from typing import Any
 from models.segments import SegmentRules
 from models.settings import Settings
 from streams.live.carts import CartBook
-from streams.live.clock import EventClock, clock_time
+from streams.live.clock import EventClock
 from streams.live.customers import Customers
 from streams.live.events import Effects, LiveEvent
 from streams.live.funnel import Funnel
@@ -52,6 +52,14 @@ class LiveConfig:
             segment_rules=SegmentRules(s.high_value_revenue, s.frequent_buyer_orders,
                                        s.frequent_buyer_gap_days),
         )
+
+
+class ApplyFailed(Exception):
+    """Applying an event failed; ``effects``: what fell due before it (fired all the same)."""
+
+    def __init__(self, effects: Effects, error: Exception) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.effects, self.error = effects, error
 
 
 class PartitionState:
@@ -112,10 +120,19 @@ class PartitionState:
 
     def apply(self, ev: LiveEvent, wall_ms: int) -> Effects:
         """Move event time to the event, fire what fell due before it, then apply it: a
-        replay fires the same deadlines, in the same order, as living through it."""
+        replay fires the same deadlines, in the same order, as living through it. When
+        applying the event itself fails, :class:`ApplyFailed` carries what fell due."""
         late = self.clock.is_late(ev.ts, wall_ms, self.config.lateness_ms)
-        self.clock.observe(clock_time(ev.ts, ev.received_ms))
-        effects = self.due(wall_ms)
+        self.clock.observe(ev.ts)
+        fired = self.due(wall_ms)
+        try:
+            return self._applied(ev, late, wall_ms, fired)
+        except Exception as exc:
+            raise ApplyFailed(self._watermark(self._stamped(fired)), exc) from exc
+
+    def _applied(self, ev: LiveEvent, late: bool, wall_ms: int, fired: Effects) -> Effects:
+        effects = Effects()
+        effects.merge(fired)
         if ev.is_bot:  # a bot's event: no cart, trend, funnel, customer, person or live figure
             return self._watermark(self._stamped(effects))
         linked, links = self.identities.apply(ev)

@@ -43,7 +43,7 @@ from streams.live.clock import wall_ms
 from streams.live.events import Effects, TrendUpdate, live_event
 from streams.live.funnel import funnel_view
 from streams.live.pulse import live_figures
-from streams.live.state import OFFSET_KEY, LiveConfig, PartitionState
+from streams.live.state import OFFSET_KEY, ApplyFailed, LiveConfig, PartitionState
 from streams.live.trending import TrendBuffer
 from streams.monitoring import metrics
 from streams.monitoring.health import StageHealth
@@ -189,12 +189,15 @@ class LiveDecisions:
         late_before = state.carts.late_events
         try:
             applied = state.apply_at(record.offset, parsed, now_ms)
-        except Exception as exc:  # noqa: BLE001 - one record must not stop the partition
-            # not what the validation stage writes (someone else wrote to shop.events), or a
-            # bug: a dead letter and an error in the log, the state as far as it was changed
-            log.exception("%s[%d]@%d failed in the live state", record.topic, record.partition,
-                          record.offset)
-            return self._refuse(state, record, raw, exc, now_ms)
+        except ApplyFailed as failed:  # a bug, or a record no validation stage wrote
+            # a dead letter and the error in the log; what fell due before it still fires
+            log.error("%s[%d]@%d failed in the live state", record.topic, record.partition,
+                      record.offset, exc_info=failed.error)
+            step = self._refuse(state, record, raw, failed.error, now_ms)
+            fired = self._step("event", failed.effects)
+            step.records[:0], step.triggers, step.trend = fired.records, fired.triggers, fired.trend
+            step.writes = {**fired.writes, **step.writes}
+            return step
         if applied is None:
             return Step("replayed")
         step = self._step("event", applied)

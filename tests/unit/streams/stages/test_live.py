@@ -9,6 +9,7 @@ import pytest
 
 from models.deadletters import original_payload
 from models.settings import load_settings
+from models.times import format_ms
 from streams.kafka.records import Consumed
 from streams.live.state import OFFSET_KEY, LiveConfig, PartitionState
 from streams.live.trending import Trending
@@ -111,6 +112,21 @@ def test_a_readable_record_that_no_validation_stage_wrote_is_a_dead_letter_too(b
     [letter] = step.records
     assert original_payload(orjson.loads(letter.value)) == bad
     assert d.handle(s, Consumed(TOPICS.events, 2, 1, b"k", canonical()), WALL).kind == "event"
+
+
+def test_what_fell_due_before_a_record_that_fails_still_fires() -> None:
+    """The record moves event time past an open cart's deadline, then fails in the live
+    logic: its dead letter, and the cart's trigger with its state writes, go out together."""
+    d, s = decisions(), state()
+    assert d.handle(s, event(add(T0), 0), WALL).kind == "event"  # alice's cart, due T0 + 30 min
+    bad = canonical(event="Product Added", userId="bob", timestamp=format_ms(T0 + 60 * MIN),
+                    properties={"product_id": {"a": 1}, "cart_id": "c2", "quantity": 1})
+    step = d.handle(s, Consumed(TOPICS.events, 2, 1, b"k", bad), WALL)
+    assert step.kind == "dead_letter"
+    assert [t.type for t, _ in step.triggers] == ["cart_abandoned"]
+    assert sorted(r.topic for r in step.records) == sorted(
+        [TOPICS.dlq, TOPICS.triggers["cart_abandoned"]])
+    assert any(key.startswith("c|") for key in step.writes) and step.writes[OFFSET_KEY] == 1
 
 
 def test_a_page_call_that_says_it_is_an_order_is_a_page_view() -> None:
