@@ -94,14 +94,16 @@ def message_id_for(obj: dict[str, Any]) -> str:
     return str(uuid.uuid5(_MESSAGE_ID_NAMESPACE, digest_input.decode()))
 
 
-def validate_obj(obj: Any, rules: Rules, now: datetime,
-                 shape_checked: bool = False) -> ValidationResult:
+def validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool = False,
+                 received: datetime | None = None) -> ValidationResult:
     """Validate one decoded event (Segment-style or flat) as of ``now`` (aware UTC).
-    ``shape_checked``: its bytes already rule out the depth and size limits. Never raises:
+    ``shape_checked``: its bytes already rule out the depth and size limits. ``received``:
+    when it reached shopstream (the ``receivedAt`` of an event without one; default ``now``).
+    Never raises:
     an event the checks themselves fail on is refused as ``check_failed`` (with the error),
     so one event cannot stop a stage."""
     try:
-        return _validate_obj(obj, rules, now, shape_checked)
+        return _validate_obj(obj, rules, now, shape_checked, received or now)
     except (MemoryError, OSError):
         raise  # the machine, not the event (a reader's file, memory): the stage retries it
     except Exception as exc:  # noqa: BLE001 - a bug in a check must not stop the stream
@@ -110,7 +112,8 @@ def validate_obj(obj: Any, rules: Rules, now: datetime,
             f"({type(exc).__name__}: {str(exc)[:200]}); please report it"),))
 
 
-def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool) -> ValidationResult:
+def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool,
+                  received: datetime) -> ValidationResult:
     if not isinstance(obj, dict):
         return ValidationResult(
             None, (Issue(Code.NOT_OBJECT, "", f"an event is a JSON object, not {type(obj).__name__}"),)
@@ -129,7 +132,7 @@ def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool) ->
     if data.get("messageId") is None:
         data["messageId"] = message_id_for(obj)
     if data.get("receivedAt") is None:
-        data["receivedAt"] = now
+        data["receivedAt"] = received
     if data.get("timestamp") is None:
         data["timestamp"] = data.get("originalTimestamp") or data["receivedAt"]
 
@@ -197,12 +200,13 @@ def parse_bytes(raw: bytes, rules: Rules) -> tuple[Any, Issue | None]:
         return None, Issue(Code.JSON_INVALID, "", f"malformed JSON: {exc}")
 
 
-def validate_bytes(raw: bytes, rules: Rules, now: datetime) -> ValidationResult:
+def validate_bytes(raw: bytes, rules: Rules, now: datetime,
+                   received: datetime | None = None) -> ValidationResult:
     """Validate one event's raw bytes: framing first, then the contract."""
     obj, problem = parse_bytes(raw, rules)
     if problem is not None:
         return ValidationResult(None, (problem,))
-    return validate_obj(obj, rules, now, shape_checked=small_enough(raw))
+    return validate_obj(obj, rules, now, shape_checked=small_enough(raw), received=received)
 
 
 def validate_line(line: bytes, too_long: bool, rules: Rules, now: datetime) -> ValidationResult:

@@ -15,6 +15,7 @@ class Consumed(NamedTuple):
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp_ms: int | None = None  # the record's Kafka timestamp, when it has one
 
 
 class Record(NamedTuple):

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
+    TIMESTAMP_NOT_AVAILABLE,
     Consumer,
     KafkaError,
     KafkaException,
@@ -215,7 +216,9 @@ class TransactionalLoop:
             if partition is None or offset is None or partition not in self._assigned:
                 continue
             topic = message.topic() or self.config.topic
-            record = Consumed(topic, partition, offset, message.key(), message.value())
+            kind, timestamp = message.timestamp()
+            record = Consumed(topic, partition, offset, message.key(), message.value(),
+                              None if kind == TIMESTAMP_NOT_AVAILABLE else timestamp)
             outputs = list(self.processor.handle(record))
             if not self._in_transaction:
                 self._begin()

@@ -31,7 +31,7 @@ from models.flat import DEFAULT_ALIASES, AliasTable
 from models.privacy import PrivacyRules
 from models.serde import event_to_json
 from models.settings import Settings
-from models.times import datetime_to_ms
+from models.times import datetime_to_ms, ms_to_datetime
 from models.validation import Rules, validate_bytes
 from streams.app import faust_app_id
 from streams.kafka.records import Consumed, Record
@@ -122,7 +122,10 @@ class ValidationStage:
 
     def handle(self, record: Consumed, now: datetime) -> Decision:
         raw = record.value or b""
-        result = validate_bytes(raw, self.rules, now)
+        # receivedAt, when the event has none: when it reached Kafka (the record's timestamp),
+        # so validating the same raw records again stamps the same times
+        received = ms_to_datetime(record.timestamp_ms) if record.timestamp_ms else None
+        result = validate_bytes(raw, self.rules, now, received)
         if result.event is None:
             letter = dead_letter(raw, result.issues, topic=record.topic,
                                  partition=record.partition, offset=record.offset,

@@ -39,6 +39,20 @@ def test_a_valid_event_goes_out_canonical_keyed_by_user_with_its_dedupe_entry() 
     assert orjson.loads(entry.value) == 1_795_258_800_000  # event time of the event, in ms
 
 
+def test_an_event_without_receivedat_is_stamped_with_its_kafka_timestamp() -> None:
+    """Validating the same raw records again, later, stamps the same receivedAt: the time
+    they reached Kafka, not the stage's clock (which fills in only when Kafka has none)."""
+    body = dumps(track("Product Viewed", {"product_id": "p1"}, timestamp=None))
+    appended = Consumed("raw", 0, 0, b"k", body, 1_795_258_800_123)  # 11:00:00.123 that day
+    first = stage().handle(appended, NOW).records[0].value
+    later = stage().handle(appended, NOW.replace(hour=20)).records[0].value
+    assert first == later
+    event = orjson.loads(first)
+    assert event["receivedAt"] == event["timestamp"] == "2026-11-21T11:00:00.123Z"
+    without = orjson.loads(stage().handle(raw(body), NOW).records[0].value)
+    assert without["receivedAt"] == "2026-11-21T12:00:00.000Z"  # the stage's clock
+
+
 def test_the_same_message_id_again_is_a_duplicate_with_nothing_to_write() -> None:
     s = stage()
     body = dumps(track("Product Viewed", {"product_id": "p1"}))
