@@ -22,8 +22,8 @@ MAX_DEPTH = 32                 # nesting of objects and arrays, in every field
 MAX_FIELDS = 2_000             # keys and array items in one event, all levels together
 MAX_ID_CHARS = 1_024           # ids and the short texts the live state and columns keep
 MAX_URL_CHARS = 8_192          # page url, path, referrer, title
-MONEY_LIMIT = Decimal(10) ** 14  # Decimal(18, 4): |amount| < 10^14
-MONEY_EXPONENT_LIMIT = 14  # the same, by the exponent: Decimal.adjusted() < 14
+MONEY_EXPONENT_LIMIT = 14  # Decimal(18, 4): |amount| < 10^14, i.e. Decimal.adjusted() < 14
+MONEY_LIMIT = Decimal(10) ** MONEY_EXPONENT_LIMIT
 MONEY_DECIMALS = 4
 # canonical events carry money as JSON numbers with their exact digits; readers that parse
 # JSON numbers as binary floats (orjson, most JSON libraries) keep 15 significant digits

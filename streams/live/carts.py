@@ -28,7 +28,6 @@ from typing import Any
 from models.durations import spell
 from models.ecommerce import EventName
 from models.money import money_or_zero
-from models.orders import order_amount
 from models.times import ms_to_datetime
 from models.triggers import CartAbandoned, CartItem, CartRecovered, trigger_id
 from streams.live.events import Effects, LiveEvent
@@ -220,7 +219,7 @@ class CartBook:
         record = self.abandoned.pop(key)
         effects.writes[key] = None
         order_id = str(ev.props.get("order_id") or "")
-        revenue = order_amount(ev.name, ev.props)
+        revenue = ev.amount
         effects.triggers.append(CartRecovered(
             trigger_id=trigger_id("cart_recovered", record.trigger_id, order_id),
             tenant=ev.tenant, time=ms_to_datetime(ev.ts), emitted_at=ms_to_datetime(wall_ms),

@@ -28,7 +28,6 @@ from decimal import Decimal
 from typing import Any
 
 from models.ecommerce import EventName
-from models.orders import order_amount
 from models.segments import SegmentRules, customer_segment
 from models.times import ms_to_datetime
 from models.triggers import PostPurchase, SegmentChanged, Winback, trigger_id
@@ -116,7 +115,7 @@ class Customers:
         c.last_seen_ms = max(c.last_seen_ms, ev.ts)
         props = ev.props
         if ev.name == EventName.ORDER_COMPLETED:
-            revenue = order_amount(ev.name, props)
+            revenue = ev.amount
             c.orders += 1
             c.revenue = str(Decimal(c.revenue) + revenue)
             c.first_order_ms = min(c.first_order_ms or ev.ts, ev.ts)
@@ -127,7 +126,7 @@ class Customers:
             del c.pending[:-MAX_PENDING]
             heapq.heappush(self._deadlines, (ev.ts + self.post_purchase_after_ms, key))
         elif ev.name in (EventName.ORDER_REFUNDED, EventName.ORDER_CANCELLED):
-            amount = order_amount(ev.name, props)
+            amount = ev.amount
             c.revenue = str(Decimal(c.revenue) - amount)
             order_id = str(props.get("order_id") or "")
             c.pending = [p for p in c.pending if p.order_id != order_id]

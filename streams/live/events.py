@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from models.ecommerce import EventName
 from models.enrichment import is_bot_event
 from models.envelope import name_of
 from models.identity import device_key
+from models.money import ZERO
 from models.orders import order_amount
 from models.times import parse_iso_ms
 from models.triggers import Trigger
@@ -35,6 +37,7 @@ class LiveEvent:
     previous_id: str | None = None  # alias calls
     traits: dict[str, Any] | None = None  # identify calls, as sent (never stored whole)
     received_ms: int | None = None  # when shopstream received it (receivedAt), ms
+    amount: Decimal = ZERO  # an order event's amount (models.orders.order_amount), read once
 
     @property
     def device(self) -> str:
@@ -51,8 +54,8 @@ def live_event(obj: dict[str, Any]) -> LiveEvent:
     name, props = name_of(obj), obj.get("properties") or {}
     if not isinstance(props, dict):
         raise TypeError(f"properties is a {type(props).__name__}, not an object")
-    if name in _AMOUNT_EVENTS:  # read here, before the state changes: not money, not applied
-        order_amount(name, props)
+    # read here, before the state changes: an amount that is not money is never applied
+    amount = order_amount(name, props) if name in _AMOUNT_EVENTS else ZERO
     received_ms = parse_iso_ms(received) if (received := obj.get("receivedAt")) else None
     return LiveEvent(
         name=name,
@@ -66,7 +69,7 @@ def live_event(obj: dict[str, Any]) -> LiveEvent:
         props=props,
         is_bot=is_bot_event(obj),
         previous_id=obj.get("previousId"), traits=obj.get("traits"),
-        received_ms=received_ms,
+        received_ms=received_ms, amount=amount,
     )
 
 

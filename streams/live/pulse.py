@@ -22,7 +22,6 @@ from decimal import Decimal
 from typing import Any
 
 from models.ecommerce import EventName
-from models.orders import order_amount
 from models.times import ms_to_datetime
 from streams.live.events import Effects, LiveEvent
 
@@ -62,7 +61,7 @@ class Pulse:
             orders, amounts = self.buckets.get((ev.tenant, bucket), (0, {}))
             currency = str(ev.props.get("currency") or "")
             amounts = {**amounts, currency: amounts.get(currency, Decimal(0))
-                       + order_amount(ev.name, ev.props)}
+                       + ev.amount}
             self.buckets[(ev.tenant, bucket)] = (orders + 1, amounts)
             effects.writes[f"m|{ev.tenant}|{bucket}"] = [
                 orders + 1, {c: str(a) for c, a in amounts.items()}]

@@ -193,11 +193,7 @@ class LiveDecisions:
             # a dead letter and the error in the log; what fell due before it still fires
             log.error("%s[%d]@%d failed in the live state", record.topic, record.partition,
                       record.offset, exc_info=failed.error)
-            step = self._refuse(state, record, raw, failed.error, now_ms)
-            fired = self._step("event", failed.effects)
-            step.records[:0], step.triggers, step.trend = fired.records, fired.triggers, fired.trend
-            step.writes = {**fired.writes, **step.writes}
-            return step
+            return self._refuse(state, record, raw, failed.error, now_ms, failed.effects)
         if applied is None:
             return Step("replayed")
         step = self._step("event", applied)
@@ -219,16 +215,17 @@ class LiveDecisions:
             effects.merge(state.housekeeping(now_ms))
         return self._step("tick", effects)
 
-    def _step(self, kind: Literal["tick", "event"], effects: Effects) -> Step:
+    def _step(self, kind: Literal["tick", "event", "dead_letter"], effects: Effects) -> Step:
         triggers = [(t, trigger_bytes(t)) for t in effects.triggers]
         records = [Record(self.topics.triggers[t.type], trigger_key(t), encoded)
                    for t, encoded in triggers]
         return Step(kind, records, effects.writes, triggers, trend=effects.trend)
 
     def _refuse(self, state: PartitionState, record: Consumed, raw: bytes, exc: Exception,
-                now_ms: int) -> Step:
+                now_ms: int, fired: Effects | None = None) -> Step:
         """Something on shop.events that is not a canonical event: a dead letter (with the
-        offset it was applied at, so a replay does not send it twice), not a crash."""
+        offset it was applied at, so a replay does not send it twice), not a crash; with
+        what had ``fired`` before it failed."""
         letter = dead_letter(raw, [Issue(Code.VALUE_INVALID, "", "not a canonical event: "
                                          f"{type(exc).__name__}: {str(exc)[:300]}")],
                              topic=record.topic, partition=record.partition,
@@ -237,8 +234,10 @@ class LiveDecisions:
         state.applied_offset = record.offset
         log.warning("%s[%d]@%d is not a canonical event (%s): dead-lettered", record.topic,
                     record.partition, record.offset, exc)
-        return Step("dead_letter", [Record(self.topics.dlq, dead_letter_key(record.key), letter)],
-                    {OFFSET_KEY: record.offset})
+        step = self._step("dead_letter", fired or Effects())
+        step.records.append(Record(self.topics.dlq, dead_letter_key(record.key), letter))
+        step.writes[OFFSET_KEY] = record.offset
+        return step
 
 
 def count_step(step: Step, counts: metrics.BatchedCounts) -> None:
