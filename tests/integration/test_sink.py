@@ -121,13 +121,14 @@ def test_sigkill_mid_stream_then_restart_is_exact(settings, worker_factory, kafk
 
     worker.start()
     try:
-        wait_until_equal(lambda: rows_count(worker), n_events, 180,
-                         f"all {n_events} events after restart")
+        # a batch's tables are separate inserts (events first): wait for both
+        wait_until_equal(lambda: (rows_count(worker), rows_count(worker, "order_items")),
+                         (n_events, n_items), 180,
+                         f"all {n_events} events and {n_items} order items after restart")
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{worker.diagnosis()}") from None
     figures = worker.sql("SELECT count() AS n, uniqExact(event_id) AS ids FROM events")[0]
     assert figures == {"n": n_events, "ids": n_events}
-    assert rows_count(worker, "order_items") == n_items
     assert worker.sql("SELECT sum(event_count) AS n FROM kpi_minute")[0]["n"] == n_events
     assert worker.sql("SELECT sum(purchases) AS n FROM product_daily")[0]["n"] == worker.sql(
         "SELECT count() AS n FROM order_items WHERE sign > 0")[0]["n"]
