@@ -23,7 +23,8 @@ Apply = Callable[[bytes, bytes | None], None]
 class TopicFollower:
     """Calls ``apply(key, value)`` for every record of ``topic`` (``value`` None for a
     tombstone), in each partition's order, on its own thread. ``loaded`` is set once the
-    records that were in the topic when it started have been applied."""
+    records that were in the topic when it started have been applied. ``error`` is what
+    stops it from reading now: a wait that ended in an answer clears it."""
 
     def __init__(self, bootstrap: str, topic: str, apply: Apply, name: str) -> None:
         self.bootstrap, self.topic, self.apply, self.name = bootstrap, topic, apply, name
@@ -59,6 +60,7 @@ class TopicFollower:
                              "topic.metadata.refresh.interval.ms": 10_000})
         try:
             ends: dict[int, int] | None = self._assign(consumer)
+            self.error = None  # the topic answered: what it said while it was not ready is over
             while self._running:
                 for message in consumer.consume(500, timeout=0.25):
                     key = message.key()
