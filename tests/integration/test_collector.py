@@ -55,17 +55,27 @@ class CollectorProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli.main", "collector"], env=env, cwd=REPO,
             stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
-        wait_for(self._healthy, timeout, f"the collector to answer /health ({self.log_path})")
+        try:
+            wait_for(self._healthy, timeout, "the collector to answer /health")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nlast /health answer: {self._last_health!r}\n"
+                                 f"{self.log_path}:\n"
+                                 f"{self.log_path.read_text(errors='replace')[-3000:]}") from None
         return self
+
+    _last_health: object = None
 
     def _healthy(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise AssertionError(f"collector exited with {self.process.returncode}:\n"
                                  f"{self.log_path.read_text(errors='replace')[-3000:]}")
         try:
-            return post_status(f"{self.url}/health", None, method="GET")[0] == 200
-        except OSError:
+            status, body, _ = post_status(f"{self.url}/health", None, method="GET")
+        except OSError as exc:
+            self._last_health = exc
             return False
+        self._last_health = (status, body)
+        return status == 200
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
