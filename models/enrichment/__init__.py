@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from models.enrichment.geo import SHIPPED, place_of
-from models.enrichment.referrer import source_class
+from models.enrichment.referrer import class_of_hosts, host_of
 from models.enrichment.useragent import device_of
 
 ENRICHMENT_KEY = "enrichment"
@@ -32,14 +32,15 @@ def _text(value: Any) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _enrichment(user_agent: str, ip: str, referrer: str, url: str, medium: str,
+def _enrichment(user_agent: str, ip: str, referrer_host: str, page_host: str, medium: str,
                 geo_database: str) -> dict[str, Any]:
-    """Cached: callers copy it, never change it."""
+    """Cached (on hosts, not URLs: every page of a shopper's visit is one entry): callers copy
+    it, never change it."""
     device = device_of(user_agent)
     place = place_of(ip, geo_database)
     return {"browser": device.browser, "os": device.os, "device_type": device.device_type,
             "is_bot": device.is_bot, "country": place.country, "city": place.city,
-            "source_class": source_class(referrer, url, medium)}
+            "source_class": class_of_hosts(referrer_host, page_host, medium)}
 
 
 def enrichment_of(context: dict[str, Any], properties: Any, page_call: bool,
@@ -58,9 +59,10 @@ def enrichment_of(context: dict[str, Any], properties: Any, page_call: bool,
         url = url or _text(properties.get("url"))
     if type(campaign) is dict:
         medium = _text(campaign.get("medium"))[:MAX_IP]
+    referrer_host = host_of(referrer[:MAX_URL]) if referrer else ""
     return dict(_enrichment(agent[:MAX_AGENT] if type(agent) is str else "",
-                            ip[:MAX_IP] if type(ip) is str else "",
-                            referrer[:MAX_URL], url[:MAX_URL] if referrer else "", medium,
+                            ip[:MAX_IP] if type(ip) is str else "", referrer_host,
+                            host_of(url[:MAX_URL]) if referrer_host and url else "", medium,
                             geo_database))
 
 

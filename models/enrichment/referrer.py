@@ -38,10 +38,28 @@ EMAIL_HOSTS = frozenset({
 })
 
 
+_PLAIN_SCHEMES = ("https://", "http://")
+# what makes a network location more than a host (user info, a port, an IPv6 address), or
+# characters urlsplit removes first: such URLs (and any non-ASCII one, which urlsplit
+# checks after normalising it) take urlsplit's own path
+_NOT_PLAIN = frozenset("@:[]\t\r\n?#")
+
+
+@lru_cache(maxsize=65536)
 def host_of(url: str) -> str:
-    """The lower-case host of a URL, without ``www.``; empty when there is none."""
+    """(Cached: a shop's page URLs repeat across shoppers.) The lower-case host of a URL, without ``www.``; empty when there is none. The same
+    answer as ``urlsplit(url).hostname``: a plain ``http(s)://host/...`` (most referrers and
+    page URLs) is read directly, anything else by urlsplit."""
+    url = url.strip()
+    for scheme in _PLAIN_SCHEMES:
+        if url.startswith(scheme):
+            location = url[len(scheme):].partition("/")[0]
+            if location.isascii() and not _NOT_PLAIN.intersection(location):
+                host = location.lower()
+                return host[4:] if host.startswith("www.") else host
+            break
     try:
-        host = (urlsplit(url.strip()).hostname or "").lower()
+        host = (urlsplit(url).hostname or "").lower()
     except ValueError:
         return ""
     return host[4:] if host.startswith("www.") else host
@@ -63,15 +81,22 @@ def _by_medium(medium: str) -> str:
     return ""
 
 
-@lru_cache(maxsize=16384)
 def source_class(referrer: str, page_url: str = "", utm_medium: str = "") -> str:
     """The source class of a visit from its referrer, its page's URL and its UTM medium."""
+    return class_of_hosts(host_of(referrer) if referrer else "",
+                          host_of(page_url) if referrer and page_url else "", utm_medium)
+
+
+@lru_cache(maxsize=16384)
+def class_of_hosts(referrer_host: str, page_host: str, utm_medium: str) -> str:
+    """:func:`source_class` from the hosts of the referrer and the page (what it depends on:
+    a cache keyed on them hits for every page of a site, where one keyed on URLs misses)."""
     if utm_medium and (by_medium := _by_medium(utm_medium)):
         return by_medium
-    host = host_of(referrer) if referrer else ""
+    host = referrer_host
     if not host:
         return "direct"
-    if host == host_of(page_url):
+    if host == page_host:
         return "internal"
     if _in(host, EMAIL_HOSTS):
         return "email"

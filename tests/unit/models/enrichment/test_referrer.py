@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from urllib.parse import urlsplit
 
-from models.enrichment.referrer import host_of, source_class
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.enrichment.referrer import class_of_hosts, host_of, source_class
 
 SHOP = "https://shop.example/products/42"
 
@@ -48,3 +52,38 @@ def test_an_unknown_medium_falls_back_to_the_referrer():
 def test_host_of():
     assert host_of("https://WWW.Example.COM:8443/x") == "example.com"
     assert host_of("http://[::1") == ""
+
+
+def _urlsplit_host(url: str) -> str:
+    """The definition host_of keeps: urlsplit's hostname, lower case, without www."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").lower()
+    except ValueError:
+        return ""
+    return host[4:] if host.startswith("www.") else host
+
+
+@pytest.mark.parametrize("url", [
+    "https://Shop.Example/p/1", "http://www.shop.example", "https://user@shop.example/",
+    "https://shop.example:8443/", "https://[2001:db8::1]/x", "https://sh\top.example/",
+    "https://shop.example?q=1", "https://shop.example#top", "https://shop.example\\x",
+    "https:///path", "https://", " https://shop.example/ ", "HTTPS://SHOP.EXAMPLE/",
+    "https://exa\uff03mple.com/", "https://www./", "ftp://shop.example/", "//shop.example/x",
+])
+def test_host_of_reads_plain_urls_as_urlsplit_does(url):
+    assert host_of(url) == _urlsplit_host(url)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["https://", "http://", "HTTP://", " https://", ""]),
+       st.text(alphabet=st.sampled_from("aZ.-_@:[]/?#\\\t%0\uff03é"), max_size=24),
+       st.sampled_from(["", "/", "/p/1?x=y", "#f"]))
+def test_host_of_agrees_with_urlsplit_on_any_url(scheme, location, tail):
+    url = scheme + location + tail
+    assert host_of(url) == _urlsplit_host(url)
+
+
+def test_the_source_class_depends_on_the_hosts_only():
+    assert source_class("https://shop.example/cart", "https://Shop.Example/p/1") == "internal"
+    assert class_of_hosts("shop.example", "shop.example", "") == "internal"
+    assert class_of_hosts("google.com", "shop.example", "email") == "email"
