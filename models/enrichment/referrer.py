@@ -47,9 +47,10 @@ _NOT_PLAIN = frozenset("@:[]\t\r\n?#")
 
 @lru_cache(maxsize=65536)
 def host_of(url: str) -> str:
-    """(Cached: a shop's page URLs repeat across shoppers.) The lower-case host of a URL, without ``www.``; empty when there is none. The same
+    """The lower-case host of a URL, without ``www.``; empty when there is none. The same
     answer as ``urlsplit(url).hostname``: a plain ``http(s)://host/...`` (most referrers and
-    page URLs) is read directly, anything else by urlsplit."""
+    page URLs) is read directly, anything else by urlsplit. Cached: a shop's page URLs
+    repeat across shoppers."""
     url = url.strip()
     for scheme in _PLAIN_SCHEMES:
         if url.startswith(scheme):
