@@ -54,31 +54,53 @@ class TopicFollower:
         return self._thread is not None and self._thread.is_alive()
 
     def _follow(self) -> None:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap,
-                             "group.id": f"shopstream-{self.name}-{uuid.uuid4()}",
-                             "enable.auto.commit": False, "isolation.level": "read_committed",
-                             "topic.metadata.refresh.interval.ms": 10_000})
+        """Follow until stopped: a Kafka error (the broker away longer than the client
+        retries) is reported in ``error`` and the topic is read again from its beginning
+        (applying a record twice leaves the same state: the topics are compacted, by key)."""
+        while self._running:
+            consumer = Consumer({"bootstrap.servers": self.bootstrap,
+                                 "group.id": f"shopstream-{self.name}-{uuid.uuid4()}",
+                                 "enable.auto.commit": False,
+                                 "isolation.level": "read_committed",
+                                 "topic.metadata.refresh.interval.ms": 10_000})
+            try:
+                self._read(consumer)
+            except KafkaException as exc:
+                self.error = str(exc)
+                if self._running:
+                    log.error("%s: reading %s failed, reading it again: %s", self.name,
+                              self.topic, exc)
+                    time.sleep(1.0)
+            finally:
+                consumer.close()
+
+    def _read(self, consumer: Consumer) -> None:
+        ends: dict[int, int] | None = self._assign(consumer)
+        self.error = None  # the topic answered: what it said while it was not ready is over
+        while self._running:
+            for message in consumer.consume(500, timeout=0.25):
+                key = message.key()
+                if message.error() is None and key is not None:
+                    self._apply(message.partition(), message.offset(), key, message.value())
+            if ends is not None and all(
+                    tp.offset >= ends.get(tp.partition, 0) for tp in consumer.position(
+                        [TopicPartition(self.topic, p) for p in ends])):
+                ends = None
+                self.loaded.set()
+
+    def _apply(self, partition: int | None, offset: int | None, key: bytes,
+               value: bytes | None) -> None:
+        """One record; one that ``apply`` cannot take is logged and skipped (a record
+        written by hand must not stop every process from following the topic)."""
         try:
-            ends: dict[int, int] | None = self._assign(consumer)
-            self.error = None  # the topic answered: what it said while it was not ready is over
-            while self._running:
-                for message in consumer.consume(500, timeout=0.25):
-                    key = message.key()
-                    if message.error() is None and key is not None:
-                        self.apply(key, message.value())
-                if ends is not None and all(
-                        tp.offset >= ends.get(tp.partition, 0) for tp in consumer.position(
-                            [TopicPartition(self.topic, p) for p in ends])):
-                    ends = None
-                    self.loaded.set()
-        except KafkaException as exc:
-            self.error = str(exc)
-            log.error("%s: reading %s failed: %s", self.name, self.topic, exc)
-        finally:
-            consumer.close()
+            self.apply(key, value)
+        except Exception:  # noqa: BLE001 - one record, not the follower
+            log.exception("%s: record %s@%s of %s not applied, skipped", self.name, offset,
+                          partition, self.topic)
 
     def _assign(self, consumer: Consumer) -> dict[int, int]:
-        deadline = time.monotonic() + 60
+        """Assign every partition from its beginning; asked again until the topic answers
+        (``wait_loaded`` bounds how long a caller waits for that)."""
         while True:
             try:
                 partitions = consumer.list_topics(self.topic, timeout=10).topics[self.topic]
@@ -87,19 +109,19 @@ class TopicFollower:
                 self.error = f"topic {self.topic}: {partitions.error}"
             except KafkaException as exc:
                 self.error = str(exc)
-            if time.monotonic() > deadline or not self._running:
+            if not self._running:
                 raise KafkaException(self.error)
             time.sleep(0.5)
         ends = {}
         for p in partitions.partitions:
-            low, high = self._watermarks(consumer, p, deadline)
+            low, high = self._watermarks(consumer, p)
             if high > low:  # an empty partition is read already
                 ends[p] = high
         consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING)
                          for p in partitions.partitions])
         return ends
 
-    def _watermarks(self, consumer: Consumer, partition: int, deadline: float) -> tuple[int, int]:
+    def _watermarks(self, consumer: Consumer, partition: int) -> tuple[int, int]:
         """A partition's offsets, asked again while its leader is not known yet (a topic
         created a moment ago answers NOT_LEADER_FOR_PARTITION for a while)."""
         while True:
@@ -109,6 +131,6 @@ class TopicFollower:
                 return int(low), int(high)
             except KafkaException as exc:
                 self.error = str(exc)
-                if time.monotonic() > deadline or not self._running:
+                if not self._running:
                     raise
                 time.sleep(0.5)

@@ -37,3 +37,31 @@ def test_an_error_while_the_topic_is_not_ready_clears_once_it_answers(kafka, pre
         assert follower.alive
     finally:
         follower.stop()
+
+
+def test_a_record_the_reader_cannot_take_is_skipped_and_the_follower_goes_on(kafka, prefix):
+    topic = f"{prefix}followed"
+    admin = AdminClient({"bootstrap.servers": kafka})
+    for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        future.result(30)
+    seen: dict[bytes, bytes | None] = {}
+
+    def apply(key: bytes, value: bytes | None) -> None:
+        if value == b"null":
+            raise TypeError("not a record")  # what a reader of JSON objects does with null
+        seen[key] = value
+
+    producer = Producer({"bootstrap.servers": kafka})
+    producer.produce(topic, key=b"bad", value=b"null")
+    producer.produce(topic, key=b"k1", value=b"v1")
+    assert producer.flush(30) == 0
+    follower = TopicFollower(kafka, topic, apply, "followed records").start()
+    try:
+        follower.wait_loaded(90)
+        assert seen == {b"k1": b"v1"}
+        producer.produce(topic, key=b"k2", value=b"v2")  # and it still follows
+        assert producer.flush(30) == 0
+        wait_for(lambda: seen.get(b"k2"), 30, f"a later record to be applied (seen: {seen})")
+        assert follower.alive and follower.error is None
+    finally:
+        follower.stop()
