@@ -109,13 +109,25 @@ class StageHealth:
             }
 
 
+# how long a stage process may take to answer /health, and for how long after its last
+# answer a slow one is shown as it last was (a busy validation process on a loaded machine
+# answers in seconds; one that is gone refuses the connection and fails at once)
+REMOTE_TIMEOUT_S = 5.0
+REMOTE_GRACE_S = 30.0
+
+
 class HealthBoard:
     """Every stage of one worker: its own, and those of the stage processes it started
-    (``remotes``: their base URLs; a process that does not answer counts as failed)."""
+    (``remotes``: their base URLs; a process that does not answer counts as failed, one that
+    is only slow to answer counts as it last was, with a warning, for ``grace_s``)."""
 
-    def __init__(self, remotes: list[str] | None = None) -> None:
+    def __init__(self, remotes: list[str] | None = None, timeout_s: float = REMOTE_TIMEOUT_S,
+                 grace_s: float = REMOTE_GRACE_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.stages: dict[str, StageHealth] = {}
         self.remotes = list(remotes or [])
+        self.timeout_s, self.grace_s, self.clock = timeout_s, grace_s, clock
+        self._answered: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def stage(self, name: str, topic: str | None = None,
               blocked_limit_s: float = 60.0) -> StageHealth:
@@ -125,23 +137,47 @@ class HealthBoard:
         return health
 
     def report(self) -> tuple[bool, dict[str, Any]]:
-        """(all healthy, stage name -> snapshot). Blocks up to a second per remote process:
-        call it off an event loop."""
+        """(all healthy, stage name -> snapshot). Blocks up to ``timeout_s`` per remote
+        process: call it off an event loop."""
         stages = {name: health.snapshot() for name, health in self.stages.items()}
         for index, url in enumerate(self.remotes):
-            for name, snapshot in remote_stages(url).items():  # two processes' "validate" apart
+            for name, snapshot in self._remote(url).items():  # two processes' "validate" apart
                 stages[f"{name}-{index}" if name in stages else name] = snapshot
         ok = all(s["healthy"] for s in stages.values())
         return ok, stages
 
+    def _remote(self, url: str) -> dict[str, Any]:
+        try:
+            stages = remote_stages(url, self.timeout_s)
+        except TimeoutError as exc:
+            seen = self._answered.get(url)
+            waited = None if seen is None else self.clock() - seen[0]
+            if seen is None or waited is None or waited > self.grace_s:
+                return _not_answering(url, exc)
+            return {name: {**snapshot, "last_warning": f"its process is slow to answer /health "
+                           f"({exc}); as it answered {waited:.0f} s ago"}
+                    for name, snapshot in seen[1].items()}
+        except (OSError, ValueError, KeyError) as exc:
+            return _not_answering(url, exc)
+        self._answered[url] = (self.clock(), stages)
+        return stages
 
-def remote_stages(url: str) -> dict[str, Any]:
-    """The stages a stage process reports at ``url``/health."""
+
+def _not_answering(url: str, exc: BaseException) -> dict[str, Any]:
+    return {f"process {url}": {"state": "failed", "healthy": False, "topic": None,
+                               "partitions": [], "error": f"not answering: {exc}"}}
+
+
+def remote_stages(url: str, timeout_s: float = REMOTE_TIMEOUT_S) -> dict[str, Any]:
+    """The stages a stage process reports at ``url``/health. Raises ``TimeoutError`` when it
+    does not answer in time, ``OSError`` when it cannot be reached, ``ValueError`` or
+    ``KeyError`` for an answer that is not a report."""
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=1.0) as response:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout_s) as response:
             return dict(json.loads(response.read())["stages"])
     except urllib.error.HTTPError as exc:  # 503: it answers, with its stages
         return dict(json.loads(exc.read())["stages"])
-    except (OSError, ValueError, KeyError) as exc:
-        return {f"process {url}": {"state": "failed", "healthy": False, "topic": None,
-                                   "partitions": [], "error": f"not answering: {exc}"}}
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise TimeoutError(str(exc.reason)) from exc
+        raise

@@ -21,7 +21,7 @@ from sinks.errors import ReadOnlyViolation
 from sinks.metrics import REGISTRY as SINK_REGISTRY
 from sinks.reports import REPORTS, Table, run_report
 from sinks.sql import run_sql
-from streams.monitoring.health import HealthBoard
+from streams.monitoring.health import REMOTE_TIMEOUT_S, HealthBoard
 from streams.monitoring.metrics import LAG_REGISTRY, REGISTRY, VALIDATION_REGISTRY
 from streams.monitoring.scrape import merge_exposition
 from streams.web.auth import install_auth, scoped_tenant, sql_scope
@@ -45,7 +45,7 @@ def exposition(registries: list[CollectorRegistry], remotes: list[str]) -> bytes
         (generate_latest(registry).decode(), None) for registry in registries]
     for index, url in enumerate(remotes):
         try:
-            with urllib.request.urlopen(f"{url}/metrics", timeout=1.0) as response:
+            with urllib.request.urlopen(f"{url}/metrics", timeout=REMOTE_TIMEOUT_S) as response:
                 # the first stage process's series as they are; a second one's (two validation
                 # processes count the same things) labelled process="<n>" to stay apart
                 texts.append((response.read().decode(), str(index) if index else None))

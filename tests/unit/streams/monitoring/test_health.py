@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from streams.monitoring.health import HealthBoard, StageHealth
@@ -79,3 +80,46 @@ def test_metrics_of_two_processes_stay_apart_and_add_up() -> None:
     metrics = parse_metrics(merged)
     assert metrics["shopstream_events_in_total"] == {(): 3.0, (("process", "1"),): 4.0}
     assert total(metrics, "shopstream_events_in_total") == 7.0
+
+
+def test_a_slow_stage_process_counts_as_it_last_answered_for_a_while() -> None:
+    """A busy process that answers /health late is shown as it last was, with a warning; after
+    the grace period, or once it refuses the connection, it is failed."""
+    answer_after = {"s": 0.0}
+    body = json.dumps({"status": "ok", "stages": {"validate": {
+        "state": "running", "healthy": True, "last_warning": None}}}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            time.sleep(answer_after["s"])
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    now = {"t": 100.0}
+    board = HealthBoard([url], timeout_s=0.3, grace_s=30.0, clock=lambda: now["t"])
+    try:
+        ok, stages = board.report()
+        assert ok and stages["validate"]["last_warning"] is None, stages
+
+        answer_after["s"] = 1.0  # busy: it answers after the board stopped waiting
+        now["t"] += 10
+        ok, stages = board.report()
+        assert ok, stages
+        assert "slow to answer" in stages["validate"]["last_warning"], stages
+
+        now["t"] += 25  # 35 s since its last answer: longer than the grace
+        ok, stages = board.report()
+        assert not ok and stages[f"process {url}"]["state"] == "failed", stages
+    finally:
+        server.shutdown()
+        server.server_close()
+    ok, stages = board.report()  # gone: refused at once, whatever it said before
+    assert not ok and "not answering" in stages[f"process {url}"]["error"], stages
