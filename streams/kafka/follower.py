@@ -9,7 +9,9 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
@@ -18,6 +20,9 @@ from models.errors import ShopstreamError
 log = logging.getLogger(__name__)
 
 Apply = Callable[[bytes, bytes | None], None]
+
+# every follower this process runs, for /health (streams/web/views.py)
+_RUNNING: weakref.WeakSet[TopicFollower] = weakref.WeakSet()
 
 
 class TopicFollower:
@@ -29,11 +34,32 @@ class TopicFollower:
     def __init__(self, bootstrap: str, topic: str, apply: Apply, name: str) -> None:
         self.bootstrap, self.topic, self.apply, self.name = bootstrap, topic, apply, name
         self.loaded = threading.Event()
-        self.error: str | None = None
+        self._error: str | None = None
+        self.error_since: float | None = None  # monotonic: when the current error began
         self._running = False
         self._thread: threading.Thread | None = None
 
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    @error.setter
+    def error(self, value: str | None) -> None:
+        if value is None:
+            self.error_since = None
+        elif self.error_since is None:
+            self.error_since = time.monotonic()
+        self._error = value
+
+    def snapshot(self) -> dict[str, Any]:
+        """What /health shows of it."""
+        since = self.error_since
+        return {"topic": self.topic, "loaded": self.loaded.is_set(), "alive": self.alive,
+                "error": self._error,
+                "error_s": None if since is None else round(time.monotonic() - since, 1)}
+
     def start(self) -> TopicFollower:
+        _RUNNING.add(self)
         self._running = True
         self._thread = threading.Thread(target=self._follow, name=self.name, daemon=True)
         self._thread.start()
@@ -45,6 +71,7 @@ class TopicFollower:
                                   f"{timeout:.0f} s: {self.error or 'no answer from Kafka'}")
 
     def stop(self) -> None:
+        _RUNNING.discard(self)
         self._running = False
         if self._thread is not None:
             self._thread.join(10)
@@ -134,3 +161,17 @@ class TopicFollower:
                 if not self._running:
                     raise
                 time.sleep(0.5)
+
+
+def followers_health(error_limit_s: float) -> tuple[bool, dict[str, Any]]:
+    """(all well, name -> snapshot) of this process's followers: one whose thread died, or
+    that has not read its topic for ``error_limit_s``, is not well (a short broker outage
+    is, as a stage's blocked time is)."""
+    report, ok = {}, True
+    for follower in list(_RUNNING):
+        snapshot = follower.snapshot()
+        error_s = snapshot["error_s"]
+        snapshot["healthy"] = snapshot["alive"] and (error_s is None or error_s < error_limit_s)
+        ok = ok and snapshot["healthy"]
+        report[follower.name] = snapshot
+    return ok, report

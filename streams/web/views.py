@@ -21,6 +21,7 @@ from sinks.errors import ReadOnlyViolation
 from sinks.metrics import REGISTRY as SINK_REGISTRY
 from sinks.reports import REPORTS, Table, run_report
 from sinks.sql import run_sql
+from streams.kafka.follower import followers_health
 from streams.monitoring.health import REMOTE_TIMEOUT_S, HealthBoard
 from streams.monitoring.metrics import LAG_REGISTRY, REGISTRY, VALIDATION_REGISTRY
 from streams.monitoring.scrape import merge_exposition
@@ -72,6 +73,8 @@ def register_web(app: faust.App, settings: Settings, board: HealthBoard,
         """Each stage: alive, partitions, progress, blocked and why; 503 when one died or
         has been blocked longer than ``blocked_limit_s``."""
         ok, stages = await asyncio.to_thread(board.report)
+        followed, followers = followers_health(settings.blocked_limit_s)
+        ok = ok and followed
         assignment = sorted({f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()} |
                             {f"{s['topic']}:{p}" for s in stages.values() if s["topic"]
                              for p in s["partitions"]})
@@ -80,6 +83,7 @@ def register_web(app: faust.App, settings: Settings, board: HealthBoard,
                 "status": "ok" if ok else "unhealthy",
                 "app": app.conf.id,
                 "stages": stages,
+                "followers": followers,
                 "topics": settings.topics.all(),
                 "assigned_partitions": assignment,
             },

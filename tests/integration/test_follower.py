@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.kafka.follower import TopicFollower
+from streams.kafka.follower import TopicFollower, followers_health
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -17,11 +17,16 @@ pytestmark = pytest.mark.integration
 def test_an_error_while_the_topic_is_not_ready_clears_once_it_answers(kafka, prefix):
     topic = f"{prefix}followed"
     seen: dict[bytes, bytes | None] = {}
-    follower = TopicFollower(kafka, topic, seen.__setitem__, "followed records").start()
+    name = f"{prefix}records"
+    follower = TopicFollower(kafka, topic, seen.__setitem__, name).start()
     try:
-        # the topic does not exist yet: the follower says why it is not loaded
+        # the topic does not exist yet: the follower says why it is not loaded, and /health
+        # counts it as unwell once that has lasted longer than the limit
         wait_for(lambda: follower.error, 30, "the follower to report the missing topic")
         assert not follower.loaded.is_set()
+        assert followers_health(3600)[1][name]["healthy"]
+        wait_for(lambda: not followers_health(0.5)[1][name]["healthy"], 30,
+                 f"the error to outlast the limit ({followers_health(0.5)[1].get(name)})")
 
         admin = AdminClient({"bootstrap.servers": kafka})
         for future in admin.create_topics([NewTopic(topic, 1, 1, config={
@@ -35,8 +40,12 @@ def test_an_error_while_the_topic_is_not_ready_clears_once_it_answers(kafka, pre
         wait_for(lambda: seen.get(b"k1"), 30, f"the record to be applied (seen: {seen})")
         assert follower.error is None, follower.error
         assert follower.alive
+        assert followers_health(0.5)[1][name] | {"error_s": None} == {
+            "topic": topic, "loaded": True, "alive": True, "error": None, "error_s": None,
+            "healthy": True}
     finally:
         follower.stop()
+    assert name not in followers_health(0.5)[1]  # a stopped follower is not reported
 
 
 def test_a_record_the_reader_cannot_take_is_skipped_and_the_follower_goes_on(kafka, prefix):

@@ -57,6 +57,9 @@ def test_garbage_on_the_canonical_topic_is_dead_lettered_and_nothing_stops(
     assert status == 200 and body["status"] == "ok", body
     running = {name for name, s in body["stages"].items() if s["state"] == "running"}
     assert running == set(body["stages"]) >= {"validate", "live", "trending", "sink"}, body["stages"]
+    # the worker's own followers of compacted topics, loaded and well
+    assert body["followers"]["erasure list"]["loaded"], body["followers"]
+    assert all(f["healthy"] and f["error"] is None for f in body["followers"].values()), body
 
     # a restart reads past them: nothing stops, nothing is written twice
     worker.stop()
