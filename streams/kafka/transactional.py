@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 
 COMMIT_RETRY_S = 15.0  # how long offsets are retried into an interval's transaction before it is redone
+INIT_LIMIT_S = 300.0  # how long a retriable init_transactions failure (the coordinator not
+# ready on a loaded or restarting broker) is retried before the stage fails
 __all__ = ["LoopConfig", "Processor", "StageFailed", "TransactionalLoop"]
 
 
@@ -147,7 +149,7 @@ class TransactionalLoop:
         on a fatal error; a graceful stop commits what was handled and returns."""
         self.health.starting()
         try:
-            self.producer.init_transactions(60)
+            self._init_transactions()
             self.consumer.subscribe([self.config.topic], on_assign=self._on_assign,
                                     on_revoke=self._on_revoke, on_lost=self._on_lost)
             self.health.running()
@@ -171,6 +173,26 @@ class TransactionalLoop:
             raise StageFailed(f"{self.config.group}: {exc}") from exc
         finally:
             self._close()
+
+    def _init_transactions(self) -> None:
+        """Fence older instances of this transactional id and resolve their transactions;
+        an error librdkafka calls retriable (a timeout: the transaction coordinator not
+        ready yet) is retried, blocked meanwhile, for up to ``INIT_LIMIT_S``."""
+        deadline = time.monotonic() + INIT_LIMIT_S
+        while True:
+            try:
+                self.producer.init_transactions(60)
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                if (not isinstance(error, KafkaError) or not error.retriable()
+                        or time.monotonic() >= deadline or self._stop.is_set()):
+                    raise
+                self.health.blocked(f"init_transactions: {error}")
+                log.warning("%s: init_transactions failed, retrying: %s", self.config.group, error)
+                time.sleep(1.0)
+                continue
+            self.health.unblocked()
+            return
 
     def _poll(self) -> list[Message]:
         """The next batch. Outside a transaction it is handed over at its first record

@@ -98,3 +98,41 @@ def test_a_commit_that_timed_out_is_resumed_not_resent_or_aborted(
     the_loop._commit()
     assert producer.calls == ["send_offsets", "commit", "commit", "commit"]
     assert not the_loop._in_transaction and the_loop._offsets == {}
+
+
+class FlakyInit:
+    """A transactional producer whose first init_transactions calls fail."""
+
+    def __init__(self, errors: list[KafkaError]) -> None:
+        self.errors, self.calls = list(errors), 0
+
+    def init_transactions(self, timeout: float) -> None:
+        self.calls += 1
+        if self.errors:
+            raise KafkaException(self.errors.pop(0))
+
+
+def test_a_retriable_init_transactions_failure_is_retried_blocked_meanwhile(
+        loop: tuple[TransactionalLoop, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
+    the_loop, _clock = loop
+    seen_blocked: list[str | None] = []
+    monkeypatch.setattr("streams.kafka.transactional.time.sleep",
+                        lambda s: seen_blocked.append(the_loop.health.blocked_reason))
+    producer = FlakyInit([KafkaError(KafkaError._TIMED_OUT, "coordinator not ready",
+                                     retriable=True)] * 2)
+    monkeypatch.setattr(the_loop, "producer", producer)
+    the_loop._init_transactions()
+    assert producer.calls == 3
+    assert seen_blocked and all("coordinator not ready" in (r or "") for r in seen_blocked)
+    assert the_loop.health.blocked_reason is None  # unblocked once it succeeded
+
+
+def test_a_fatal_init_transactions_failure_is_not_retried(
+        loop: tuple[TransactionalLoop, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
+    the_loop, _clock = loop
+    monkeypatch.setattr("streams.kafka.transactional.time.sleep", lambda s: None)
+    producer = FlakyInit([KafkaError(KafkaError._FENCED, "fenced", fatal=True)])
+    monkeypatch.setattr(the_loop, "producer", producer)
+    with pytest.raises(KafkaException, match="fenced"):
+        the_loop._init_transactions()
+    assert producer.calls == 1
