@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -176,8 +177,7 @@ class TrendingBoard:
                              "enable.auto.commit": False, "isolation.level": "read_committed",
                              "auto.offset.reset": "earliest"})
         try:
-            metadata = consumer.list_topics(self.topic, timeout=30)
-            partitions = sorted(metadata.topics[self.topic].partitions)
+            partitions = self._partitions(consumer)
             consumer.assign([TopicPartition(self.topic, p, 0) for p in partitions])
             self.health.assigned(partitions)
             self.health.running()
@@ -198,6 +198,20 @@ class TrendingBoard:
             raise
         finally:
             consumer.close()
+
+    def _partitions(self, consumer: Consumer) -> list[int]:
+        """The topic's partitions, asked again (blocked meanwhile) while the topic answers
+        with an error or none: assigning none would read nothing, for good."""
+        while True:
+            topic = consumer.list_topics(self.topic, timeout=30).topics.get(self.topic)
+            if topic is not None and topic.error is None and topic.partitions:
+                self.health.unblocked()
+                return sorted(topic.partitions)
+            if self._stop.is_set():
+                return []
+            why = "unknown" if topic is None else topic.error or "no partitions"
+            self.health.blocked(f"topic {self.topic}: {why}")
+            time.sleep(0.5)
 
     def _take(self, value: bytes | None) -> None:
         try:

@@ -1,14 +1,19 @@
-"""A compacted topic followed by a thread, on a real broker: what it reports while the
-topic is not ready, and that the report clears once the topic answers (the collector's
-``/health`` is built on it)."""
+"""Readers that follow a topic on a thread, on a real broker: what they report while the
+topic is not ready, and that they read it once it answers (the collector's and the
+worker's ``/health`` are built on it)."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from models.settings import load_settings
 from streams.kafka.follower import TopicFollower, followers_health
+from streams.monitoring.health import StageHealth
+from streams.stages.trending import TrendingBoard
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -74,3 +79,26 @@ def test_a_record_the_reader_cannot_take_is_skipped_and_the_follower_goes_on(kaf
         assert follower.alive and follower.error is None
     finally:
         follower.stop()
+
+
+def test_the_trending_board_waits_for_its_topic_instead_of_reading_nothing(kafka, prefix):
+    """A board started before its topic answers is blocked, then reads it once it does
+    (before, it assigned no partitions and reported itself running, empty for good)."""
+    settings = load_settings(kafka_bootstrap=kafka, topic_prefix=prefix)
+    health = StageHealth("trending-board")
+    board = TrendingBoard(settings, kafka, health)
+    thread = threading.Thread(target=board.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: health.blocked_reason, 30, "the board to say its topic is not there")
+        assert health.state == "starting" and health.partitions == []
+        topic = settings.topics.trending_partials
+        admin = AdminClient({"bootstrap.servers": kafka})
+        for future in admin.create_topics([NewTopic(topic, 2, 1)]).values():
+            future.result(30)
+        wait_for(lambda: health.state == "running", 60,
+                 f"the board running (blocked: {health.blocked_reason})")
+        assert health.partitions == [0, 1] and health.blocked_reason is None
+    finally:
+        board.stop()
+        thread.join(10)
