@@ -92,10 +92,13 @@ def test_a_slow_stage_process_counts_as_it_last_answered_for_a_while() -> None:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server API
             time.sleep(answer_after["s"])
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the board stopped waiting: what this test makes happen
 
         def log_message(self, *args: object) -> None:
             pass
