@@ -14,7 +14,12 @@ event acknowledged meanwhile, or one that reported a fatal error (librdkafka's r
 those is a new instance), at most once per ``replace_after_s``. One failure and then quiet
 (a blip) replaces nothing, nor does a producer that still delivers to some partitions. The
 old producer's events are purged: their requests are answered 503, as for any event not
-acknowledged, and a client's resend is deduplicated downstream."""
+acknowledged, and a client's resend is deduplicated downstream.
+
+After a fatal error ``failure`` stays set (``/health`` 503) until the new producer shows it
+reaches Kafka: an event acknowledged, or, with no traffic, the topic's metadata answered
+(asked every :data:`PROBE_EVERY_S`): an idle collector behind a balancer that routes on
+``/health`` would otherwise get no traffic to recover with."""
 
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ REPORT_POLL_S = 0.001  # while events are in flight: how often their reports are
 IDLE_POLL_S = 0.1
 REPLACE_AFTER_ACK_TIMEOUTS = 6  # failing this many ack timeouts, none acked: a new producer
 MIN_REPLACE_AFTER_S = 30.0
+PROBE_EVERY_S = 5.0  # after a fatal error's replacement, idle: how often Kafka is asked
 
 
 class NotAcknowledged(Exception):
@@ -104,6 +110,8 @@ class AckingProducer:
         self._in_flight = 0  # requests produced and not yet fully reported
         self._reports: asyncio.Task[None] | None = None
         self._work: asyncio.Event | None = None
+        self._probe: asyncio.Task[None] | None = None
+        self._next_probe = 0.0
 
     def _new_producer(self, generation: int) -> Producer:
         def on_error(err: KafkaError) -> None:
@@ -147,6 +155,7 @@ class AckingProducer:
         old, self._producer = self._producer, producer
         self.replacements += 1
         self._since, self._first_failure, self.fatal = now, None, None
+        self._next_probe = now + PROBE_EVERY_S
         # its events' reports come with an error (served by _serve_reports): 503 for them.
         # (confluent-kafka's purge() as called does not wait for librdkafka's broker threads)
         old.purge()
@@ -171,11 +180,31 @@ class AckingProducer:
             if self._in_flight:
                 await asyncio.sleep(REPORT_POLL_S)
                 continue
+            self._probe_if_due(time.monotonic())
             self._work.clear()
             try:  # idle: still poll now and then for the error callback
                 await asyncio.wait_for(self._work.wait(), IDLE_POLL_S)
             except TimeoutError:
                 pass
+
+    def _probe_if_due(self, now: float) -> None:
+        """Ask Kafka, in a thread, whether the producer made after a fatal error reaches it."""
+        if (self.failure is None or self.fatal is not None or now < self._next_probe
+                or (self._probe is not None and not self._probe.done())):
+            return
+        self._next_probe = now + PROBE_EVERY_S
+        self._probe = asyncio.get_running_loop().create_task(
+            self._reaches_kafka(self._producer, self.replacements), name="collector-probe")
+
+    async def _reaches_kafka(self, producer: Producer, generation: int) -> None:
+        try:
+            await asyncio.to_thread(producer.list_topics, self.topic, PROBE_EVERY_S)
+        except KafkaException as exc:
+            log.info("the Kafka producer does not reach Kafka yet: %s", exc)
+            return
+        if generation == self.replacements and self.fatal is None and self.failure is not None:
+            log.info("the new Kafka producer reaches Kafka: healthy again")
+            self.failure = None
 
     async def send(self, records: Sequence[tuple[bytes | None, bytes]]) -> None:
         if not records:
@@ -230,6 +259,8 @@ class AckingProducer:
             assert self._work is not None
             self._work.set()
             await self._reports
+        if self._probe is not None:
+            self._probe.cancel()  # (its thread ends within PROBE_EVERY_S; its answer unused)
         return await asyncio.to_thread(self.close, timeout)
 
     def close(self, timeout: float = 10.0) -> int:

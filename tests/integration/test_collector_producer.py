@@ -104,3 +104,34 @@ def test_after_a_fatal_error_a_new_producer_delivers_and_health_recovers(kafka):
         "ok, failure=None, fatal=None"], answers
     values = [record.value for record in read_topic(kafka, topic, timeout=60)]
     assert values == [b"before", b"after"], values
+
+
+def test_after_a_fatal_error_an_idle_collector_recovers_without_traffic(kafka):
+    """With no request to show it, the new producer's answer from Kafka (the topic's
+    metadata) ends the failure: an idle collector behind a balancer routing on /health
+    would otherwise stay 503 for good."""
+    topic = f"producer-{uuid.uuid4().hex[:8]}.raw"
+    fatal = KafkaError(KafkaError._FATAL, "idempotence broken", fatal=True)
+
+    async def scenario() -> list[str]:
+        producer = AckingProducer(kafka, topic, ack_timeout_s=30.0, replace_after_s=2.0)
+        seen: list[str] = []
+        try:
+            await producer.send([(b"k", b"before")])
+            producer._on_error(fatal)
+            deadline = time.monotonic() + 60
+            while producer.failure is not None and time.monotonic() < deadline:
+                state = f"replacements={producer.replacements}, failure={producer.failure}"
+                if not seen or seen[-1] != state:
+                    seen.append(state)
+                await asyncio.sleep(0.05)
+            seen.append(f"replacements={producer.replacements}, failure={producer.failure}")
+            return seen
+        finally:
+            await producer.aclose(10.0)
+
+    seen = asyncio.run(scenario())
+    # unhealthy while the failed producer is current and after its replacement, until the
+    # new one got its answer; healthy then, with no event sent
+    assert seen == [f"replacements=0, failure={fatal}", f"replacements=1, failure={fatal}",
+                    "replacements=1, failure=None"], seen
