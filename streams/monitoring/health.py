@@ -127,7 +127,7 @@ class HealthBoard:
         self.stages: dict[str, StageHealth] = {}
         self.remotes = list(remotes or [])
         self.timeout_s, self.grace_s, self.clock = timeout_s, grace_s, clock
-        self._answered: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._answered: dict[str, tuple[float, dict[str, Any], dict[str, Any]]] = {}
 
     def stage(self, name: str, topic: str | None = None,
               blocked_limit_s: float = 60.0) -> StageHealth:
@@ -139,28 +139,38 @@ class HealthBoard:
     def report(self) -> tuple[bool, dict[str, Any]]:
         """(all healthy, stage name -> snapshot). Blocks up to ``timeout_s`` per remote
         process: call it off an event loop."""
-        stages = {name: health.snapshot() for name, health in self.stages.items()}
-        for index, url in enumerate(self.remotes):
-            for name, snapshot in self._remote(url).items():  # two processes' "validate" apart
-                stages[f"{name}-{index}" if name in stages else name] = snapshot
-        ok = all(s["healthy"] for s in stages.values())
+        ok, stages, _followers = self.report_all()
         return ok, stages
 
-    def _remote(self, url: str) -> dict[str, Any]:
+    def report_all(self) -> tuple[bool, dict[str, Any], dict[str, Any]]:
+        """(all healthy, stage name -> snapshot, the remote processes' followers of compacted
+        topics: name -> snapshot, see :func:`streams.kafka.follower.followers_health`)."""
+        stages = {name: health.snapshot() for name, health in self.stages.items()}
+        followers: dict[str, Any] = {}
+        for index, url in enumerate(self.remotes):
+            remote, followed = self._remote(url)
+            for name, snapshot in remote.items():  # two processes' "validate" apart
+                stages[f"{name}-{index}" if name in stages else name] = snapshot
+            for name, snapshot in followed.items():
+                followers[f"{name} (process {index})"] = snapshot
+        ok = all(s["healthy"] for s in [*stages.values(), *followers.values()])
+        return ok, stages, followers
+
+    def _remote(self, url: str) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
-            stages = remote_stages(url, self.timeout_s)
+            stages, followers = remote_stages(url, self.timeout_s)
         except TimeoutError as exc:
             seen = self._answered.get(url)
             waited = None if seen is None else self.clock() - seen[0]
             if seen is None or waited is None or waited > self.grace_s:
-                return _not_answering(url, exc)
+                return _not_answering(url, exc), {}
             return {name: {**snapshot, "last_warning": f"its process is slow to answer /health "
                            f"({exc}); as it answered {waited:.0f} s ago"}
-                    for name, snapshot in seen[1].items()}
+                    for name, snapshot in seen[1].items()}, seen[2]
         except (OSError, ValueError, KeyError) as exc:
-            return _not_answering(url, exc)
-        self._answered[url] = (self.clock(), stages)
-        return stages
+            return _not_answering(url, exc), {}
+        self._answered[url] = (self.clock(), stages, followers)
+        return stages, followers
 
 
 def _not_answering(url: str, exc: BaseException) -> dict[str, Any]:
@@ -168,16 +178,18 @@ def _not_answering(url: str, exc: BaseException) -> dict[str, Any]:
                                "partitions": [], "error": f"not answering: {exc}"}}
 
 
-def remote_stages(url: str, timeout_s: float = REMOTE_TIMEOUT_S) -> dict[str, Any]:
-    """The stages a stage process reports at ``url``/health. Raises ``TimeoutError`` when it
-    does not answer in time, ``OSError`` when it cannot be reached, ``ValueError`` or
-    ``KeyError`` for an answer that is not a report."""
+def remote_stages(url: str, timeout_s: float = REMOTE_TIMEOUT_S
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(stages, followers) a stage process reports at ``url``/health. Raises ``TimeoutError``
+    when it does not answer in time, ``OSError`` when it cannot be reached, ``ValueError``
+    or ``KeyError`` for an answer that is not a report."""
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=timeout_s) as response:
-            return dict(json.loads(response.read())["stages"])
+            body = json.loads(response.read())
     except urllib.error.HTTPError as exc:  # 503: it answers, with its stages
-        return dict(json.loads(exc.read())["stages"])
+        body = json.loads(exc.read())
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             raise TimeoutError(str(exc.reason)) from exc
         raise
+    return dict(body["stages"]), dict(body.get("followers") or {})

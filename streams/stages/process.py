@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from deploy.local.broker import free_port, kill_with_parent
 from models.settings import Settings
+from streams.kafka.follower import followers_health
 from streams.kafka.transactional import StageFailed
 from streams.monitoring.health import HealthBoard
 from streams.monitoring.metrics import LAG_REGISTRY, VALIDATION_REGISTRY
@@ -74,7 +75,8 @@ def run_stage_process(settings: Settings, bootstrap: str, stages: tuple[str, ...
                          f"choose from {', '.join(PROCESS_STAGES)}")
     board = HealthBoard()
     loop = validation_loop(settings, bootstrap, board.stage("validate", settings.topics.raw))
-    server = ThreadingHTTPServer((settings.web_host, settings.web_port), _handler(board))
+    server = ThreadingHTTPServer((settings.web_host, settings.web_port),
+                                 _handler(board, settings.blocked_limit_s))
     threading.Thread(target=server.serve_forever, name="stage-http", daemon=True).start()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: loop.stop())
@@ -89,13 +91,15 @@ def run_stage_process(settings: Settings, bootstrap: str, stages: tuple[str, ...
         server.shutdown()
 
 
-def _handler(board: HealthBoard) -> type[BaseHTTPRequestHandler]:
+def _handler(board: HealthBoard, follower_limit_s: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server API
             if self.path == "/health":
                 ok, stages = board.report()
+                followed, followers = followers_health(follower_limit_s)
+                ok = ok and followed
                 body = json.dumps({"status": "ok" if ok else "unhealthy",
-                                   "stages": stages}).encode()
+                                   "stages": stages, "followers": followers}).encode()
                 self._send(200 if ok else 503, "application/json", body)
             elif self.path == "/metrics":
                 body = generate_latest(LAG_REGISTRY) + generate_latest(VALIDATION_REGISTRY)

@@ -72,9 +72,9 @@ def register_web(app: faust.App, settings: Settings, board: HealthBoard,
     async def health_view(web: Any, request: Any) -> Any:
         """Each stage: alive, partitions, progress, blocked and why; 503 when one died or
         has been blocked longer than ``blocked_limit_s``."""
-        ok, stages = await asyncio.to_thread(board.report)
+        ok, stages, remote_followers = await asyncio.to_thread(board.report_all)
         followed, followers = followers_health(settings.blocked_limit_s)
-        ok = ok and followed
+        ok, followers = ok and followed, {**followers, **remote_followers}
         assignment = sorted({f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()} |
                             {f"{s['topic']}:{p}" for s in stages.values() if s["topic"]
                              for p in s["partitions"]})

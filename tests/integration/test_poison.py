@@ -60,6 +60,8 @@ def test_garbage_on_the_canonical_topic_is_dead_lettered_and_nothing_stops(
     # the worker's own followers of compacted topics, loaded and well
     assert body["followers"]["erasure list"]["loaded"], body["followers"]
     assert all(f["healthy"] and f["error"] is None for f in body["followers"].values()), body
+    if settings.validation_processes:  # the validation child's own, named apart
+        assert "erasure list (process 0)" in body["followers"], body["followers"]
 
     # a restart reads past them: nothing stops, nothing is written twice
     worker.stop()

@@ -126,3 +126,19 @@ def test_a_slow_stage_process_counts_as_it_last_answered_for_a_while() -> None:
         server.server_close()
     ok, stages = board.report()  # gone: refused at once, whatever it said before
     assert not ok and "not answering" in stages[f"process {url}"]["error"], stages
+
+
+def test_a_stage_process_followers_count_in_the_workers_health() -> None:
+    """A stage process reports its followers of compacted topics (its erasure list) with its
+    stages; one that is not well makes the worker unhealthy, named apart from the worker's."""
+    healthy = {"state": "running", "healthy": True}
+    stale = {"topic": "shop.erasures", "loaded": True, "alive": True, "healthy": False,
+             "error": "broker down", "error_s": 75.0}
+    server, url = _stage_process(503, {"status": "unhealthy", "stages": {"validate": healthy},
+                                       "followers": {"erasure list": stale}})
+    try:
+        ok, stages, followers = HealthBoard([url]).report_all()
+    finally:
+        server.shutdown()
+    assert not ok and stages["validate"]["healthy"]
+    assert followers == {"erasure list (process 0)": stale}
