@@ -21,8 +21,11 @@ log = logging.getLogger(__name__)
 
 Apply = Callable[[bytes, bytes | None], None]
 
-# every follower this process runs, for /health (streams/web/views.py)
+# every follower this process runs, for /health (streams/web/views.py); the lock: a WeakSet
+# iterated while another thread adds to it raises
 _RUNNING: weakref.WeakSet[TopicFollower] = weakref.WeakSet()
+_RUNNING_LOCK = threading.Lock()
+RECHECK_S = 5.0  # while a followed topic reports an error: how often Kafka is asked again
 
 
 class TopicFollower:
@@ -38,6 +41,7 @@ class TopicFollower:
         self.error_since: float | None = None  # monotonic: when the current error began
         self._running = False
         self._thread: threading.Thread | None = None
+        self._next: dict[int, int] = {}  # partition -> the next offset to apply
 
     @property
     def error(self) -> str | None:
@@ -59,7 +63,8 @@ class TopicFollower:
                 "error_s": None if since is None else round(time.monotonic() - since, 1)}
 
     def start(self) -> TopicFollower:
-        _RUNNING.add(self)
+        with _RUNNING_LOCK:
+            _RUNNING.add(self)
         self._running = True
         self._thread = threading.Thread(target=self._follow, name=self.name, daemon=True)
         self._thread.start()
@@ -71,7 +76,8 @@ class TopicFollower:
                                   f"{timeout:.0f} s: {self.error or 'no answer from Kafka'}")
 
     def stop(self) -> None:
-        _RUNNING.discard(self)
+        with _RUNNING_LOCK:
+            _RUNNING.discard(self)
         self._running = False
         if self._thread is not None:
             self._thread.join(10)
@@ -81,14 +87,16 @@ class TopicFollower:
         return self._thread is not None and self._thread.is_alive()
 
     def _follow(self) -> None:
-        """Follow until stopped: a Kafka error (the broker away longer than the client
-        retries) is reported in ``error`` and the topic is read again from its beginning
-        (applying a record twice leaves the same state: the topics are compacted, by key)."""
+        """Follow until stopped: a Kafka error the client does not recover from is reported
+        in ``error`` and the topic is read again with a new consumer, from where this one
+        stopped (records are never applied twice: an old one again would undo a later one)."""
         while self._running:
             consumer = Consumer({"bootstrap.servers": self.bootstrap,
                                  "group.id": f"shopstream-{self.name}-{uuid.uuid4()}",
                                  "enable.auto.commit": False,
                                  "isolation.level": "read_committed",
+                                 # a remembered offset no longer there: from the beginning
+                                 "auto.offset.reset": "earliest",
                                  "topic.metadata.refresh.interval.ms": 10_000})
             try:
                 self._read(consumer)
@@ -104,16 +112,36 @@ class TopicFollower:
     def _read(self, consumer: Consumer) -> None:
         ends: dict[int, int] | None = self._assign(consumer)
         self.error = None  # the topic answered: what it said while it was not ready is over
+        checked = time.monotonic()
         while self._running:
             for message in consumer.consume(500, timeout=0.25):
+                error, partition, offset = message.error(), message.partition(), message.offset()
+                if error is not None:  # the broker away, above all: the client reconnects
+                    self.error = f"reading {self.topic}: {error}"
+                    continue
+                if partition is not None and offset is not None:
+                    self._next[partition] = offset + 1
                 key = message.key()
-                if message.error() is None and key is not None:
-                    self._apply(message.partition(), message.offset(), key, message.value())
+                if key is not None:
+                    self._apply(partition, offset, key, message.value())
+                self.error = None
+            if self.error is not None and time.monotonic() - checked >= RECHECK_S:
+                checked = time.monotonic()  # a quiet topic brings no record to show it is back
+                self._recheck(consumer)
             if ends is not None and all(
                     tp.offset >= ends.get(tp.partition, 0) for tp in consumer.position(
                         [TopicPartition(self.topic, p) for p in ends])):
                 ends = None
                 self.loaded.set()
+
+    def _recheck(self, consumer: Consumer) -> None:
+        """Whether the topic answers again (its metadata), ending the error if it does."""
+        try:
+            topic = consumer.list_topics(self.topic, timeout=RECHECK_S).topics.get(self.topic)
+        except KafkaException:
+            return
+        if topic is not None and topic.error is None and topic.partitions:
+            self.error = None
 
     def _apply(self, partition: int | None, offset: int | None, key: bytes,
                value: bytes | None) -> None:
@@ -144,9 +172,10 @@ class TopicFollower:
             low, high = self._watermarks(consumer, p)
             if high > low:  # an empty partition is read already
                 ends[p] = high
-        consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING)
+        # from the beginning; after a new consumer was needed, from where the last one stopped
+        consumer.assign([TopicPartition(self.topic, p, self._next.get(p, OFFSET_BEGINNING))
                          for p in partitions.partitions])
-        return ends
+        return {p: end for p, end in ends.items() if end > self._next.get(p, 0)}
 
     def _watermarks(self, consumer: Consumer, partition: int) -> tuple[int, int]:
         """A partition's offsets, asked again while its leader is not known yet (a topic
@@ -167,11 +196,18 @@ def followers_health(error_limit_s: float) -> tuple[bool, dict[str, Any]]:
     """(all well, name -> snapshot) of this process's followers: one whose thread died, or
     that has not read its topic for ``error_limit_s``, is not well (a short broker outage
     is, as a stage's blocked time is)."""
-    report, ok = {}, True
-    for follower in list(_RUNNING):
+    with _RUNNING_LOCK:
+        followers = sorted(_RUNNING, key=lambda f: (f.name, id(f)))
+    report: dict[str, Any] = {}
+    ok = True
+    for follower in followers:
         snapshot = follower.snapshot()
         error_s = snapshot["error_s"]
         snapshot["healthy"] = snapshot["alive"] and (error_s is None or error_s < error_limit_s)
         ok = ok and snapshot["healthy"]
-        report[follower.name] = snapshot
+        name, same = follower.name, 1  # several of one topic in a process: each shown
+        while name in report:
+            same += 1
+            name = f"{follower.name} #{same}"
+        report[name] = snapshot
     return ok, report
