@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from models.enrichment import _enrichment  # noqa: E402
 from models.enrichment.geo import place_of  # noqa: E402
-from models.enrichment.referrer import source_class  # noqa: E402
+from models.enrichment.referrer import class_of_hosts, host_of  # noqa: E402
 from models.enrichment.useragent import device_of  # noqa: E402
 from models.privacy import PrivacyRules, truncated_ip  # noqa: E402
 from models.validation import Rules, validate_bytes  # noqa: E402
@@ -107,7 +107,7 @@ def interleaved(lines: list[bytes], off: Rules, on: Rules, now: datetime,
 
 
 def clear_caches() -> None:
-    for cached in (device_of, place_of, source_class, truncated_ip, _enrichment):
+    for cached in (device_of, place_of, host_of, class_of_hosts, truncated_ip, _enrichment):
         cached.cache_clear()
 
 
