@@ -149,7 +149,9 @@ class TransactionalLoop:
         on a fatal error; a graceful stop commits what was handled and returns."""
         self.health.starting()
         try:
-            self._init_transactions()
+            if not self._init_transactions():  # stopped while it waited for the broker
+                self.health.stopped()
+                return
             self.consumer.subscribe([self.config.topic], on_assign=self._on_assign,
                                     on_revoke=self._on_revoke, on_lost=self._on_lost)
             self.health.running()
@@ -174,25 +176,30 @@ class TransactionalLoop:
         finally:
             self._close()
 
-    def _init_transactions(self) -> None:
+    def _init_transactions(self) -> bool:
         """Fence older instances of this transactional id and resolve their transactions;
         an error librdkafka calls retriable (a timeout: the transaction coordinator not
-        ready yet) is retried, blocked meanwhile, for up to ``INIT_LIMIT_S``."""
+        ready yet) is retried, blocked meanwhile, for up to ``INIT_LIMIT_S``. False: the
+        stage was stopped meanwhile (a stop, not a failure)."""
         deadline = time.monotonic() + INIT_LIMIT_S
         while True:
             try:
                 self.producer.init_transactions(60)
             except KafkaException as exc:
                 error = exc.args[0] if exc.args else None
+                if (isinstance(error, KafkaError) and error.retriable()
+                        and self._stop.is_set()):
+                    self.health.unblocked()
+                    return False
                 if (not isinstance(error, KafkaError) or not error.retriable()
-                        or time.monotonic() >= deadline or self._stop.is_set()):
+                        or time.monotonic() >= deadline):
                     raise
                 self.health.blocked(f"init_transactions: {error}")
                 log.warning("%s: init_transactions failed, retrying: %s", self.config.group, error)
                 time.sleep(1.0)
                 continue
             self.health.unblocked()
-            return
+            return True
 
     def _poll(self) -> list[Message]:
         """The next batch. Outside a transaction it is handed over at its first record

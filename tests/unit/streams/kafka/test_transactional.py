@@ -121,7 +121,7 @@ def test_a_retriable_init_transactions_failure_is_retried_blocked_meanwhile(
     producer = FlakyInit([KafkaError(KafkaError._TIMED_OUT, "coordinator not ready",
                                      retriable=True)] * 2)
     monkeypatch.setattr(the_loop, "producer", producer)
-    the_loop._init_transactions()
+    assert the_loop._init_transactions()
     assert producer.calls == 3
     assert seen_blocked and all("coordinator not ready" in (r or "") for r in seen_blocked)
     assert the_loop.health.blocked_reason is None  # unblocked once it succeeded
@@ -136,3 +136,14 @@ def test_a_fatal_init_transactions_failure_is_not_retried(
     with pytest.raises(KafkaException, match="fenced"):
         the_loop._init_transactions()
     assert producer.calls == 1
+
+
+def test_a_stop_while_init_transactions_is_retried_is_a_stop_not_a_failure(
+        loop: tuple[TransactionalLoop, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
+    the_loop, _clock = loop
+    monkeypatch.setattr("streams.kafka.transactional.time.sleep", lambda s: the_loop.stop())
+    producer = FlakyInit([KafkaError(KafkaError._TIMED_OUT, "coordinator not ready",
+                                     retriable=True)] * 5)
+    monkeypatch.setattr(the_loop, "producer", producer)
+    assert not the_loop._init_transactions()
+    assert producer.calls == 2 and the_loop.health.blocked_reason is None
