@@ -203,13 +203,17 @@ class TrendingBoard:
         """The topic's partitions, asked again (blocked meanwhile) while the topic answers
         with an error or none: assigning none would read nothing, for good."""
         while True:
-            topic = consumer.list_topics(self.topic, timeout=30).topics.get(self.topic)
-            if topic is not None and topic.error is None and topic.partitions:
-                self.health.unblocked()
-                return sorted(topic.partitions)
+            try:
+                topic = consumer.list_topics(self.topic, timeout=30).topics.get(self.topic)
+            except KafkaException as exc:  # no answer from the broker (yet)
+                topic, why = None, str(exc)
+            else:
+                if topic is not None and topic.error is None and topic.partitions:
+                    self.health.unblocked()
+                    return sorted(topic.partitions)
+                why = "unknown" if topic is None else str(topic.error or "no partitions")
             if self._stop.is_set():
                 return []
-            why = "unknown" if topic is None else topic.error or "no partitions"
             self.health.blocked(f"topic {self.topic}: {why}")
             time.sleep(0.5)
 

@@ -107,12 +107,13 @@ def test_a_slow_stage_process_counts_as_it_last_answered_for_a_while() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     now = {"t": 100.0}
-    board = HealthBoard([url], timeout_s=0.3, grace_s=30.0, clock=lambda: now["t"])
+    board = HealthBoard([url], timeout_s=10.0, grace_s=30.0, clock=lambda: now["t"])
     try:
         ok, stages = board.report()
         assert ok and stages["validate"]["last_warning"] is None, stages
 
-        answer_after["s"] = 1.0  # busy: it answers after the board stopped waiting
+        board.timeout_s, answer_after["s"] = 0.2, 2.0  # busy: it answers after the board
+        # stopped waiting
         now["t"] += 10
         ok, stages = board.report()
         assert ok, stages
