@@ -213,7 +213,8 @@ def run_collector(settings: Settings, bootstrap: str) -> None:
     collector = Collector(settings, keys, producer.send, trusted)
 
     def health() -> tuple[bool, dict[str, Any]]:
-        ok = producer.failure is None and keys.error is None
+        # the keys unread for a while (a Kafka outage the producer shows at once anyway)
+        ok = producer.failure is None and not keys.failing(settings.blocked_limit_s)
         return ok, {"topic": settings.topics.raw, "keys": len(keys.active()),
                     "producer_error": producer.failure, "keys_error": keys.error,
                     "seconds_since_kafka_ack": round(producer.seconds_since_ack, 1),

@@ -51,6 +51,10 @@ class KeyStore:
     def error(self) -> str | None:
         return self._follower.error
 
+    def failing(self, limit_s: float) -> bool:
+        """The keys have not been read for ``limit_s`` (or their reader died)."""
+        return self._follower.failing(limit_s)
+
     def apply(self, key: bytes, value: bytes | None) -> None:
         """One record of the topic (a tombstone removes the key)."""
         key_id = key.decode()

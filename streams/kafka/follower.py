@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from models.errors import ShopstreamError
 
@@ -54,6 +54,17 @@ class TopicFollower:
         elif self.error_since is None:
             self.error_since = time.monotonic()
         self._error = value
+
+    def _on_kafka_error(self, error: KafkaError) -> None:
+        """librdkafka's client-level errors (all brokers down, a connection lost), served
+        by ``consume`` on this thread; cleared by the next record or the recheck."""
+        self.error = f"Kafka: {error}"
+
+    def failing(self, limit_s: float) -> bool:
+        """Its thread died, or it has not read its topic for ``limit_s`` (a shorter outage
+        is not a failure: the client reconnects by itself)."""
+        since = self.error_since
+        return not self.alive or (since is not None and time.monotonic() - since >= limit_s)
 
     def snapshot(self) -> dict[str, Any]:
         """What /health shows of it."""
@@ -97,7 +108,9 @@ class TopicFollower:
                                  "isolation.level": "read_committed",
                                  # a remembered offset no longer there: from the beginning
                                  "auto.offset.reset": "earliest",
-                                 "topic.metadata.refresh.interval.ms": 10_000})
+                                 "topic.metadata.refresh.interval.ms": 10_000,
+                                 # the broker away: reported here, not by consume()
+                                 "error_cb": self._on_kafka_error})
             try:
                 self._read(consumer)
             except KafkaException as exc:
@@ -202,8 +215,7 @@ def followers_health(error_limit_s: float) -> tuple[bool, dict[str, Any]]:
     ok = True
     for follower in followers:
         snapshot = follower.snapshot()
-        error_s = snapshot["error_s"]
-        snapshot["healthy"] = snapshot["alive"] and (error_s is None or error_s < error_limit_s)
+        snapshot["healthy"] = not follower.failing(error_limit_s)
         ok = ok and snapshot["healthy"]
         name, same = follower.name, 1  # several of one topic in a process: each shown
         while name in report:

@@ -15,6 +15,7 @@ from models.keys import Role
 from models.settings import load_settings
 from streams.cli.keys import create_key
 from streams.kafka.admin import ensure_topics
+from streams.kafka.follower import TopicFollower
 from tests.integration.test_collector import CollectorProcess, basic, post_status
 from tests.soak.broker import SoakBroker
 from tests.support import read_topic, wait_for
@@ -59,13 +60,33 @@ def test_no_request_is_answered_200_unless_its_events_are_stored(tmp_path, monke
             thread.start()
         wait_for(lambda: sum(1 for a in answers if a[0] == 200) >= 20, 60,
                  "clients to get answers before the outage")
+        # a follower of a compacted topic (the keys), loaded before the outage: it must
+        # report the broker's absence (librdkafka's error callback, not consume()) and clear
+        # it once the broker is back, though the topic stays quiet
+        follower = TopicFollower(broker.bootstrap, settings.topics.keys, lambda k, v: None,
+                                 "keys (outage test)").start()
+        follower.wait_loaded(60)
+        follower_errors: list[str] = []
+
+        def watch() -> None:
+            while not stop.is_set():
+                if follower.error:
+                    follower_errors.append(follower.error)
+                time.sleep(0.2)  # a sampling interval, not a wait for a condition
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         broker.restart(OUTAGE_S)  # down for 30 s, then up again on the same port and data
         after = len(answers)
         wait_for(lambda: sum(1 for a in answers[after:] if a[0] == 200) >= 20, 180,
                  f"200s again after Kafka returned (last answers: {answers[-3:]})")
+        wait_for(lambda: follower.error is None, 60,
+                 f"the follower's error to clear (it says: {follower.error})")
         stop.set()
-        for thread in threads:
+        for thread in [*threads, watcher]:
             thread.join(90)
+        follower.stop()
+        assert follower_errors, "the follower never reported the broker's absence"
 
         statuses = Counter(status for status, _, _ in answers)
         assert set(statuses) <= {200, 503}, statuses

@@ -43,7 +43,7 @@ class Msg:
 class PlayedConsumer:
     """Answers ``consume`` from a script of batches; stops the follower at its end."""
 
-    def __init__(self, follower: TopicFollower, batches: list[list[Msg]],
+    def __init__(self, follower: TopicFollower, batches: list[list[Msg] | KafkaError],
                  answers_once_assigned: bool = True) -> None:
         self.follower, self.batches = follower, list(batches)
         self.topic_answers, self.answers_once_assigned = True, answers_once_assigned
@@ -71,7 +71,11 @@ class PlayedConsumer:
         if not self.batches:
             self.follower._running = False
             return []
-        return self.batches.pop(0)
+        batch = self.batches.pop(0)
+        if isinstance(batch, KafkaError):  # a client-level error: librdkafka's error_cb,
+            self.follower._on_kafka_error(batch)  # served inside consume()
+            return []
+        return batch
 
 
 @pytest.fixture
@@ -85,8 +89,8 @@ def follower(monkeypatch: pytest.MonkeyPatch) -> TopicFollower:
 
 
 def test_an_error_from_the_broker_shows_until_the_topic_answers_again(follower) -> None:
-    down = Msg(error_=KafkaError(KafkaError._ALL_BROKERS_DOWN, "all brokers down"))
-    consumer = PlayedConsumer(follower, [[Msg(offset_=0)], [down], [], []],
+    down = KafkaError(KafkaError._ALL_BROKERS_DOWN, "all brokers down")
+    consumer = PlayedConsumer(follower, [[Msg(offset_=0)], down, [], []],
                               answers_once_assigned=False)
     follower._read(consumer)  # type: ignore[arg-type]
     # the error shows from the error message on, while the topic does not answer
@@ -94,10 +98,36 @@ def test_an_error_from_the_broker_shows_until_the_topic_answers_again(follower) 
     assert all("all brokers down" in (e or "") for e in consumer.errors_seen[2:])
     assert follower.error_since is not None
 
-    consumer = PlayedConsumer(follower, [[down], []])  # the broker is back: metadata answers
+    consumer = PlayedConsumer(follower, [down, []])  # the broker is back: metadata answers
     follower._running = True
     follower._read(consumer)  # type: ignore[arg-type]
     assert consumer.errors_seen[-1] is None and follower.error_since is None
+
+
+def test_a_partition_error_shows_until_the_next_record(follower) -> None:
+    refused = Msg(error_=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "not allowed"))
+    consumer = PlayedConsumer(follower, [[refused], [Msg(offset_=4)]],
+                              answers_once_assigned=False)
+    follower._read(consumer)  # type: ignore[arg-type]
+    assert "not allowed" in (consumer.errors_seen[1] or "") and consumer.errors_seen[2] is None
+
+
+def test_a_follower_fails_only_once_its_error_outlasts_the_limit(
+        follower, monkeypatch: pytest.MonkeyPatch) -> None:
+    follower._thread = SimpleNamespace(is_alive=lambda: True, join=lambda timeout: None)
+    now = {"t": 1000.0}
+    monkeypatch.setattr(follower_module.time, "monotonic", lambda: now["t"])
+    assert not follower.failing(60)
+    follower._on_kafka_error(KafkaError(KafkaError._ALL_BROKERS_DOWN, "down"))
+    now["t"] += 59
+    follower._on_kafka_error(KafkaError(KafkaError._TRANSPORT, "still down"))  # since kept
+    assert not follower.failing(60)
+    now["t"] += 1
+    assert follower.failing(60)
+    follower.error = None
+    assert not follower.failing(60)
+    follower._thread = SimpleNamespace(is_alive=lambda: False, join=lambda timeout: None)
+    assert follower.failing(60)  # a dead thread fails at once
 
 
 def test_a_new_consumer_starts_where_the_last_one_stopped(follower) -> None:
