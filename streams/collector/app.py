@@ -213,7 +213,8 @@ def run_collector(settings: Settings, bootstrap: str) -> None:
     collector = Collector(settings, keys, producer.send, trusted)
 
     def health() -> tuple[bool, dict[str, Any]]:
-        # the keys unread for a while (a Kafka outage the producer shows at once anyway)
+        # the keys unread for the blocked limit (a Kafka outage, above all: requests are
+        # answered 503 meanwhile anyway) or their reader dead
         ok = producer.failure is None and not keys.failing(settings.blocked_limit_s)
         return ok, {"topic": settings.topics.raw, "keys": len(keys.active()),
                     "producer_error": producer.failure, "keys_error": keys.error,

@@ -28,6 +28,7 @@ def test_no_request_is_answered_200_unless_its_events_are_stored(tmp_path, monke
     monkeypatch.delenv("KAFKA_BOOTSTRAP", raising=False)  # a broker of its own, to stop
     broker = SoakBroker(tmp_path / "broker").start()
     collector = None
+    followers: list[TopicFollower | None] = [None]  # stopped however the test ends
     try:
         settings = load_settings(kafka_bootstrap=broker.bootstrap, topic_prefix="outage.",
                                  data_dir=tmp_path / "data")
@@ -63,7 +64,7 @@ def test_no_request_is_answered_200_unless_its_events_are_stored(tmp_path, monke
         # a follower of a compacted topic (the keys), loaded before the outage: it must
         # report the broker's absence (librdkafka's error callback, not consume()) and clear
         # it once the broker is back, though the topic stays quiet
-        follower = TopicFollower(broker.bootstrap, settings.topics.keys, lambda k, v: None,
+        follower = followers[0] = TopicFollower(broker.bootstrap, settings.topics.keys, lambda k, v: None,
                                  "keys (outage test)").start()
         follower.wait_loaded(60)
         follower_errors: list[str] = []
@@ -80,12 +81,13 @@ def test_no_request_is_answered_200_unless_its_events_are_stored(tmp_path, monke
         after = len(answers)
         wait_for(lambda: sum(1 for a in answers[after:] if a[0] == 200) >= 20, 180,
                  f"200s again after Kafka returned (last answers: {answers[-3:]})")
-        wait_for(lambda: follower.error is None, 60,
-                 f"the follower's error to clear (it says: {follower.error})")
+        try:
+            wait_for(lambda: follower.error is None, 60, "the follower's error to clear")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; it says: {follower.error}") from None
         stop.set()
         for thread in [*threads, watcher]:
             thread.join(90)
-        follower.stop()
         assert follower_errors, "the follower never reported the broker's absence"
 
         statuses = Counter(status for status, _, _ in answers)
@@ -99,6 +101,8 @@ def test_no_request_is_answered_200_unless_its_events_are_stored(tmp_path, monke
         assert not missing, f"{len(missing)} events answered 200 are not in the raw topic " \
             f"(e.g. {sorted(missing)[:5]}); answers: {statuses}"
     finally:
+        if followers[0] is not None:
+            followers[0].stop()
         if collector is not None:
             collector.stop()
         broker.stop()
