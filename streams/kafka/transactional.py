@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 
 COMMIT_RETRY_S = 15.0  # how long offsets are retried into an interval's transaction before it is redone
+STOP_PATIENCE_S = 10.0  # how long a stopping stage still retries a commit
 INIT_LIMIT_S = 300.0  # how long a retriable init_transactions failure (the coordinator not
 # ready on a loaded or restarting broker) is retried before the stage fails
 __all__ = ["LoopConfig", "Processor", "StageFailed", "TransactionalLoop"]
@@ -320,13 +321,16 @@ class TransactionalLoop:
         from the committed offsets. Retriable (broker away): retried, the stage blocked;
         offsets not in within COMMIT_RETRY_S abort and redo the interval; once
         ``commit_transaction`` was called only it is repeated (it resumes; anything else
-        conflicts), up to ``commit_patience_s`` (10 s if stopping), then the stage fails."""
+        conflicts), up to ``commit_patience_s`` (10 s once stopping: a worker stopping
+        because another stage died must not wait minutes here; the open transaction is
+        aborted by the successor's ``init_transactions``), then the stage fails."""
         offsets = [TopicPartition(self.config.topic, p, o) for p, o in self._offsets.items()]
         for out in self.processor.flush():
             self._produce(out)
-        patience = 10.0 if self._stop.is_set() else self.config.commit_patience_s
+        patience = STOP_PATIENCE_S if self._stop.is_set() else self.config.commit_patience_s
         started = time.monotonic()
         deadline, attempt = started + patience, 0
+        stop_deadline: float | None = None
         offsets_sent, committing = not offsets, False
         while True:
             try:
@@ -344,6 +348,9 @@ class TransactionalLoop:
                                 self.config.group, error)
                     self._abort_and_rewind(deadline)
                     return
+                if self._stop.is_set():  # stopped while retrying: 10 s more at most
+                    deadline = min(deadline, stop_deadline or time.monotonic() + STOP_PATIENCE_S)
+                    stop_deadline = deadline
                 if not error.retriable() or time.monotonic() >= deadline:
                     raise StageFailed(f"commit failed: {error}") from exc
                 self.health.blocked(f"commit: {error}")

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from streams.kafka.transactional import LoopConfig, TransactionalLoop
+from streams.kafka.transactional import LoopConfig, StageFailed, TransactionalLoop
 from streams.monitoring.health import StageHealth
 
 
@@ -147,3 +147,26 @@ def test_a_stop_while_init_transactions_is_retried_is_a_stop_not_a_failure(
     monkeypatch.setattr(the_loop, "producer", producer)
     assert not the_loop._init_transactions()
     assert producer.calls == 2 and the_loop.health.blocked_reason is None
+
+
+def test_a_stop_cuts_a_commit_retry_short(
+        loop: tuple[TransactionalLoop, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker stopping because another stage died waits for this stage's commit retries:
+    once stopped they get 10 s more, not the 300 s patience meant for a broker restart."""
+    the_loop, _clock = loop
+    now = {"t": 1000.0}
+
+    def sleep(seconds: float) -> None:
+        now["t"] += seconds
+        if now["t"] >= 1030.0:
+            the_loop.stop()  # the worker stops 30 s into the retries
+
+    monkeypatch.setattr("streams.kafka.transactional.time.monotonic", lambda: now["t"])
+    monkeypatch.setattr("streams.kafka.transactional.time.sleep", sleep)
+    producer = FlakyCommits(timeouts=1_000_000)  # the broker never takes it
+    monkeypatch.setattr(the_loop, "producer", producer)
+    monkeypatch.setattr(the_loop, "consumer", SimpleNamespace(consumer_group_metadata=object))
+    the_loop._offsets = {0: 42}
+    with pytest.raises(StageFailed, match="commit failed"):
+        the_loop._commit()
+    assert 1030.0 <= now["t"] <= 1030.0 + 10.0 + 2.0, now
