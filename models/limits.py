@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from models.errors import Code, Issue
-from models.money import InvalidMoney, parse_money
+from models.money import InvalidMoney, cacheable, parse_money
 from models.orders import line_total
 
 MAX_DEPTH = 32                 # nesting of objects and arrays, in every field
@@ -61,9 +62,10 @@ def limit_issues(data: dict[str, Any], shape_checked: bool = False) -> list[Issu
     issues = [] if shape_checked else shape_issues(data)
     if issues:  # too deep or too big: the fields below are not looked at
         return issues
-    issues.extend(issue for key in ID_FIELDS
-                  if len(str(data.get(key) or "")) > MAX_ID_CHARS
-                  for issue in _text_issue(data.get(key), key, MAX_ID_CHARS))
+    for key in ID_FIELDS:  # (the common case, a short text, costs one test)
+        value = data.get(key)
+        if value is not None and (type(value) is not str or len(value) > MAX_ID_CHARS):
+            issues.extend(_id_issue(value, key))
     context = data.get("context")
     if isinstance(context, dict):
         page = context.get("page")
@@ -106,6 +108,14 @@ def _walk(value: Any, depth: int) -> Iterator[tuple[int, Any]]:
             yield from _walk(child, depth + 1)
 
 
+def _id_issue(value: Any, path: str) -> list[Issue]:
+    """A top-level id over the limit, as its text (the common case, a short text, is ruled
+    out by the caller)."""
+    if len(str(value or "")) > MAX_ID_CHARS:
+        return _text_issue(value, path, MAX_ID_CHARS)
+    return []
+
+
 def _text_issue(value: Any, path: str, limit: int) -> list[Issue]:
     if isinstance(value, str) and len(value) > limit:
         return [Issue(Code.TOO_LONG, path, f"{len(value)} characters, the limit is {limit}")]
@@ -137,23 +147,32 @@ def _column_issues(obj: dict[str, Any], path: str) -> list[Issue]:
 
 
 def _money_issue(value: Any, path: str) -> list[Issue]:
+    problem = _money_problem_cached(value) if cacheable(value) else _money_problem(value)
+    return [] if problem is None else [Issue(problem[0], path, problem[1])]
+
+
+@lru_cache(maxsize=8192, typed=True)  # typed: 1 and 1.0 (and True) are cached apart
+def _money_problem_cached(value: float | int | str) -> tuple[str, str] | None:
+    return _money_problem(value)
+
+
+def _money_problem(value: Any) -> tuple[str, str] | None:
+    """(code, message) of an amount that breaks a limit, else None."""
     try:
         amount = parse_money(value)
     except InvalidMoney as exc:
-        return [Issue(Code.TYPE_INVALID, path, str(exc))]
+        return Code.TYPE_INVALID, str(exc)
     # (no arithmetic before this: an exponent like 1e1000000 overflows any operation)
     if amount and amount.adjusted() >= MONEY_EXPONENT_LIMIT:
-        return [Issue(Code.VALUE_OUT_OF_RANGE, path,
-                      f"{str(amount)[:40]} is out of range: amounts are below 10^14 in size")]
+        return (Code.VALUE_OUT_OF_RANGE,
+                f"{str(amount)[:40]} is out of range: amounts are below 10^14 in size")
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -MONEY_DECIMALS and amount != amount.quantize(
             Decimal(1).scaleb(-MONEY_DECIMALS)):
-        return [Issue(Code.PRECISION_EXCEEDED, path,
-                      f"{amount} has more than {MONEY_DECIMALS} decimal places")]
+        return Code.PRECISION_EXCEEDED, f"{amount} has more than {MONEY_DECIMALS} decimal places"
     if len(amount.normalize().as_tuple().digits) > MONEY_DIGITS:
-        return [Issue(Code.PRECISION_EXCEEDED, path,
-                      f"{amount} has more than {MONEY_DIGITS} significant digits")]
-    return []
+        return Code.PRECISION_EXCEEDED, f"{amount} has more than {MONEY_DIGITS} significant digits"
+    return None
 
 
 def _lines_issues(products: list[Any], path: str) -> list[Issue]:

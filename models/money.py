@@ -25,13 +25,18 @@ def parse_money(value: Any) -> Decimal:
     """An exact Decimal from a JSON number, a numeric string or a Decimal; else InvalidMoney.
     Cached for numbers and short strings (prices repeat; a Decimal is immutable): the
     contract reads each amount twice, for its limits and for its typed field."""
-    kind = type(value)  # (not a float zero: 0.0 and -0.0 are one key, two Decimals)
-    if (kind is float and value) or kind is int or (kind is str and len(value) <= _CACHED_TEXT):
-        return _parse_cached(value)
-    return _parse(value)
+    return _parse_cached(value) if cacheable(value) else _parse(value)
 
 
 _CACHED_TEXT = 40
+
+
+def cacheable(value: Any) -> bool:
+    """Whether what is derived from an amount as sent may be cached on it (with
+    ``lru_cache(typed=True)``: 1 and 1.0 and True apart): a number or a short text, not a float
+    zero (0.0 and -0.0 are one key, two Decimals)."""
+    kind = type(value)
+    return (kind is float and bool(value)) or kind is int or (kind is str and len(value) <= _CACHED_TEXT)
 
 
 @lru_cache(maxsize=8192, typed=True)  # typed: 1 and 1.0 (and True) are cached apart

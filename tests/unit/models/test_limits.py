@@ -125,6 +125,17 @@ def test_money_with_more_than_4_decimals_is_precision_exceeded(check) -> None:
         ("precision_exceeded", "properties.value")]
 
 
+def test_one_amount_breaking_a_limit_in_two_places_is_reported_at_each(check) -> None:
+    # the verdict on an amount is cached on its value: the path is each field's own
+    for amount in ("0.00001", 10**14, 1.123456):
+        products = [{"product_id": "p1", "price": amount}, {"product_id": "p2", "price": amount}]
+        result = check(track("Wishlist Shared", {"value": amount, "products": products}))
+        assert [path for _, path in codes(result)] == [
+            "properties.value", "properties.products.0.price", "properties.products.1.price"]
+        assert len({code for code, _ in codes(result)}) == 1
+        assert len({issue.message for issue in result.issues}) == 1
+
+
 def test_invalid_money_on_a_custom_event_is_type_invalid_never_zero(check) -> None:
     assert codes(check(track("Wishlist Shared", {"total": "abc"}))) == [
         ("type_invalid", "properties.total")]
