@@ -13,7 +13,8 @@ instead of leaving read_committed consumers stuck behind it until the transactio
 out. Against a zombie with another id, the consumer group generation sent with the offsets
 fences it (KIP-447). A fenced producer is fatal: the stage stops and says so.
 
-Everything that talks to Kafka is here; the processor's decisions never see a client.
+Everything that talks to Kafka is here (each transaction call's retry policy in
+:mod:`streams.kafka.transactions`); the processor's decisions never see a client.
 """
 
 from __future__ import annotations
@@ -39,16 +40,12 @@ from confluent_kafka import (
 from models.logs import RateLimitedLog
 from streams.kafka.bounded import StageFailed, bounded
 from streams.kafka.records import Consumed, Record
+from streams.kafka.transactions import TransactionCalls
 from streams.monitoring.health import StageHealth
 from streams.monitoring.metrics import CONSUMER_LAG, forget_lag
 
 log = logging.getLogger(__name__)
 
-
-COMMIT_RETRY_S = 15.0  # how long offsets are retried into an interval's transaction before it is redone
-STOP_PATIENCE_S = 10.0  # how long a stopping stage still retries a commit
-INIT_LIMIT_S = 300.0  # how long a retriable init_transactions failure (the coordinator not
-# ready on a loaded or restarting broker) is retried before the stage fails
 __all__ = ["LoopConfig", "Processor", "StageFailed", "TransactionalLoop"]
 
 
@@ -128,7 +125,7 @@ class TransactionalLoop:
             "fetch.wait.max.ms": 50,
             **config.consumer,
         })
-        self.producer = Producer({
+        producer = Producer({
             "bootstrap.servers": config.bootstrap,
             "transactional.id": config.transactional_id,
             "transaction.timeout.ms": config.transaction_timeout_ms,
@@ -139,6 +136,8 @@ class TransactionalLoop:
             "message.max.bytes": 1_000_000,
             **config.producer,
         })
+        self.transactions = TransactionCalls(producer, config.group, health, self._stop,
+                                             config.commit_patience_s)
 
     def stop(self) -> None:
         self._stop.set()
@@ -150,7 +149,7 @@ class TransactionalLoop:
         on a fatal error; a graceful stop commits what was handled and returns."""
         self.health.starting()
         try:
-            if not self._init_transactions():  # stopped while it waited for the broker
+            if not self.transactions.init():  # stopped while it waited for the broker
                 self.health.stopped()
                 return
             self.consumer.subscribe([self.config.topic], on_assign=self._on_assign,
@@ -176,31 +175,6 @@ class TransactionalLoop:
             raise StageFailed(f"{self.config.group}: {exc}") from exc
         finally:
             self._close()
-
-    def _init_transactions(self) -> bool:
-        """Fence older instances of this transactional id and resolve their transactions;
-        an error librdkafka calls retriable (a timeout: the transaction coordinator not
-        ready yet) is retried, blocked meanwhile, for up to ``INIT_LIMIT_S``. False: the
-        stage was stopped meanwhile (a stop, not a failure)."""
-        deadline = time.monotonic() + INIT_LIMIT_S
-        while True:
-            try:
-                self.producer.init_transactions(60)
-            except KafkaException as exc:
-                error = exc.args[0] if exc.args else None
-                if (isinstance(error, KafkaError) and error.retriable()
-                        and self._stop.is_set()):
-                    self.health.unblocked()
-                    return False
-                if (not isinstance(error, KafkaError) or not error.retriable()
-                        or time.monotonic() >= deadline):
-                    raise
-                self.health.blocked(f"init_transactions: {error}")
-                log.warning("%s: init_transactions failed, retrying: %s", self.config.group, error)
-                time.sleep(1.0)
-                continue
-            self.health.unblocked()
-            return True
 
     def _poll(self) -> list[Message]:
         """The next batch. Outside a transaction it is handed over at its first record
@@ -300,92 +274,35 @@ class TransactionalLoop:
             self._produce(out)
 
     def _begin(self) -> None:
-        self.producer.begin_transaction()
+        self.transactions.begin()
         self._in_transaction = True
         self._started_at = self.clock()
 
     def _produce(self, record: Record) -> None:
-        while True:
-            try:
-                if record.partition is None:
-                    self.producer.produce(record.topic, record.value, record.key)
-                else:
-                    self.producer.produce(record.topic, record.value, record.key,
-                                          partition=record.partition)
-                return
-            except BufferError:  # the local queue is full: let deliveries drain
-                self.producer.poll(0.05)
+        self.transactions.produce(record)
 
     def _commit(self) -> None:
-        """Offsets into the transaction, then commit. Abortable failure: redo the interval
-        from the committed offsets. Retriable (broker away): retried, the stage blocked;
-        offsets not in within COMMIT_RETRY_S abort and redo the interval; once
-        ``commit_transaction`` was called only it is repeated (it resumes; anything else
-        conflicts), up to ``commit_patience_s`` (10 s once stopping: a worker stopping
-        because another stage died must not wait minutes here; the open transaction is
-        aborted by the successor's ``init_transactions``), then the stage fails."""
+        """The held-back records and the offsets into the transaction, then commit
+        (:meth:`TransactionCalls.commit` retries while the broker is away); an aborted
+        transaction redoes the interval from the committed offsets."""
         offsets = [TopicPartition(self.config.topic, p, o) for p, o in self._offsets.items()]
         for out in self.processor.flush():
             self._produce(out)
-        patience = STOP_PATIENCE_S if self._stop.is_set() else self.config.commit_patience_s
-        started = time.monotonic()
-        deadline, attempt = started + patience, 0
-        stop_deadline: float | None = None
-        offsets_sent, committing = not offsets, False
-        while True:
-            try:
-                if not offsets_sent:
-                    metadata = self.consumer.consumer_group_metadata()
-                    bounded(self.producer.send_offsets_to_transaction, offsets, metadata, 10.0)
-                    offsets_sent = True
-                committing = True
-                bounded(self.producer.commit_transaction, 10.0)
-                break
-            except KafkaException as exc:
-                error: KafkaError = exc.args[0]
-                if error.txn_requires_abort():
-                    log.warning("%s: transaction aborted (%s); rewinding to the committed offsets",
-                                self.config.group, error)
-                    self._abort_and_rewind(deadline)
-                    return
-                if self._stop.is_set():  # stopped while retrying: 10 s more at most
-                    deadline = min(deadline, stop_deadline or time.monotonic() + STOP_PATIENCE_S)
-                    stop_deadline = deadline
-                if not error.retriable() or time.monotonic() >= deadline:
-                    raise StageFailed(f"commit failed: {error}") from exc
-                self.health.blocked(f"commit: {error}")
-                if not committing and time.monotonic() - started >= COMMIT_RETRY_S:
-                    log.warning("%s: commit did not go through in %.0f s (%s); aborting the "
-                                "interval and redoing it", self.config.group, COMMIT_RETRY_S, error)
-                    self._abort_and_rewind(deadline)
-                    return
-                attempt += 1
-                self.log_limited.warning("%s: commit failed, retrying: %s", self.config.group,
-                                         error)
-                time.sleep(min(0.2 * attempt, 2.0))
-        self.health.unblocked()
+        if not self.transactions.commit(offsets, self.consumer.consumer_group_metadata):
+            self._rewind()
+            return
         self._in_transaction = False
         self._offsets.clear()
         self.processor.committed()
         self.health.committed()
 
-    def _abort_and_rewind(self, deadline: float | None = None) -> None:
-        """Abort the open transaction (retried while the broker is away, until ``deadline``),
-        then rewind every owned partition to its committed offset and reload its state."""
-        deadline = deadline or time.monotonic() + self.config.commit_patience_s
-        while True:
-            try:
-                bounded(self.producer.abort_transaction, 10.0)
-                break
-            except KafkaException as exc:
-                error: KafkaError = exc.args[0]
-                # a stopping stage does not wait for the broker: its successor's
-                # init_transactions aborts what is left open
-                if not error.retriable() or time.monotonic() >= deadline or self._stop.is_set():
-                    raise StageFailed(f"abort failed: {error}") from exc
-                self.health.blocked(f"abort: {error}")
-                time.sleep(1.0)
-        self.health.unblocked()
+    def _abort_and_rewind(self) -> None:
+        self.transactions.abort()
+        self._rewind()
+
+    def _rewind(self) -> None:
+        """After an abort: rewind every owned partition to its committed offset and reload
+        its state."""
         self._in_transaction = False
         self._offsets.clear()
         partitions = sorted(self._assigned)
@@ -431,9 +348,10 @@ class TransactionalLoop:
         """Abort what is open, leave the group, flush: each bounded in time, so that a
         stage whose Kafka client is stuck still lets its process exit."""
         try:
+            producer = self.transactions.producer
             if self._in_transaction:
-                bounded(self.producer.abort_transaction, 10.0)
+                bounded(producer.abort_transaction, 10.0)
             bounded(lambda _timeout: self.consumer.close(), 10.0)
-            bounded(self.producer.flush, 10.0)
+            bounded(producer.flush, 10.0)
         except (KafkaException, RuntimeError) as exc:
             log.warning("%s: closing: %s", self.config.group, exc)

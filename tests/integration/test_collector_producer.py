@@ -20,6 +20,17 @@ from tests.support import read_topic
 pytestmark = pytest.mark.integration
 
 
+# what librdkafka reports when the producer cannot go on (idempotence broken, ...)
+FATAL = KafkaError(KafkaError._FATAL, "idempotence broken", fatal=True)
+
+
+def _on_a_fresh_topic(kafka: str) -> tuple[str, AckingProducer]:
+    """A new raw topic and a collector producer for it that replaces itself 2 s after a
+    fatal error."""
+    topic = f"producer-{uuid.uuid4().hex[:8]}.raw"
+    return topic, AckingProducer(kafka, topic, ack_timeout_s=30.0, replace_after_s=2.0)
+
+
 def _closed_port() -> int:
     """A local port nothing listens on (bound, then released)."""
     with socket.socket() as sock:
@@ -71,16 +82,14 @@ def test_requests_failing_for_a_while_get_a_new_producer_and_a_blip_does_not():
 
 
 def test_after_a_fatal_error_a_new_producer_delivers_and_health_recovers(kafka):
-    topic = f"producer-{uuid.uuid4().hex[:8]}.raw"
-    fatal = KafkaError(KafkaError._FATAL, "idempotence broken", fatal=True)
+    topic, producer = _on_a_fresh_topic(kafka)
 
     async def scenario() -> list[str]:
-        producer = AckingProducer(kafka, topic, ack_timeout_s=30.0, replace_after_s=2.0)
         answers: list[str] = []
         try:
             await producer.send([(b"k", b"before")])
             answers.append(f"ok, failure={producer.failure}")
-            producer._on_error(fatal)
+            producer._on_error(FATAL)
             try:
                 await producer.send([(b"k", b"refused")])
                 answers.append("ok")
@@ -99,8 +108,8 @@ def test_after_a_fatal_error_a_new_producer_delivers_and_health_recovers(kafka):
     answers = asyncio.run(scenario())
     assert answers == [
         "ok, failure=None",
-        f"the producer has failed: {fatal}, failure={fatal}",
-        f"replacements=1, failure={fatal}",  # unhealthy until an event is acknowledged
+        f"the producer has failed: {FATAL}, failure={FATAL}",
+        f"replacements=1, failure={FATAL}",  # unhealthy until an event is acknowledged
         "ok, failure=None, fatal=None"], answers
     values = [record.value for record in read_topic(kafka, topic, timeout=60)]
     assert values == [b"before", b"after"], values
@@ -110,15 +119,13 @@ def test_after_a_fatal_error_an_idle_collector_recovers_without_traffic(kafka):
     """With no request to show it, the new producer's answer from Kafka (the topic's
     metadata) ends the failure: an idle collector behind a balancer routing on /health
     would otherwise stay 503 for good."""
-    topic = f"producer-{uuid.uuid4().hex[:8]}.raw"
-    fatal = KafkaError(KafkaError._FATAL, "idempotence broken", fatal=True)
+    _topic, producer = _on_a_fresh_topic(kafka)
 
     async def scenario() -> list[str]:
-        producer = AckingProducer(kafka, topic, ack_timeout_s=30.0, replace_after_s=2.0)
         seen: list[str] = []
         try:
             await producer.send([(b"k", b"before")])
-            producer._on_error(fatal)
+            producer._on_error(FATAL)
             deadline = time.monotonic() + 60
             while producer.failure is not None and time.monotonic() < deadline:
                 state = f"replacements={producer.replacements}, failure={producer.failure}"
@@ -133,5 +140,5 @@ def test_after_a_fatal_error_an_idle_collector_recovers_without_traffic(kafka):
     seen = asyncio.run(scenario())
     # unhealthy while the failed producer is current and after its replacement, until the
     # new one got its answer; healthy then, with no event sent
-    assert seen == [f"replacements=0, failure={fatal}", f"replacements=1, failure={fatal}",
+    assert seen == [f"replacements=0, failure={FATAL}", f"replacements=1, failure={FATAL}",
                     "replacements=1, failure=None"], seen

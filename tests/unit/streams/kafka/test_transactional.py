@@ -91,9 +91,9 @@ def test_a_commit_that_timed_out_is_resumed_not_resent_or_aborted(
     # progress fails with a conflict until the stage is declared stuck
     the_loop, _clock = loop
     producer = FlakyCommits(timeouts=2)
-    monkeypatch.setattr(the_loop, "producer", producer)
+    monkeypatch.setattr(the_loop.transactions, "producer", producer)
     monkeypatch.setattr(the_loop, "consumer", SimpleNamespace(consumer_group_metadata=object))
-    monkeypatch.setattr("streams.kafka.transactional.time.sleep", lambda s: None)
+    monkeypatch.setattr("streams.kafka.transactions.time.sleep", lambda s: None)
     the_loop._offsets = {0: 42}
     the_loop._commit()
     assert producer.calls == ["send_offsets", "commit", "commit", "commit"]
@@ -116,12 +116,12 @@ def test_a_retriable_init_transactions_failure_is_retried_blocked_meanwhile(
         loop: tuple[TransactionalLoop, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
     the_loop, _clock = loop
     seen_blocked: list[str | None] = []
-    monkeypatch.setattr("streams.kafka.transactional.time.sleep",
+    monkeypatch.setattr("streams.kafka.transactions.time.sleep",
                         lambda s: seen_blocked.append(the_loop.health.blocked_reason))
     producer = FlakyInit([KafkaError(KafkaError._TIMED_OUT, "coordinator not ready",
                                      retriable=True)] * 2)
-    monkeypatch.setattr(the_loop, "producer", producer)
-    assert the_loop._init_transactions()
+    monkeypatch.setattr(the_loop.transactions, "producer", producer)
+    assert the_loop.transactions.init()
     assert producer.calls == 3
     assert seen_blocked and all("coordinator not ready" in (r or "") for r in seen_blocked)
     assert the_loop.health.blocked_reason is None  # unblocked once it succeeded
@@ -130,22 +130,22 @@ def test_a_retriable_init_transactions_failure_is_retried_blocked_meanwhile(
 def test_a_fatal_init_transactions_failure_is_not_retried(
         loop: tuple[TransactionalLoop, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
     the_loop, _clock = loop
-    monkeypatch.setattr("streams.kafka.transactional.time.sleep", lambda s: None)
+    monkeypatch.setattr("streams.kafka.transactions.time.sleep", lambda s: None)
     producer = FlakyInit([KafkaError(KafkaError._FENCED, "fenced", fatal=True)])
-    monkeypatch.setattr(the_loop, "producer", producer)
+    monkeypatch.setattr(the_loop.transactions, "producer", producer)
     with pytest.raises(KafkaException, match="fenced"):
-        the_loop._init_transactions()
+        the_loop.transactions.init()
     assert producer.calls == 1
 
 
 def test_a_stop_while_init_transactions_is_retried_is_a_stop_not_a_failure(
         loop: tuple[TransactionalLoop, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
     the_loop, _clock = loop
-    monkeypatch.setattr("streams.kafka.transactional.time.sleep", lambda s: the_loop.stop())
+    monkeypatch.setattr("streams.kafka.transactions.time.sleep", lambda s: the_loop.stop())
     producer = FlakyInit([KafkaError(KafkaError._TIMED_OUT, "coordinator not ready",
                                      retriable=True)] * 5)
-    monkeypatch.setattr(the_loop, "producer", producer)
-    assert not the_loop._init_transactions()
+    monkeypatch.setattr(the_loop.transactions, "producer", producer)
+    assert not the_loop.transactions.init()
     assert producer.calls == 2 and the_loop.health.blocked_reason is None
 
 
@@ -161,10 +161,10 @@ def test_a_stop_cuts_a_commit_retry_short(
         if now["t"] >= 1030.0:
             the_loop.stop()  # the worker stops 30 s into the retries
 
-    monkeypatch.setattr("streams.kafka.transactional.time.monotonic", lambda: now["t"])
-    monkeypatch.setattr("streams.kafka.transactional.time.sleep", sleep)
+    monkeypatch.setattr("streams.kafka.transactions.time.monotonic", lambda: now["t"])
+    monkeypatch.setattr("streams.kafka.transactions.time.sleep", sleep)
     producer = FlakyCommits(timeouts=1_000_000)  # the broker never takes it
-    monkeypatch.setattr(the_loop, "producer", producer)
+    monkeypatch.setattr(the_loop.transactions, "producer", producer)
     monkeypatch.setattr(the_loop, "consumer", SimpleNamespace(consumer_group_metadata=object))
     the_loop._offsets = {0: 42}
     with pytest.raises(StageFailed, match="commit failed"):
