@@ -113,7 +113,8 @@ def machine_cpu() -> tuple[float, float]:
 
 def wait_ready(workers: list[BenchWorker], stages: dict[str, int], timeout: float = 240.0) -> None:
     """Until, across ``workers``, each stage (``validate``, ``live``, ``sink``) runs and owns
-    each of its topic's partitions exactly once, each worker a share of them, twice in a
+    each of its topic's partitions exactly once, each worker (and each of a worker's
+    validation processes) a share of them, twice in a
     row 0.5 s apart (a group that has settled, not one in the middle of a rebalance)."""
     def owned() -> list[dict[str, list[int]]] | None:
         out = []
@@ -125,7 +126,10 @@ def wait_ready(workers: list[BenchWorker], stages: dict[str, int], timeout: floa
             for name in stages:  # a worker's validation processes report validate, validate-1...
                 found = [stage for key, stage in health["stages"].items()
                          if key == name or re.fullmatch(rf"{re.escape(name)}-\d+", key)]
-                if not found or any(stage["state"] != "running" for stage in found):
+                # every process of a stage owns a share: one that runs but has not joined the
+                # group yet would make the group rebalance in the middle of the timed run
+                if not found or any(stage["state"] != "running" or not stage["partitions"]
+                                    for stage in found):
                     return None
                 shares[name] = sorted(p for stage in found for p in stage["partitions"])
             out.append(shares)
