@@ -13,8 +13,8 @@ instead of leaving read_committed consumers stuck behind it until the transactio
 out. Against a zombie with another id, the consumer group generation sent with the offsets
 fences it (KIP-447). A fenced producer is fatal: the stage stops and says so.
 
-Everything that talks to Kafka is here (each transaction call's retry policy in
-:mod:`streams.kafka.transactions`); the processor's decisions never see a client.
+The consumer and the loop are here; the producer and each transaction call's retry policy
+are in :mod:`streams.kafka.transactions`. The processor's decisions never see a client.
 """
 
 from __future__ import annotations

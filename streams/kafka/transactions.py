@@ -18,8 +18,8 @@ The policy:
   patience, then the stage fails. A stopping stage gets ``STOP_PATIENCE_S`` more at most:
   a worker stopping because another stage died must not wait minutes here; the open
   transaction is aborted by its successor's ``init_transactions``.
-- abort: retried while the broker is away, up to the same deadline; a stopping stage does
-  not wait for it.
+- abort: retried while the broker is away, up to the commit's deadline (the commit
+  patience from now when called alone: partitions lost); a stopping stage does not wait.
 """
 
 from __future__ import annotations

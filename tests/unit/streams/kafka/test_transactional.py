@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from streams.kafka.transactional import LoopConfig, StageFailed, TransactionalLoop
 from streams.monitoring.health import StageHealth
@@ -170,3 +170,45 @@ def test_a_stop_cuts_a_commit_retry_short(
     with pytest.raises(StageFailed, match="commit failed"):
         the_loop._commit()
     assert 1030.0 <= now["t"] <= 1030.0 + 10.0 + 2.0, now
+
+
+class Recording(Idle):
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def assigned(self, partitions: list[int]) -> None:
+        self.calls.append(f"assigned {partitions}")
+
+    def revoked(self, partitions: list[int]) -> None:
+        self.calls.append(f"revoked {partitions}")
+
+    def committed(self) -> None:
+        self.calls.append("committed")
+
+
+class AbortingCommits(FlakyCommits):
+    """A transactional producer whose commit needs the transaction aborted."""
+
+    def commit_transaction(self, timeout: float) -> None:
+        self.calls.append("commit")
+        raise KafkaException(KafkaError(KafkaError._STATE, "epoch bumped",
+                                        txn_requires_abort=True))
+
+
+def test_a_commit_that_must_abort_rewinds_to_the_committed_offsets_and_reloads_state(
+        loop: tuple[TransactionalLoop, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
+    the_loop, _clock = loop
+    processor = Recording()
+    the_loop.processor = processor  # type: ignore[assignment]
+    seeks: list[tuple[int, int]] = []
+    monkeypatch.setattr(the_loop.transactions, "producer", producer := AbortingCommits(0))
+    monkeypatch.setattr(the_loop, "consumer", SimpleNamespace(
+        consumer_group_metadata=object,
+        committed=lambda tps, timeout: [TopicPartition(tp.topic, tp.partition, 40) for tp in tps],
+        seek=lambda tp: seeks.append((tp.partition, tp.offset))))
+    the_loop._assigned, the_loop._offsets = {0}, {0: 42}
+    the_loop._commit()
+    assert producer.calls == ["send_offsets", "commit", "abort"]
+    assert seeks == [(0, 40)]  # back to the committed offset, not 42
+    assert processor.calls == ["revoked [0]", "assigned [0]"]  # never "committed"
+    assert not the_loop._in_transaction and the_loop._offsets == {}
