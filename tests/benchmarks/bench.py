@@ -141,6 +141,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the table here as JSON")
     parser.add_argument("--keep", action="store_true",
                         help="keep the scratch directory (worker logs, data)")
+    parser.add_argument("--logs", type=Path,
+                        default=Path(tempfile.gettempdir()) / "shopstream-bench-logs",
+                        help="where the worker logs of the last run are kept (default: "
+                        "%(default)s)")
     args = parser.parse_args(argv)
     if args.quick:
         args.events, args.rate_seconds = min(args.events, 10_000), min(args.rate_seconds, 5.0)
@@ -341,6 +345,17 @@ def measure(session: Session) -> None:
                                sum(processes), "MiB")
 
 
+def keep_logs(workdir: Path, logs: Path) -> Path:
+    """Copy the run's worker logs (not their data) to ``logs``, replacing the last run's: a
+    surprising figure can be looked into after the scratch directory is gone."""
+    shutil.rmtree(logs, ignore_errors=True)
+    for log in workdir.rglob("*.log"):
+        target = logs / log.relative_to(workdir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, target)
+    return logs
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     report = Report(context={"events": args.events, "fast_rate": args.fast_rate,
@@ -362,6 +377,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.json:
                 report.write_json(args.json)
         if ok and not args.keep:
+            say(f"worker logs kept in {keep_logs(workdir, args.logs)}")
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             say(f"worker logs and data kept in {workdir}")
