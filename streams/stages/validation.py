@@ -25,7 +25,7 @@ import orjson
 from prometheus_client import Counter
 
 from models.deadletters import dead_letter, dead_letter_key
-from models.enrichment import ENRICHMENT_KEY
+from models.enrichment import ENRICHMENT_KEY, warm_up
 from models.enrichment.geo import geo_database
 from models.flat import DEFAULT_ALIASES, AliasTable
 from models.privacy import PrivacyRules
@@ -225,7 +225,10 @@ def validation_loop(settings: Settings, bootstrap: str, health: StageHealth,
     """The validation stage, ready to :meth:`~TransactionalLoop.run` in a thread."""
     topics = settings.topics
     changelog = dedupe_topic(settings)
-    stage = ValidationStage(rules_from(settings), topics.events, topics.dlq, changelog,
+    rules = rules_from(settings)
+    if rules.enrich:
+        warm_up(rules.geo_database)
+    stage = ValidationStage(rules, topics.events, topics.dlq, changelog,
                             DedupeMemory(window_ms=int(settings.dedupe_window_s * 1000)),
                             duplicates_topic=topics.duplicates)
     from streams.privacy.suppression import followed

@@ -96,3 +96,19 @@ def test_a_configured_maxmind_database_gives_the_city_in_the_canonical_event(mon
     context = orjson.loads(event_to_json(event))["context"]
     assert (context[ENRICHMENT_KEY]["country"], context[ENRICHMENT_KEY]["city"]) == ("SE", "Linköping")
     assert context["ip"] == "89.160.20.0"  # the place came from the full address, then truncated
+
+
+def test_warm_up_loads_the_parsers_before_the_first_event():
+    from models.enrichment import warm_up
+    from models.enrichment.geo import _shipped, place_of
+    from models.enrichment.useragent import device_of
+
+    device_of.cache_clear()
+    place_of.cache_clear()
+    _shipped.cache_clear()
+    warm_up()
+    # the user-agent rules parsed a browser, and the shipped places database is open
+    assert device_of.cache_info().currsize == 1 and device_of(
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0 Safari/537.36").browser == "Chrome"
+    assert _shipped.cache_info().currsize == 1
