@@ -27,7 +27,8 @@ from streams.monitoring.health import HealthBoard
 from streams.monitoring.metrics import LAG_REGISTRY, REGISTRY, VALIDATION_REGISTRY
 from streams.privacy.suppression import followed
 from streams.stages.gc_tuning import settle_after_start_up
-from streams.stages.live import LiveStage, live_changelog, live_loop, register_live_timers
+from streams.stages.live import LiveStage, live_changelog, live_loop
+from streams.stages.live_timers import register_live_timers
 from streams.stages.process import StageProcess
 from streams.stages.trending import TrendingBoard, trending_changelog, trending_loop
 from streams.stages.validation import dedupe_topic, validation_loop
