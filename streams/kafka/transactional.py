@@ -227,7 +227,7 @@ class TransactionalLoop:
             if not self._in_transaction:
                 self._begin()
             for out in outputs:
-                self._produce(out)
+                self.transactions.produce(out)
             self._offsets[partition] = offset + 1
         self.health.progressed(len(messages))
 
@@ -271,15 +271,12 @@ class TransactionalLoop:
         if (outputs or self.processor.pending()) and not self._in_transaction:
             self._begin()
         for out in outputs:
-            self._produce(out)
+            self.transactions.produce(out)
 
     def _begin(self) -> None:
         self.transactions.begin()
         self._in_transaction = True
         self._started_at = self.clock()
-
-    def _produce(self, record: Record) -> None:
-        self.transactions.produce(record)
 
     def _commit(self) -> None:
         """The held-back records and the offsets into the transaction, then commit
@@ -287,7 +284,7 @@ class TransactionalLoop:
         transaction redoes the interval from the committed offsets."""
         offsets = [TopicPartition(self.config.topic, p, o) for p, o in self._offsets.items()]
         for out in self.processor.flush():
-            self._produce(out)
+            self.transactions.produce(out)
         if not self.transactions.commit(offsets, self.consumer.consumer_group_metadata):
             self._rewind()
             return
