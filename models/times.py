@@ -15,11 +15,15 @@ def as_utc(value: datetime) -> datetime:
 
 
 def to_utc_ms(value: datetime) -> datetime:
-    """Normalise to an aware UTC datetime truncated to milliseconds."""
+    """Normalise to an aware UTC datetime truncated to milliseconds. (Called for every time
+    of every event: the constructor is about twice as fast as ``replace(microsecond=...)``.)"""
     if value.tzinfo is not UTC:
         value = as_utc(value)
-    micros = value.microsecond % 1000
-    return value.replace(microsecond=value.microsecond - micros) if micros else value
+    micros = value.microsecond
+    if not micros % 1000:
+        return value
+    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                    micros - micros % 1000, UTC, fold=value.fold)
 
 
 def parse_iso(text: str) -> datetime:
