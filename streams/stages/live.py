@@ -369,5 +369,6 @@ def live_loop(settings: Settings, bootstrap: str, live: LiveStage, health: Stage
                               clock, upstream.caught_up)
     return TransactionalLoop(stage_loop(
         settings, bootstrap, settings.topics.events, "live",
+        min_interval_s=settings.live_commit_min_interval_s,
         tick_interval_s=min(settings.live_tick_s, 0.25),
     ), forgetting(processor, settings, bootstrap), health)
