@@ -129,12 +129,12 @@ class Settings(BaseSettings):
         default=None, gt=0, description="a stage that has read all its input commits once this "
         "long has passed since its last commit, without waiting out commit_interval_s (less "
         "latency at low rates; more transactions); unset: every commit waits the interval")
-    live_commit_min_interval_s: float | None = Field(
-        default=0.02, gt=0, description="the same for the live stage, whose input arrives in "
-        "bursts (each commit of the validation stage makes its events visible at once): it "
-        "commits once it has handled a burst, after this long at least, instead of holding the "
-        "burst for the rest of the interval; about as many transactions (one per burst); "
-        "unset: commit_min_interval_s")
+    live_commit_min_interval_s: float = Field(
+        default=0.02, gt=0, description="the same for the live stage alone (it ignores "
+        "commit_min_interval_s), on by default: its input arrives in bursts (each commit of a "
+        "validation stage makes its events visible at once), so once this long has passed since "
+        "its transaction began and a poll finds less than a full batch, it commits instead of "
+        "holding the burst for the rest of the interval; commit_interval_s or more: off")
     worker_processes: str = Field(
         default="auto", pattern=r"^(auto|[1-9]|1[0-6])$", description="1: every stage in the "
         "worker process; 2 or more: the validation stage in child processes (one when the "

@@ -17,6 +17,7 @@ def stage_loop(settings: Settings, bootstrap: str, topic: str, stage: str,
     ``extra``: the stage's own (a tick interval)."""
     group = f"{faust_app_id(settings)}-{stage}"
     early = min_interval_s or settings.commit_min_interval_s or settings.commit_interval_s
+    # (an early commit later than the interval is no early commit: the interval decides)
     return LoopConfig(
         bootstrap=bootstrap, topic=topic, group=group,
         transactional_id=f"{group}-{settings.instance_id}",

@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.benchmarks.kafka_io import GroupProgress
+from tests.support import wait_until_equal
 
 
 def test_the_watch_sees_a_transactions_offsets_only_once_it_committed(kafka: str) -> None:
@@ -35,13 +36,22 @@ def test_the_watch_sees_a_transactions_offsets_only_once_it_committed(kafka: str
         pending = watch.committed()
         assert pending.get(0, -1) < 0 and watch.error is None, (pending, watch.error)
         producer.commit_transaction(30)
-        assert watch.committed() == {0: 42}
+        # (the commit returns before the markers are written: the offsets show soon after)
+        wait_until_equal(watch.committed, {0: 42}, 30, "the committed transaction's offsets")
+        assert watch.error is None, watch.error
 
         in_transaction(84)
         assert watch.committed() == {0: 42}, "a pending transaction's offsets were seen"
         producer.abort_transaction(30)
+        # the next transaction can add offsets only once the abort's markers are written, so
+        # from then on the aborted offsets would show if they ever were going to
+        in_transaction(126)
         assert watch.committed() == {0: 42}, "an aborted transaction's offsets were seen"
+        producer.commit_transaction(30)
+        wait_until_equal(watch.committed, {0: 126}, 30, "the offsets after the aborted ones")
+        assert watch.error is None, watch.error
     finally:
         watch.close()
         member.close()
-        admin.delete_topics([topic])
+        for future in admin.delete_topics([topic]).values():
+            future.result(30)

@@ -25,8 +25,11 @@ def test_by_default_only_the_live_stage_commits_early() -> None:
 def test_the_settings_early_commit_applies_to_the_stages_without_their_own() -> None:
     validation, live = config(commit_min_interval_s=0.05)
     assert (validation.commit_min_interval_s, live.commit_min_interval_s) == (0.05, 0.02)
-    validation, live = config(commit_min_interval_s=0.05, live_commit_min_interval_s=None)
-    assert (validation.commit_min_interval_s, live.commit_min_interval_s) == (0.05, 0.05)
+
+
+def test_the_live_stages_early_commit_is_read_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("SHOPSTREAM_LIVE_COMMIT_MIN_INTERVAL_S", "0.05")
+    assert config()[1].commit_min_interval_s == 0.05
 
 
 def test_an_early_commit_never_waits_longer_than_the_interval() -> None:
