@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         "read_committed consumers then, so it bounds latency; shorter means more transactions")
     commit_min_interval_s: float | None = Field(
         default=None, gt=0, description="a stage that has read all its input commits once this "
-        "long has passed since its last commit, without waiting out commit_interval_s (less "
+        "long has passed since its transaction began, without waiting out commit_interval_s (less "
         "latency at low rates; more transactions); unset: every commit waits the interval")
     live_commit_min_interval_s: float = Field(
         default=0.02, gt=0, description="the same for the live stage alone (it ignores "
