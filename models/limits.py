@@ -55,13 +55,43 @@ def small_enough(raw: bytes) -> bool:
     return len(raw) <= MAX_FIELDS and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH
 
 
-def limit_issues(data: dict[str, Any], shape_checked: bool = False) -> list[Issue]:
+def short_enough(raw: bytes) -> bool:
+    """Whether the bytes of an event alone rule out every text limit: a decoded text (or an
+    integer's digits) is never longer than the bytes it came from, and the shortest limit is
+    ``MAX_ID_CHARS`` (most events are a few hundred bytes)."""
+    return len(raw) <= MAX_ID_CHARS
+
+
+def limit_issues(data: dict[str, Any], shape_checked: bool = False,
+                 texts_checked: bool = False) -> list[Issue]:
     """Every limit ``data`` (a decoded event, before the contract's models) breaks.
-    ``shape_checked``: depth and size are known to be within bounds (:func:`small_enough`)."""
+    ``shape_checked``: depth and size are known to be within bounds (:func:`small_enough`);
+    ``texts_checked``: so are the lengths of texts (:func:`short_enough`)."""
     # every field: extra top-level keys are kept and serialised too
     issues = [] if shape_checked else shape_issues(data)
     if issues:  # too deep or too big: the fields below are not looked at
         return issues
+    if not texts_checked:
+        issues.extend(_text_limit_issues(data))
+    props = data.get("properties")
+    if isinstance(props, dict):
+        issues.extend(_column_issues(props, "properties", texts_checked))
+        if not texts_checked:
+            issues.extend(_texts_issues(props, "properties", MAX_URL_CHARS))
+        products = props.get("products")
+        if isinstance(products, list):
+            for index, line in enumerate(products):
+                if isinstance(line, dict):
+                    issues.extend(_column_issues(line, f"properties.products.{index}", texts_checked))
+            if not issues:
+                issues.extend(_lines_issues(products, "properties.products"))
+    return issues
+
+
+def _text_limit_issues(data: dict[str, Any]) -> list[Issue]:
+    """The top-level ids and the page context's texts of ``data`` over their length limits
+    (the properties' are checked with their columns)."""
+    issues: list[Issue] = []
     for key in ID_FIELDS:  # (the common case, a short text, costs one test)
         value = data.get(key)
         if value is not None and (type(value) is not str or len(value) > MAX_ID_CHARS):
@@ -72,17 +102,6 @@ def limit_issues(data: dict[str, Any], shape_checked: bool = False) -> list[Issu
         if isinstance(page, dict):
             issues.extend(_texts_issues(page, "context.page", MAX_URL_CHARS))
         issues.extend(_text_issue(context.get("sessionId"), "context.sessionId", MAX_ID_CHARS))
-    props = data.get("properties")
-    if isinstance(props, dict):
-        issues.extend(_column_issues(props, "properties"))
-        issues.extend(_texts_issues(props, "properties", MAX_URL_CHARS))
-        products = props.get("products")
-        if isinstance(products, list):
-            for index, line in enumerate(products):
-                if isinstance(line, dict):
-                    issues.extend(_column_issues(line, f"properties.products.{index}"))
-            if not issues:
-                issues.extend(_lines_issues(products, "properties.products"))
     return issues
 
 
@@ -130,10 +149,12 @@ def _texts_issues(obj: dict[str, Any], path: str, limit: int) -> list[Issue]:
             for issue in _text_issue(obj[key], f"{path}.{key}", limit)]
 
 
-def _column_issues(obj: dict[str, Any], path: str) -> list[Issue]:
+def _column_issues(obj: dict[str, Any], path: str, texts_checked: bool = False) -> list[Issue]:
     issues: list[Issue] = []
     for key, value in obj.items():  # one pass over the fields (most are neither kind)
         if key in ID_KEYS:
+            if texts_checked:
+                continue
             if isinstance(value, str) and len(value) > MAX_ID_CHARS or (
                     isinstance(value, int) and not isinstance(value, bool)
                     and len(str(value)) > MAX_ID_CHARS):

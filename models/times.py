@@ -6,6 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
+
+# orjson writes a UTC datetime as "YYYY-MM-DDTHH:MM:SSZ" (quoted) with these options, about
+# twice as fast as isoformat(timespec="milliseconds"); format_time adds the milliseconds
+_SECONDS_Z = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+
 
 def as_utc(value: datetime) -> datetime:
     """The same instant as an aware UTC datetime (a naive one is taken as UTC)."""
@@ -33,10 +39,11 @@ def parse_iso(text: str) -> datetime:
 
 
 def format_time(value: datetime) -> str:
-    """ISO 8601 UTC with milliseconds and a ``Z`` (a naive time is taken as UTC)."""
+    """ISO 8601 UTC with milliseconds and a ``Z`` (a naive time is taken as UTC; the
+    microseconds are cut, not rounded). Called for every time of every event written."""
     if value.tzinfo is not UTC:
         value = as_utc(value)
-    return value.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
+    return f"{orjson.dumps(value, option=_SECONDS_Z)[1:-2].decode()}.{value.microsecond // 1000:03d}Z"
 
 
 def ms_to_datetime(ms: int) -> datetime:

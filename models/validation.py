@@ -19,7 +19,7 @@ from models.enrichment import with_enrichment
 from models.envelope import EARLIEST_TIME, END_OF_TIME, Envelope
 from models.errors import Code, Issue
 from models.flat import DEFAULT_ALIASES, AliasTable, is_flat, to_contract_names
-from models.limits import limit_issues, shape_issues, small_enough
+from models.limits import limit_issues, shape_issues, short_enough, small_enough
 from models.privacy import PrivacyRules, protect
 from models.times import to_utc_ms
 
@@ -95,15 +95,16 @@ def message_id_for(obj: dict[str, Any]) -> str:
 
 
 def validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool = False,
-                 received: datetime | None = None) -> ValidationResult:
+                 received: datetime | None = None, texts_checked: bool = False) -> ValidationResult:
     """Validate one decoded event (Segment-style or flat) as of ``now`` (aware UTC).
-    ``shape_checked``: its bytes already rule out the depth and size limits. ``received``:
+    ``shape_checked``: its bytes already rule out the depth and size limits;
+    ``texts_checked``: and the length limits of texts. ``received``:
     when it reached shopstream (the ``receivedAt`` of an event without one; default ``now``).
     Never raises:
     an event the checks themselves fail on is refused as ``check_failed`` (with the error),
     so one event cannot stop a stage."""
     try:
-        return _validate_obj(obj, rules, now, shape_checked, received or now)
+        return _validate_obj(obj, rules, now, shape_checked, received or now, texts_checked)
     except (MemoryError, OSError):
         raise  # the machine, not the event (a reader's file, memory): the stage retries it
     except Exception as exc:  # noqa: BLE001 - a bug in a check must not stop the stream
@@ -113,7 +114,7 @@ def validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool = Fa
 
 
 def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool,
-                  received: datetime) -> ValidationResult:
+                  received: datetime, texts_checked: bool) -> ValidationResult:
     if not isinstance(obj, dict):
         return ValidationResult(
             None, (Issue(Code.NOT_OBJECT, "", f"an event is a JSON object, not {type(obj).__name__}"),)
@@ -122,7 +123,10 @@ def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool,
     # first: the steps below serialise what they are given (the original too, for its id)
     too_big = shape_issues(obj) if flat and not shape_checked else []
     data = to_contract_names(obj, rules.aliases)
-    too_big = too_big or limit_issues(data, shape_checked)
+    # a flat event's name is made of its fields, an alias file may name long events: the
+    # lengths of texts are known only for a Segment-style event read with the default names
+    texts_checked = texts_checked and not flat and rules.aliases is DEFAULT_ALIASES
+    too_big = too_big or limit_issues(data, shape_checked, texts_checked)
     if too_big:
         return ValidationResult(None, tuple(too_big))
     event_name = data.get("event")
@@ -206,7 +210,8 @@ def validate_bytes(raw: bytes, rules: Rules, now: datetime,
     obj, problem = parse_bytes(raw, rules)
     if problem is not None:
         return ValidationResult(None, (problem,))
-    return validate_obj(obj, rules, now, shape_checked=small_enough(raw), received=received)
+    return validate_obj(obj, rules, now, shape_checked=small_enough(raw), received=received,
+                        texts_checked=short_enough(raw))
 
 
 def validate_line(line: bytes, too_long: bool, rules: Rules, now: datetime) -> ValidationResult:

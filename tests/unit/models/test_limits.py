@@ -7,8 +7,19 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from models.limits import INT32_MAX, MAX_DEPTH, MAX_FIELDS, MAX_ID_CHARS, MAX_URL_CHARS
+from models.flat import DEFAULT_ALIASES
+from models.limits import (
+    INT32_MAX,
+    MAX_DEPTH,
+    MAX_FIELDS,
+    MAX_ID_CHARS,
+    MAX_URL_CHARS,
+    limit_issues,
+    short_enough,
+)
 from models.validation import Rules, validate_bytes
 from tests.unit.conftest import NOW, codes, order, track
 
@@ -157,6 +168,37 @@ def test_the_limits_apply_to_raw_bytes_as_the_stages_receive_them() -> None:
     assert codes(validate_bytes(body, Rules(), NOW)) == [("value_out_of_range", "properties.quantity")]
     deep = b'{"type":"track","event":"X","userId":"u1","properties":' + b'{"a":' * 33 + b"1" + b"}" * 34
     assert codes(validate_bytes(deep, Rules(), NOW)) == [("too_deep", "properties")]
+
+
+def test_text_limits_hold_on_raw_bytes_past_the_shortcut() -> None:
+    """Validation skips the length checks of an event whose bytes are too few to break them
+    (models.limits.short_enough); one byte more and they run."""
+    long_id = "p" * (MAX_ID_CHARS + 1)
+    body = orjson.dumps(track("Product Viewed", {"product_id": long_id}))
+    assert codes(validate_bytes(body, Rules(), NOW)) == [("too_long", "properties.product_id")]
+    # an alias file may name an event longer than the bytes that name it
+    aliases = DEFAULT_ALIASES.merged({"events": {"pv": "Viewed " + "x" * MAX_ID_CHARS}})
+    short = orjson.dumps(track("pv", {"product_id": "p1"}))
+    assert short_enough(short)
+    assert codes(validate_bytes(short, Rules(aliases=aliases), NOW)) == [("too_long", "event")]
+
+
+TEXTS = (st.text(max_size=40) | st.text(min_size=1000, max_size=1100)
+         | st.integers(min_value=-(2**63), max_value=2**63 - 1))
+
+
+@given(user_id=TEXTS, product_id=TEXTS, session=TEXTS, url=TEXTS, extra=TEXTS)
+def test_an_event_short_enough_breaks_no_text_limit(user_id: Any, product_id: Any, session: Any,
+                                                   url: Any, extra: Any) -> None:
+    """What the shortcut rests on: an event of at most MAX_ID_CHARS bytes has no text issue,
+    so the checks with and without it agree on every such event."""
+    body = track("Product Added", {"product_id": product_id, "url": url, "cart_id": extra,
+                                   "products": [{"product_id": product_id, "price": 1}]},
+                 userId=user_id, context={"sessionId": session, "page": {"url": url}})
+    raw = orjson.dumps(body)
+    if short_enough(raw):
+        data = orjson.loads(raw)
+        assert limit_issues(data, texts_checked=True) == limit_issues(data) == []
 
 
 def test_what_the_rows_derive_from_order_lines_is_in_range_too(check) -> None:

@@ -1,5 +1,6 @@
 """``models.times.to_utc_ms``: every time an event carries becomes the same instant in UTC,
-cut (never rounded) to the millisecond; checked against an independent computation."""
+cut (never rounded) to the millisecond; ``format_time`` writes it as ISO 8601 with milliseconds
+and a ``Z``. Both checked against an independent computation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.times import to_utc_ms
+from models.times import format_time, parse_iso, to_utc_ms
 
 OFFSETS = st.integers(min_value=-23 * 60, max_value=23 * 60).map(
     lambda minutes: timezone(timedelta(minutes=minutes)))
@@ -37,3 +38,17 @@ def test_microseconds_are_cut_not_rounded() -> None:
         2026, 1, 1, 23, 59, 59, 999_000, tzinfo=UTC)
     assert to_utc_ms(datetime(2026, 1, 1, 1, 30, 0, 1_999, tzinfo=timezone(timedelta(hours=2)))) \
         == datetime(2025, 12, 31, 23, 30, 0, 1_000, tzinfo=UTC)
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.none() | st.just(UTC) | OFFSETS))
+def test_format_time_writes_the_utc_instant_with_milliseconds_and_a_z(value: datetime) -> None:
+    utc = expected(value)
+    text = format_time(value)
+    assert text == utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert len(text) == 24 and parse_iso(text) == utc
+
+
+def test_format_time_pads_every_part() -> None:
+    assert format_time(datetime(999, 2, 3, 4, 5, 6, 7_999)) == "0999-02-03T04:05:06.007Z"
+    assert format_time(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00.000Z"
