@@ -20,9 +20,15 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 class UpstreamProgress:
     def __init__(self, bootstrap: str, topic: str, group: str, every_s: float = 1.0) -> None:
         self.topic, self.every_s = topic, every_s
-        # only asks the group coordinator for committed offsets: never joins the group
+        # only asks the group coordinator for committed offsets: never joins the group.
+        # read_uncommitted, so that it does not ask for stable offsets: a read_committed client
+        # is refused while the group has offsets in an open transaction (under load, nearly
+        # always) and retries until its timeout. The offsets it gets are the committed ones
+        # either way; the end of the topic is then its high watermark, so a raw record in an
+        # open transaction counts as not yet validated.
         self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                                  "enable.auto.commit": False})
+                                  "enable.auto.commit": False,
+                                  "isolation.level": "read_uncommitted"})
         self._caught_up = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
