@@ -19,8 +19,9 @@ from models.limits import (
     MAX_URL_CHARS,
     limit_issues,
     short_enough,
+    small_enough,
 )
-from models.validation import Rules, validate_bytes
+from models.validation import Rules, validate_bytes, validate_obj
 from tests.unit.conftest import NOW, codes, order, track
 
 
@@ -183,22 +184,36 @@ def test_text_limits_hold_on_raw_bytes_past_the_shortcut() -> None:
     assert codes(validate_bytes(short, Rules(aliases=aliases), NOW)) == [("too_long", "event")]
 
 
-TEXTS = (st.text(max_size=40) | st.text(min_size=1000, max_size=1100)
+def test_a_flat_event_is_held_to_the_length_limits_however_short() -> None:
+    """A flat event's name is made of its fields (a list is written out as Python does,
+    longer than its JSON), so the shortcut does not apply to it."""
+    raw = orjson.dumps({"category": [0] * 480, "event_type": "x", "user_id": "u"})
+    assert short_enough(raw)
+    assert ("too_long", "event") in codes(validate_bytes(raw, Rules(), NOW))
+
+
+TEXTS = (st.text(max_size=40) | st.integers(min_value=700, max_value=1_030).map(lambda n: "é" * (n // 2))
+         | st.integers(min_value=700, max_value=1_030).map(lambda n: "a" * n)
          | st.integers(min_value=-(2**63), max_value=2**63 - 1))
+FLAT_CATEGORIES = st.integers(min_value=300, max_value=500).map(lambda n: [0] * n) | TEXTS
 
 
-@given(user_id=TEXTS, product_id=TEXTS, session=TEXTS, url=TEXTS, extra=TEXTS)
-def test_an_event_short_enough_breaks_no_text_limit(user_id: Any, product_id: Any, session: Any,
-                                                   url: Any, extra: Any) -> None:
-    """What the shortcut rests on: an event of at most MAX_ID_CHARS bytes has no text issue,
-    so the checks with and without it agree on every such event."""
-    body = track("Product Added", {"product_id": product_id, "url": url, "cart_id": extra,
-                                   "products": [{"product_id": product_id, "price": 1}]},
-                 userId=user_id, context={"sessionId": session, "page": {"url": url}})
-    raw = orjson.dumps(body)
-    if short_enough(raw):
-        data = orjson.loads(raw)
-        assert limit_issues(data, texts_checked=True) == limit_issues(data) == []
+@given(user_id=TEXTS, product_id=TEXTS, session=TEXTS, url=TEXTS, category=FLAT_CATEGORIES)
+def test_the_shortcut_changes_no_result(user_id: Any, product_id: Any, session: Any, url: Any,
+                                        category: Any) -> None:
+    """What validation of bytes decides with the shortcut (models.limits.short_enough) is
+    what the full checks decide, for Segment-style and flat events near the limits."""
+    segment = track("Product Added", {"product_id": product_id, "url": url,
+                                      "products": [{"product_id": product_id, "price": 1}]},
+                    userId=user_id, context={"sessionId": session, "page": {"url": url}})
+    flat = {"category": category, "event_type": "x", "user_id": user_id, "product_id": product_id}
+    for body in (segment, flat):
+        raw = orjson.dumps(body)
+        fast = validate_bytes(raw, Rules(), NOW)
+        full = validate_obj(orjson.loads(raw), Rules(), NOW, shape_checked=small_enough(raw))
+        assert (fast.issues, fast.event) == (full.issues, full.event)
+        if short_enough(raw) and body is segment:
+            assert limit_issues(orjson.loads(raw), texts_checked=True) == []
 
 
 def test_what_the_rows_derive_from_order_lines_is_in_range_too(check) -> None:
