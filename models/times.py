@@ -44,6 +44,8 @@ def format_time(value: datetime) -> str:
     microseconds are cut, not rounded). Called for every time of every event written."""
     if value.tzinfo is not UTC:
         value = as_utc(value)
+    if type(value) is not datetime:  # a subclass (pandas' Timestamp): orjson writes none
+        return value.isoformat(timespec="milliseconds")[:-6] + "Z"
     return f"{orjson.dumps(value, option=_SECONDS_Z)[1:-2].decode()}.{value.microsecond // 1000:03d}Z"
 
 

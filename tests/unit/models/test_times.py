@@ -51,6 +51,14 @@ def test_format_time_writes_the_utc_instant_with_milliseconds_and_a_z(value: dat
     assert len(text) == 24 and parse_iso(text) == utc
 
 
+class _Stamp(datetime):
+    """A datetime subclass, as pandas' Timestamp is."""
+
+
+def test_format_time_takes_a_datetime_subclass() -> None:
+    assert format_time(_Stamp(2026, 1, 2, 3, 4, 5, 678_901, tzinfo=UTC)) == "2026-01-02T03:04:05.678Z"
+
+
 def test_format_time_pads_every_part() -> None:
     assert format_time(datetime(999, 2, 3, 4, 5, 6, 7_999)) == "0999-02-03T04:05:06.007Z"
     assert format_time(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00.000Z"
