@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from deploy.local.broker import free_port
+from streams.kafka.group_offsets import offsets_reader
 from streams.monitoring.scrape import fetch_metrics, total
 
 T = TypeVar("T")
@@ -100,8 +101,7 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
 def group_committed(bootstrap: str, group: str, topic: str) -> int:
     """The consumer group's committed offsets on ``topic``, summed over partitions (grows
     across restarts, unlike a process's counters)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                         "enable.auto.commit": False})
+    consumer = offsets_reader(bootstrap, group)
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
@@ -118,8 +118,7 @@ def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
     last: dict[int, int] = {}
     for record in read_topic(bootstrap, topic):
         last[record.partition] = max(last.get(record.partition, -1), record.offset)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                         "enable.auto.commit": False})
+    consumer = offsets_reader(bootstrap, group)
     try:
         committed = consumer.committed([TopicPartition(topic, p) for p in last], timeout=10)
     except KafkaException as exc:  # the coordinator busy (a rebalance, a loaded machine)
@@ -279,3 +278,33 @@ def ingest_events(client: Any, tmp_path: Path, events: list[dict[str, Any]],
     source, dead = tmp_path / "shop.jsonl", tmp_path / "dead.jsonl"
     source.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
     return ingest(source, "jsonl", ClickHouseWriter(client), Rules(), dead, now=lambda: now), dead
+
+
+class GroupTransactions:
+    """Commits a consumer group's offsets on one input topic the way a stage does: each in a
+    transaction that also writes an output record (to ``out``), left open until
+    :meth:`commit` or :meth:`abort`."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str, out: str) -> None:
+        self.topic, self.out = topic, out
+        self.producer = Producer({"bootstrap.servers": bootstrap,
+                                  "transactional.id": f"{group}-tx"})
+        self.producer.init_transactions(30)
+        self.member = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+
+    def open(self, offset: int) -> None:
+        """Begin a transaction holding an output record and offset ``offset`` of partition 0."""
+        self.producer.begin_transaction()
+        self.producer.produce(self.out, b"output")
+        self.producer.send_offsets_to_transaction([TopicPartition(self.topic, 0, offset)],
+                                                  self.member.consumer_group_metadata(), 30)
+        self.producer.flush(30)
+
+    def commit(self) -> None:
+        self.producer.commit_transaction(30)
+
+    def abort(self) -> None:
+        self.producer.abort_transaction(30)
+
+    def close(self) -> None:
+        self.member.close()

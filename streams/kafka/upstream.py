@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import threading
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
+
+from streams.kafka.group_offsets import offsets_reader
 
 
 class UpstreamProgress:
     def __init__(self, bootstrap: str, topic: str, group: str, every_s: float = 1.0) -> None:
         self.topic, self.every_s = topic, every_s
-        # only asks the group coordinator for committed offsets: never joins the group.
-        # read_uncommitted, so that it does not ask for stable offsets: a read_committed client
-        # is refused while the group has offsets in an open transaction (under load, nearly
-        # always) and retries until its timeout. The offsets it gets are the committed ones
-        # either way; the end of the topic is then its high watermark, so a raw record in an
-        # open transaction counts as not yet validated.
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                                  "enable.auto.commit": False,
-                                  "isolation.level": "read_uncommitted"})
+        # the committed offsets against the high watermarks: a raw record in an open
+        # transaction counts as not yet validated
+        self.consumer = offsets_reader(bootstrap, group)
         self._caught_up = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -13,6 +13,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from streams.kafka.group_offsets import offsets_reader
 from tests.benchmarks.traffic import Message as Outgoing
 
 POLL_S = 0.05
@@ -98,20 +99,15 @@ class HeldInput:
 class GroupProgress:
     """A consumer group's committed offsets on one topic, read without joining the group
     (committed offsets travel in a stage's transaction: committed = its outputs visible).
-
-    Read without ``require_stable`` (a ``read_uncommitted`` client): the broker answers with
-    the offsets of committed transactions only, never a pending or aborted one's, and answers
-    at once. A ``read_committed`` client asks for stable offsets, and while a stage's commit is
-    in flight the broker refuses with UNSTABLE_OFFSET_COMMIT; the client retries after a backoff,
-    so each change was seen up to hundreds of milliseconds late (the more often a stage
-    commits, the more often): 100-200 ms of the funnel p99 this benchmark reported."""
+    Read by :func:`~streams.kafka.group_offsets.offsets_reader`, which the broker answers at
+    once: asked for stable offsets instead, it refused while a stage's commit was in flight,
+    so each change was seen up to hundreds of milliseconds late (100-200 ms of the funnel p99
+    this benchmark once reported)."""
 
     def __init__(self, bootstrap: str, group: str, topic: str) -> None:
         self.group, self.topic = group, topic
         self.partitions = partitions_of(bootstrap, topic)
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                                  "enable.auto.commit": False,
-                                  "isolation.level": "read_uncommitted"})
+        self.consumer = offsets_reader(bootstrap, group)
         self.error: KafkaException | None = None  # the last failure, for a timeout's message
 
     def committed(self) -> dict[int, int]:

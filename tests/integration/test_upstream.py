@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import uuid
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.kafka.upstream import UpstreamProgress
-from tests.support import wait_until_equal
+from tests.support import GroupTransactions, wait_until_equal
 
 
 def test_caught_up_from_committed_offsets_while_a_transaction_is_open(kafka: str) -> None:
@@ -23,33 +23,24 @@ def test_caught_up_from_committed_offsets_while_a_transaction_is_open(kafka: str
     plain = Producer({"bootstrap.servers": kafka})
     plain.produce(topic, b"raw event")  # offset 0: the input holds one record
     assert plain.flush(30) == 0
-    stage = Producer({"bootstrap.servers": kafka, "transactional.id": f"{topic}-tx"})
-    stage.init_transactions(30)
-    member = Consumer({"bootstrap.servers": kafka, "group.id": group})
+    stage = GroupTransactions(kafka, group, topic, out)
     upstream = UpstreamProgress(kafka, topic, group)
     try:
-        def in_transaction(offset: int) -> None:
-            stage.begin_transaction()
-            stage.produce(out, b"canonical event")
-            stage.send_offsets_to_transaction([TopicPartition(topic, 0, offset)],
-                                              member.consumer_group_metadata(), 30)
-            stage.flush(30)
-
-        in_transaction(1)
+        stage.open(1)
         assert upstream.check() is False, "offsets of an open transaction counted"
-        stage.commit_transaction(30)
+        stage.commit()
         # (the commit returns before the markers are written: the offsets show soon after)
         wait_until_equal(upstream.check, True, 30, "caught up once the transaction committed")
 
-        in_transaction(1)  # the next transaction is open: what was committed still holds
+        stage.open(1)  # the next transaction is open: what was committed still holds
         assert upstream.check() is True, "an open transaction hid the committed offsets"
-        stage.commit_transaction(30)
+        stage.commit()
 
         plain.produce(topic, b"another raw event")
         assert plain.flush(30) == 0
         assert upstream.check() is False, "caught up with a record not yet validated"
     finally:
         upstream.close()
-        member.close()
+        stage.close()
         for future in admin.delete_topics([topic, out]).values():
             future.result(30)
