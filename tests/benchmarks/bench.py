@@ -20,6 +20,11 @@ orders would land in the middle of a run); everything else is the default, so an
 unpinned worker runs its validation stage in a child process
 (``SHOPSTREAM_WORKER_PROCESSES=auto`` with two cores) and a pinned one (run 8) in one.
 
+0. warm-up, not timed (``--no-warm-up`` skips it): the N raw events through two workers
+   pinned to a core each, so that the broker's JIT compiler has done most of its work
+   before anything is timed (a fresh broker spends most of its CPU compiling at first);
+   the broker's CPU time (found by the port it listens on, when it runs on this machine)
+   is read for every worker run;
 1. raw limit: a plain confluent-kafka consumer reads the N raw events (assigned, no
    group) and ``orjson.loads`` each: events/s (median of three runs), the 1.00 every
    ratio refers to;
@@ -72,7 +77,7 @@ unpinned worker runs its validation stage in a child process
    validation, live and trending (sink off: an embedded chDB has one owner): one worker
    under ``taskset -c 0``, then two workers (``-c 0`` and ``-c 1``, own worker ids, data
    directories and ports, one topic prefix, so one consumer group per stage); the
-   broker and this process are not pinned;
+   broker and this process are not pinned (8c: the broker's CPU per event in 8b);
 9. memory: peak RSS (``VmHWM``) of every worker process (and its validation process),
    read just before it stops.
 
@@ -99,8 +104,10 @@ from tests.benchmarks import runs  # noqa: E402
 from tests.benchmarks.report import Report  # noqa: E402
 from tests.benchmarks.stats import percentile  # noqa: E402
 from tests.benchmarks.traffic import Message, canonical_events, raw_events  # noqa: E402
+from tests.benchmarks.workers import listening_pid  # noqa: E402
 
 STEPS = {"1", "2", "3", "4", "5", "6", "7", "8"}
+BROKER_STEPS = STEPS - {"2"}  # the contract alone needs no broker
 
 
 def say(message: str) -> None:
@@ -138,6 +145,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the runs to do, e.g. 1,2,3 (default: all)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 10,000 events, latency for 5 s")
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                        help="skip run 0 (the raw events through two pinned workers, untimed, "
+                        "so that the broker's JIT compiler is done before the timed runs)")
     parser.add_argument("--json", type=Path, help="also write the table here as JSON")
     parser.add_argument("--keep", action="store_true",
                         help="keep the scratch directory (worker logs, data)")
@@ -177,10 +187,10 @@ class Session:
             "peak_rss_mib": [[round(r, 1) for r in worker] for worker in result.rss_mib],
             "worker_cpu_s": [[round(c, 2) for c in worker] for worker in result.worker_cpu_s],
             "worker_cpu_us_per_record": result.cpu_per_event_us and round(result.cpu_per_event_us, 1),
-            "machine_busy": None if result.machine_busy is None else round(result.machine_busy, 3)}
-        cpu = " | ".join(" + ".join(f"{c:.1f}" for c in worker) for worker in result.worker_cpu_s)
-        busy = "" if result.machine_busy is None else f", machine {result.machine_busy:.0%} busy"
-        say(f"   {result.count:,} in {result.seconds:.2f} s; worker CPU {cpu} s{busy}")
+            "broker_cpu_s": result.broker_cpu_s and round(result.broker_cpu_s, 2),
+            "broker_cpu_us_per_record": result.broker_cpu_per_event_us
+            and round(result.broker_cpu_per_event_us, 1)}
+        say(f"   {result.count:,} in {result.seconds:.2f} s; {cpu_summary(result)}")
 
 
 def limits(session: Session, raw: list[Message]) -> None:
@@ -307,27 +317,51 @@ def scale_out(session: Session, raw: list[Message]) -> None:
     two = runs.pinned(session.lab, raw, ["0", "1"], p)
     session.throughput("8b", "two workers, taskset -c 0 and -c 1 (same groups)", two,
                        "ev/s", "8a", "two pinned workers (8b), the larger")
-    # what the two cores had left for the workers: the broker (and this process) share them
-    outside = [outside_cpu_us(run) for run in (one, two)]
-    if None not in outside and one.machine_busy is not None and two.machine_busy is not None:
-        session.report.add("8c", f"CPU per event outside the workers (the broker above all), "
-                           f"8a -> 8b: {outside[0]:.0f} -> {outside[1]:.0f} us; machine "
-                           f"{one.machine_busy:.0%} -> {two.machine_busy:.0%} busy",
-                           outside[1] or 0.0, "us")
+    # what the two cores had left for the workers: the broker shares them
+    if one.broker_cpu_per_event_us is not None and two.broker_cpu_per_event_us is not None \
+            and one.cpu_per_event_us and two.cpu_per_event_us:
+        session.report.add("8c", f"the broker's CPU per event in 8b (8a: "
+                           f"{one.broker_cpu_per_event_us:.0f} us; the workers' 8a -> 8b: "
+                           f"{one.cpu_per_event_us:.0f} -> {two.cpu_per_event_us:.0f} us)",
+                           two.broker_cpu_per_event_us, "us")
 
 
-def outside_cpu_us(run: runs.Throughput) -> float | None:
-    """CPU the machine spent outside the workers during a run, per input record (us)."""
-    if run.machine_busy is None or run.cpu_per_event_us is None:
-        return None
-    busy_s = run.machine_busy * run.seconds * (os.cpu_count() or 1)
-    return busy_s / run.count * 1e6 - run.cpu_per_event_us
+def cpu_summary(run: runs.Throughput) -> str:
+    """The workers' CPU time during a run (each worker's processes) and the broker's."""
+    cpu = " | ".join(" + ".join(f"{c:.1f}" for c in worker) for worker in run.worker_cpu_s)
+    broker = "" if run.broker_cpu_s is None else (
+        f", broker {run.broker_cpu_s:.1f} s ({run.broker_cpu_per_event_us:.0f} us/event)")
+    return f"worker CPU {cpu} s{broker}"
+
+
+def warm_up(session: Session, raw: list[Message], passes: int = 3, settled: float = 0.1) -> None:
+    """Run 0, not timed: the raw events through two pinned workers, again until the broker's
+    CPU per event stops falling (by less than ``settled`` from one pass to the next), at
+    most ``passes`` times (once with ``--quick``), so that the broker's JIT compiler has
+    done most of its work before anything is timed. On a fresh broker the compiler threads
+    took 63% of its CPU during the first pinned run, and the broker spent 46-53 us per
+    event in a first pass, 17-19 us in the runs after three; two pinned workers on a fresh
+    broker ran at 1.15x of one, at 1.53-1.68x once it had seen a few runs."""
+    cpus = ["0", "1"] if (os.cpu_count() or 1) > 1 else ["0"]
+    passes = 1 if session.args.quick else passes
+    say(f"0. warming the broker up: {len(raw):,} events through {len(cpus)} pinned worker(s), "
+        f"until its CPU per event settles")
+    before = None
+    for n in range(1, passes + 1):
+        result = runs.pinned(session.lab, raw, cpus, session.args.scale_partitions, label="warmup")
+        say(f"   pass {n}: {result.rate:,.0f} ev/s; {cpu_summary(result)}")
+        now = result.broker_cpu_per_event_us
+        if now is None or (before is not None and now > before * (1 - settled)):
+            break
+        before = now
 
 
 def measure(session: Session) -> None:
     only = session.args.only
     say(f"simulating {session.args.events:,} raw events ...")
     raw = raw_events(session.args.events, session.args.fast_rate)
+    if session.args.warm_up and only & BROKER_STEPS:
+        warm_up(session, raw)
     limits(session, raw)
     stages(session, raw)
     if "6" in only:
@@ -343,6 +377,14 @@ def measure(session: Session) -> None:
             split = f": {parts} (worker, validation process)" if len(processes) > 1 else ""
             session.report.add(f"9{chr(ord('a') + i)}", f"peak RSS, {what}{split}",
                                sum(processes), "MiB")
+
+
+def local_pid(bootstrap: str) -> int | None:
+    """The process of a broker on this machine (its CPU is read with each run), else None."""
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    if host.strip("[]") not in {"127.0.0.1", "localhost", "::1", "0.0.0.0"} or not port.isdigit():
+        return None
+    return listening_pid(int(port))
 
 
 def keep_logs(workdir: Path, logs: Path) -> Path:
@@ -368,7 +410,8 @@ def main(argv: list[str] | None = None) -> None:
     ok = False
     try:
         with broker_for(load_settings(), log=say) as broker:
-            measure(Session(args, runs.Lab(broker.bootstrap, workdir, args.partitions), report))
+            lab = runs.Lab(broker.bootstrap, workdir, args.partitions, local_pid(broker.bootstrap))
+            measure(Session(args, lab, report))
         ok = True
     finally:
         report.context["seconds"] = round(time.monotonic() - started, 1)

@@ -40,7 +40,7 @@ from tests.benchmarks.kafka_io import (
 )
 from tests.benchmarks.traffic import Message as Outgoing
 from tests.benchmarks.traffic import stamped_now
-from tests.benchmarks.workers import BenchWorker, machine_cpu, wait_ready
+from tests.benchmarks.workers import BenchWorker, process_cpu_seconds, wait_ready
 from tests.support import wait_for
 
 # each stage's consumer group (after the app id) and input topic
@@ -52,11 +52,17 @@ LIVE = ["live", "trending"]  # the live stage feeds the trending stage; both run
 @dataclass
 class Lab:
     """Where the runs happen: the broker, a scratch directory, the partition count (None:
-    the settings' default)."""
+    the settings' default), and the broker's process when it runs on this machine (its CPU
+    time is read with the workers')."""
 
     bootstrap: str
     workdir: Path
     partitions: int | None = None
+    broker_pid: int | None = None
+
+    def broker_cpu(self) -> float | None:
+        """The broker's CPU time so far (None: not on this machine, or gone)."""
+        return None if self.broker_pid is None else process_cpu_seconds(self.broker_pid)
 
     @contextlib.contextmanager
     def topics(self, label: str, partitions: int | None = None) -> Iterator[Settings]:
@@ -97,7 +103,7 @@ class Throughput:
     counters: dict[str, float] = field(default_factory=dict)  # the workers' metrics, summed
     worker_cpu_s: list[list[float]] = field(default_factory=list)  # per worker, per process:
                                                                   # CPU used during the run
-    machine_busy: float | None = None  # share of the machine's CPU busy during the run (0-1)
+    broker_cpu_s: float | None = None  # CPU the broker used during the run (None: not here)
 
     @property
     def rate(self) -> float:
@@ -108,6 +114,11 @@ class Throughput:
         """CPU the workers used per input record during the run, microseconds."""
         total = sum(sum(processes) for processes in self.worker_cpu_s)
         return total / self.count * 1e6 if total else None
+
+    @property
+    def broker_cpu_per_event_us(self) -> float | None:
+        """CPU the broker used per input record during the run, microseconds."""
+        return None if self.broker_cpu_s is None else self.broker_cpu_s / self.count * 1e6
 
 
 def stage_input(settings: Settings, stage: str) -> tuple[str, str]:
@@ -131,7 +142,7 @@ def run_workers(lab: Lab, settings: Settings, workers: list[BenchWorker], topic:
         progress.start()
         wait_for(lambda: progress.samples, 30, "the first progress sample")
         timeout = max(300.0, len(messages) / 200)
-        cpu_before, machine_before = [w.cpu_seconds() for w in workers], machine_cpu()
+        cpu_before, broker_before = [w.cpu_seconds() for w in workers], lab.broker_cpu()
         started = held.release()
         done: dict[str, float] = {}
         for stage in stages:  # in pipeline order: a stage's input is final when the one before is done
@@ -141,10 +152,11 @@ def run_workers(lab: Lab, settings: Settings, workers: list[BenchWorker], topic:
         # the run ended when the last stage got there; what comes after it barely counts
         cpu = [[after - before for after, before in zip(w.cpu_seconds(), earlier, strict=False)]
                for w, earlier in zip(workers, cpu_before, strict=True)]
-        busy, total = (after - before for after, before in zip(machine_cpu(), machine_before, strict=True))
+        broker_after = lab.broker_cpu()
+        broker = None if broker_before is None or broker_after is None else broker_after - broker_before
         rss = [w.peak_rss_mib() for w in workers]
         return Throughput(len(messages), max(done.values()), rss, done, counters(settings, workers),
-                          cpu, busy / total if total else None)
+                          cpu, broker)
     finally:
         progress.stop()
         for worker in workers:
@@ -366,10 +378,11 @@ def send_and_watch(lab: Lab, settings: Settings, rate: float, seconds: float,
 
 # -- 8: scale-out -----------------------------------------------------------------------
 
-def pinned(lab: Lab, raw: list[Outgoing], cpus: list[str], partitions: int) -> Throughput:
+def pinned(lab: Lab, raw: list[Outgoing], cpus: list[str], partitions: int,
+           label: str = "scale") -> Throughput:
     """Validation + live (sink off: an embedded ClickHouse has one owner) on ``len(cpus)``
     workers, each pinned to one CPU, one group, ``partitions`` partitions."""
-    with lab.topics(f"scale{len(cpus)}", partitions) as settings:
+    with lab.topics(f"{label}{len(cpus)}", partitions) as settings:
         workers = [lab.worker(settings, f"w{i}", live=True, sink=False, cpus=cpu)
                    for i, cpu in enumerate(cpus)]
         return run_workers(lab, settings, workers, settings.topics.raw, raw, ["validate", *LIVE])

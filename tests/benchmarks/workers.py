@@ -102,13 +102,35 @@ def _stat(pid: int) -> list[str] | None:
         return None
 
 
-def machine_cpu() -> tuple[float, float]:
-    """CPU seconds of the whole machine so far: (busy, total), all cores together."""
-    with open("/proc/stat") as stat:
-        ticks = [int(v) for v in stat.readline().split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    hz = os.sysconf("SC_CLK_TCK")
-    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time one process has used so far (None when it is gone)."""
+    stat = _stat(pid)
+    return None if stat is None else (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def listening_pid(port: int) -> int | None:
+    """The process on this machine listening on TCP ``port`` (the broker the benchmark
+    talks to, however it was started), or None: not here, or not ours to read."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as sockets:
+                for line in list(sockets)[1:]:
+                    fields = line.split()
+                    # local address "ADDR:PORT" in hex, state 0A: listening
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                        inodes.add(fields[9])
+        except OSError:
+            continue
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    return int(pid)
+        except OSError:
+            continue
+    return None
 
 
 def wait_ready(workers: list[BenchWorker], stages: dict[str, int], timeout: float = 240.0) -> None:
