@@ -3,7 +3,7 @@
     python tests/benchmarks/bench.py [--events 200000] [--json bench.json] [--quick]
                                      [--only 1,2,3] [--rate-events 1000] [--rate-seconds 20]
 
-(``make bench``; about 10 minutes on 2 cores with the defaults, ``--quick`` about 2.)
+(``make bench``; about 7 minutes on 2 cores with the defaults, ``--quick`` about 2.)
 
 Uses ``KAFKA_BOOTSTRAP`` or a running local broker, else starts one (as the tests do).
 Every worker run gets fresh topics (its own prefix; the default partition count, 12, or

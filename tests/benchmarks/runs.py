@@ -4,6 +4,7 @@ topics (its own prefix), so consumer groups, changelogs and state start empty.""
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import sys
 import time
@@ -75,6 +76,9 @@ class Lab:
         # the changelogs too, as the worker would, and leaders elected before any worker
         # starts: two workers creating them at once may read one before it has a leader
         changelogs = [dedupe_topic(settings), live_changelog(settings), trending_changelog(settings)]
+        # what earlier runs wrote reaches the disk now, not in the middle of this run (the
+        # kernel writes dirty pages back once they are 30 s old)
+        os.sync()
         ensure_topics(settings, self.bootstrap, compacted_extra=changelogs)
         for topic in [*settings.topics.all(), *changelogs]:
             partitions_of(self.bootstrap, topic)
