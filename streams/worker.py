@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -152,11 +153,33 @@ class StageThread:
                       exc_info=not isinstance(exc, StageFailed))
             os.kill(os.getpid(), signal.SIGTERM)
 
-    def join(self, timeout: float) -> bool:
-        """Stop the stage and wait for it; False if it did not finish in time."""
-        self.stop()
-        self.thread.join(timeout)
+    def wait(self, timeout: float) -> bool:
+        """Wait for the stage to finish (after :meth:`stop`); False if it did not in time."""
+        self.thread.join(max(timeout, 0.0))
         return not self.thread.is_alive()
+
+
+# How long a stopping worker waits for all its stages together: a clean stop lets each
+# commit what it handled; after a stage died the worker restarts anyway (transactions
+# abort what is open, the sinks' replays are deduplicated), so it does not wait long on a
+# Kafka client that a broker restart left stuck (seen: a sink's synchronous offset commit).
+STOP_LIMIT_S = 120.0
+STOP_AFTER_FAILURE_S = 15.0
+
+
+def stop_stages(stages: list[StageThread], clock: Callable[[], float] = time.monotonic) -> int:
+    """Ask every stage to stop at once, then wait for them within one deadline: the exit
+    status (1 when a stage died or did not stop in time, else 0)."""
+    died = [stage.name for stage in stages if stage.error is not None]
+    for stage in stages:
+        stage.stop()
+    deadline = clock() + (STOP_AFTER_FAILURE_S if died else STOP_LIMIT_S)
+    late = [stage.name for stage in stages if not stage.wait(deadline - clock())]
+    if late:
+        log.error("stages %s did not stop within %.0f s%s", ", ".join(late),
+                  STOP_AFTER_FAILURE_S if died else STOP_LIMIT_S,
+                  f" (after {', '.join(died)} died)" if died else "")
+    return 1 if died or late or any(stage.error is not None for stage in stages) else 0
 
 
 def run_worker(settings: Settings, bootstrap: str) -> None:
@@ -229,14 +252,10 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
-        for stage in stages:
-            if not stage.join(120):
-                log.error("stage %s did not stop within 120 s", stage.name)
-                code = code or 1
-            elif stage.error is not None:
-                code = code or 1
+        stopped = stop_stages(stages)
+        code = code or stopped
         state.unlink(missing_ok=True)
-    exit_even_if_threads_linger(code)
+    exit_even_if_threads_linger(code, stages_alive=any(s.thread.is_alive() for s in stages))
 
 
 def automation_sinks(settings: Settings, bootstrap: str, board: HealthBoard,
@@ -270,13 +289,15 @@ def automation_sinks(settings: Settings, bootstrap: str, board: HealthBoard,
     ]
 
 
-def exit_even_if_threads_linger(code: int) -> None:
+def exit_even_if_threads_linger(code: int, stages_alive: bool = False) -> None:
     """Faust can leave its consumer thread running when a step of its shutdown fails (seen:
-    a second end-of-transaction commit at stop). Everything that matters is flushed and
+    a second end-of-transaction commit at stop), and a stage that did not stop in time may
+    be inside a Kafka client call that never returns. Everything that matters is flushed and
     committed or aborted by now, and Kafka transactions make an aborted tail safe to
     replay, so do not hang on it."""
     stuck = [t.name for t in threading.enumerate()
-             if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+             if t is not threading.main_thread() and t.is_alive()
+             and (not t.daemon or stages_alive)]
     if stuck:
         log.warning("threads still running after the worker stopped (%s); exiting", stuck)
         logging.shutdown()
