@@ -335,13 +335,14 @@ def cpu_summary(run: runs.Throughput) -> str:
 
 
 def warm_up(session: Session, raw: list[Message], passes: int = 3, settled: float = 0.1) -> None:
-    """Run 0, not timed: the raw events through two pinned workers, again until the broker's
-    CPU per event stops falling (by less than ``settled`` from one pass to the next), at
-    most ``passes`` times (once with ``--quick``), so that the broker's JIT compiler has
-    done most of its work before anything is timed. On a fresh broker the compiler threads
-    took 63% of its CPU during the first pinned run, and the broker spent 46-53 us per
-    event in a first pass, 17-19 us in the runs after three; two pinned workers on a fresh
-    broker ran at 1.15x of one, at 1.53-1.68x once it had seen a few runs."""
+    """Run 0, not timed: the raw events through two pinned workers, at most ``passes``
+    times (once with ``--quick``), fewer if the broker's CPU per event falls by less than
+    ``settled`` from one pass to the next (or cannot be read), so that the broker's JIT
+    compiler has done most of its work before anything is timed. On a fresh broker the
+    compiler threads took 54-63% of its CPU at first; through two pinned workers it spent
+    44-54 us per event in a first pass, 19-43 in a third, and 13-19 in the runs after
+    three; two pinned workers ran at 1.15-1.46x of one on a fresh broker, at 1.53-1.68x
+    once it had seen a few runs."""
     cpus = ["0", "1"] if (os.cpu_count() or 1) > 1 else ["0"]
     passes = 1 if session.args.quick else passes
     say(f"0. warming the broker up: {len(raw):,} events through {len(cpus)} pinned worker(s), "
@@ -380,11 +381,19 @@ def measure(session: Session) -> None:
 
 
 def local_pid(bootstrap: str) -> int | None:
-    """The process of a broker on this machine (its CPU is read with each run), else None."""
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    """The broker's process when it runs on this machine (its CPU is read with each run): the
+    ``kafka.Kafka`` process listening on the bootstrap's port; else None."""
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
     if host.strip("[]") not in {"127.0.0.1", "localhost", "::1", "0.0.0.0"} or not port.isdigit():
         return None
-    return listening_pid(int(port))
+    pid = listening_pid(int(port))
+    if pid is None:
+        return None
+    try:  # a broker in a container is behind a proxy process: that one's CPU is not the broker's
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return pid if b"kafka.Kafka" in cmdline.read() else None
+    except OSError:
+        return None
 
 
 def keep_logs(workdir: Path, logs: Path) -> Path:
