@@ -346,7 +346,7 @@ def warm_up(session: Session, raw: list[Message], passes: int = 3, settled: floa
     cpus = ["0", "1"] if (os.cpu_count() or 1) > 1 else ["0"]
     passes = 1 if session.args.quick else passes
     say(f"0. warming the broker up: {len(raw):,} events through {len(cpus)} pinned worker(s), "
-        f"until its CPU per event settles")
+        f"{passes} pass(es) at most")
     before = None
     for n in range(1, passes + 1):
         result = runs.pinned(session.lab, raw, cpus, session.args.scale_partitions, label="warmup")
