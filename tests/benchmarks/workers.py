@@ -72,12 +72,7 @@ class BenchWorker(WorkerProcess):
     def cpu_seconds(self) -> list[float]:
         """User + system CPU time each of the worker's processes has used so far, the
         worker's own first."""
-        out = []
-        for pid in self.pids():
-            stat = _stat(pid)
-            if stat is not None:
-                out.append((int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"))
-        return out
+        return [cpu for cpu in map(process_cpu_seconds, self.pids()) if cpu is not None]
 
     def peak_rss_mib(self) -> list[float]:
         """Each of the worker's processes' peak resident memory so far (``VmHWM``; psutil
