@@ -352,6 +352,10 @@ def warm_up(session: Session, raw: list[Message], passes: int = 3, settled: floa
         result = runs.pinned(session.lab, raw, cpus, session.args.scale_partitions, label="warmup")
         say(f"   pass {n}: {result.rate:,.0f} ev/s; {cpu_summary(result)}")
         now = result.broker_cpu_per_event_us
+        session.report.context.setdefault("warm_up", []).append({
+            "rate": round(result.rate), "seconds": round(result.seconds, 3),
+            "worker_cpu_s": [[round(c, 2) for c in worker] for worker in result.worker_cpu_s],
+            "broker_cpu_us_per_record": now and round(now, 1)})
         if now is None or (before is not None and now > before * (1 - settled)):
             break
         before = now
