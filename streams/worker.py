@@ -173,13 +173,14 @@ def stop_stages(stages: list[StageThread], clock: Callable[[], float] = time.mon
     died = [stage.name for stage in stages if stage.error is not None]
     for stage in stages:
         stage.stop()
-    deadline = clock() + (STOP_AFTER_FAILURE_S if died else STOP_LIMIT_S)
+    limit = STOP_AFTER_FAILURE_S if died else STOP_LIMIT_S
+    deadline = clock() + limit
     late = [stage.name for stage in stages if not stage.wait(deadline - clock())]
     if late:
-        log.error("stages %s did not stop within %.0f s%s", ", ".join(late),
-                  STOP_AFTER_FAILURE_S if died else STOP_LIMIT_S,
+        log.error("stages %s did not stop within %.0f s%s", ", ".join(late), limit,
                   f" (after {', '.join(died)} died)" if died else "")
-    return 1 if died or late or any(stage.error is not None for stage in stages) else 0
+    # (a stage that died while stopping counts too)
+    return 1 if late or any(stage.error is not None for stage in stages) else 0
 
 
 def run_worker(settings: Settings, bootstrap: str) -> None:
