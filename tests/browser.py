@@ -27,6 +27,12 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+class PageUnreadable(ConnectionError):
+    """DevTools answered with an error instead of a value: the page is between documents
+    (a navigation destroyed the context the expression was sent to). An ``OSError``, so
+    ``wait_for`` reads it as "not met yet" and shows it if it was the last thing seen."""
+
+
 class Chromium:
     def __init__(self, url: str) -> None:
         path = chromium_path()
@@ -64,6 +70,8 @@ class Chromium:
             async for message in ws:
                 body = json.loads(message.data)
                 if body.get("id") == request_id:
+                    if "error" in body:
+                        raise PageUnreadable(f"DevTools: {body['error']}")
                     result = body["result"]
                     if "exceptionDetails" in result:
                         raise AssertionError(f"page error: {result['exceptionDetails']}")
