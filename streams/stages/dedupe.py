@@ -1,25 +1,50 @@
 """The dedupe memory of the validation stage: which messageIds a partition has seen.
 
-Pure bookkeeping; the agent persists every change to a compacted Kafka topic
-(``<prefix>shop.dedupe``) inside the same transaction as the event's output,
-and rebuilds a partition's memory from that topic when it takes the partition
-over. Time is event time: the window is measured back from the latest event
-time seen on the partition, so a replay of old traffic dedupes exactly as the
-live run did.
+Pure bookkeeping. Time is event time: the window is measured back from the latest event
+time seen on the partition, so a replay of old traffic dedupes exactly as the live run did.
+
+The stage persists the memory to a compacted Kafka topic (its dedupe changelog,
+partitioned like the raw topic) inside the transaction that writes the outputs, and
+rebuilds a partition's memory from the committed records when it takes the partition over.
+Like a state store's write-back cache (Kafka Streams' record cache), the ids remembered
+during one transaction are written as one record per partition at its commit, not one per
+event (:meth:`DedupeMemory.changes`):
+
+- key ``{"from_offset": N, "part": P}``: N is the raw offset of the first event the batch
+  remembers (unique per partition: committed batches cover distinct offsets), P numbers
+  the records of a batch too large for one (``MAX_RECORD_BYTES``);
+- value ``{messageId: event time in ms, ...}``;
+- a tombstone for the key once every id in it is older than the window.
+
+A changelog written before batches holds one record per id (key the id as a JSON string,
+value its time in ms). Such records are still read; the ids still inside the window are
+written again into the partition's next batch and their old keys tombstoned in the same
+transaction.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+
+import orjson
+
+# a batch record stays well under the producer's and the broker's 1 MB message limit: an
+# id is at most 1,024 characters (models/limits.py), 6 bytes each when JSON escapes it
+MAX_RECORD_BYTES = 512 * 1024
+_ENTRY_OVERHEAD = 24  # quotes, colon, comma and a time in ms
 
 
 @dataclass
 class PartitionMemory:
     ids: dict[str, int] = field(default_factory=dict)  # messageId -> event time (ms)
-    heap: list[tuple[int, str]] = field(default_factory=list)
+    heap: list[tuple[int, str]] = field(default_factory=list)  # (time, id): expiry order
     watermark: int | None = None
+    unsaved: dict[str, int] = field(default_factory=dict)  # remembered since the last save
+    unsaved_from: int | None = None  # the raw offset of the first of them: the batch's key
+    saved: list[tuple[int, bytes]] = field(default_factory=list)  # heap: (latest time, key)
+    obsolete: list[bytes] = field(default_factory=list)  # one-id records to tombstone
 
 
 @dataclass
@@ -30,45 +55,102 @@ class DedupeMemory:
     def knows(self, partition: int) -> bool:
         return partition in self._partitions
 
-    def load(self, partition: int, entries: Mapping[str, int]) -> None:
-        """Adopt what the dedupe topic holds for a newly assigned partition."""
-        memory = PartitionMemory(ids=dict(entries))
-        memory.heap = [(ts, message_id) for message_id, ts in entries.items()]
+    def load(self, partition: int, changelog: Mapping[bytes, bytes | None]) -> int:
+        """Adopt what the committed changelog holds for a newly assigned partition (key ->
+        latest value, ``None`` for a tombstone, in the order first written); returns how
+        many ids are inside the window."""
+        memory = PartitionMemory()
+        for key, value in changelog.items():
+            if value is None:
+                continue
+            name = orjson.loads(key)
+            if isinstance(name, str):  # one id per record, as written before batches
+                memory.ids[name] = int(orjson.loads(value))
+                memory.unsaved[name] = memory.ids[name]
+                memory.obsolete.append(key)
+            else:
+                batch: dict[str, int] = orjson.loads(value)
+                memory.ids.update(batch)
+                if batch:
+                    memory.saved.append((max(batch.values()), key))
+        heapq.heapify(memory.saved)
+        memory.watermark = max(memory.ids.values(), default=None)
+        memory.heap = [(ts, message_id) for message_id, ts in memory.ids.items()]
         heapq.heapify(memory.heap)
-        memory.watermark = max(entries.values(), default=None)
         self._partitions[partition] = memory
+        self._expire(memory)  # what a batch still held past the window, as if never loaded
+        return len(memory.ids)
 
     def drop(self, partition: int) -> None:
-        """Forget a partition this worker no longer owns."""
+        """Forget a partition this worker no longer owns (and what it had not saved)."""
         self._partitions.pop(partition, None)
 
     def seen(self, partition: int, message_id: str) -> bool:
         memory = self._partitions.get(partition)
         return memory is not None and message_id in memory.ids
 
-    def remember(self, partition: int, message_id: str, ts_ms: int) -> bool:
-        """Record an id; False when the event is already older than the window."""
+    def remember(self, partition: int, message_id: str, ts_ms: int, offset: int) -> bool:
+        """Record the id of the event at raw ``offset``, then forget the ids the window has
+        left behind; False when the event is already older than the window."""
         memory = self._partitions.setdefault(partition, PartitionMemory())
         if memory.watermark is not None and ts_ms < memory.watermark - self.window_ms:
             return False
-        memory.ids[message_id] = ts_ms
+        memory.ids[message_id] = memory.unsaved[message_id] = ts_ms
+        if memory.unsaved_from is None:
+            memory.unsaved_from = offset
         heapq.heappush(memory.heap, (ts_ms, message_id))
         if memory.watermark is None or ts_ms > memory.watermark:
             memory.watermark = ts_ms
+            self._expire(memory)
         return True
 
-    def expire(self, partition: int) -> list[str]:
-        """Remove and return the ids older than (watermark - window) on ``partition``."""
-        memory = self._partitions.get(partition)
-        if memory is None or memory.watermark is None:
-            return []
+    def _expire(self, memory: PartitionMemory) -> None:
+        """Forget the ids older than (watermark - window)."""
+        if memory.watermark is None:
+            return
         cutoff = memory.watermark - self.window_ms
-        expired = []
-        while memory.heap and memory.heap[0][0] < cutoff:
-            _ts, message_id = heapq.heappop(memory.heap)
-            if memory.ids.pop(message_id, None) is not None:
-                expired.append(message_id)
-        return expired
+        heap, ids = memory.heap, memory.ids
+        while heap and heap[0][0] < cutoff:
+            ts, message_id = heapq.heappop(heap)
+            if ids.get(message_id) == ts:  # not an id remembered again since, at a later time
+                del ids[message_id]
+                memory.unsaved.pop(message_id, None)
+
+    def changes(self) -> Iterator[tuple[int, bytes, bytes | None]]:
+        """What to write to the changelog in the transaction about to commit, as
+        (partition, key, value or ``None`` for a tombstone), and forget it as unsaved: the
+        ids remembered since the last call as one batch per partition (more records when
+        large), and tombstones for the batches (and the one-id records) the window has left
+        behind. An aborted transaction drops the partitions and loads them again."""
+        for partition, memory in self._partitions.items():
+            # one-id records still in the window wait for the partition's next event: their
+            # ids go into its batch, keyed by its offset, before their keys are tombstoned
+            if memory.unsaved_from is not None or not memory.unsaved:
+                for part, batch in enumerate(_parts(memory.unsaved)):
+                    key = orjson.dumps({"from_offset": memory.unsaved_from, "part": part})
+                    yield partition, key, orjson.dumps(batch)
+                    heapq.heappush(memory.saved, (max(batch.values()), key))
+                for key in memory.obsolete:
+                    yield partition, key, None
+                memory.unsaved, memory.unsaved_from, memory.obsolete = {}, None, []
+            cutoff = (memory.watermark or 0) - self.window_ms
+            while memory.saved and memory.saved[0][0] < cutoff:
+                yield partition, heapq.heappop(memory.saved)[1], None
 
     def __len__(self) -> int:
         return sum(len(m.ids) for m in self._partitions.values())
+
+
+def _parts(ids: dict[str, int]) -> Iterator[dict[str, int]]:
+    """``ids`` in pieces that each encode to at most ``MAX_RECORD_BYTES``."""
+    part: dict[str, int] = {}
+    size = 0
+    for message_id, ts in ids.items():
+        entry = len(message_id) * 6 + _ENTRY_OVERHEAD
+        if part and size + entry > MAX_RECORD_BYTES:
+            yield part
+            part, size = {}, 0
+        part[message_id] = ts
+        size += entry
+    if part:
+        yield part

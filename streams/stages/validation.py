@@ -2,8 +2,9 @@
 
 :class:`ValidationStage` decides, for one raw record and the time: validate it
 (:mod:`models.validation`), check it against the dedupe window, and say what to write:
-the canonical event keyed by user with its dedupe-memory changes, or a dead letter with
-the original bytes. It does no I/O and never raises on bad input.
+the canonical event keyed by user, or a dead letter with the original bytes; the dedupe
+memory's changes are written once per partition and commit (:meth:`ValidationStage.changelog`).
+It does no I/O and never raises on bad input.
 
 The runtime is :class:`streams.kafka.transactional.TransactionalLoop` on plain
 confluent-kafka (:func:`validation_loop`): a batch at a time, outputs, dead letters,
@@ -114,11 +115,15 @@ class ValidationStage:
         return not self.memory.knows(partition)
 
     def load_memory(self, partition: int, committed: dict[bytes, bytes | None]) -> int:
-        """Adopt a partition's dedupe memory from its committed changelog entries."""
-        entries = {orjson.loads(key): int(orjson.loads(value))
-                   for key, value in committed.items() if value is not None}
-        self.memory.load(partition, entries)
-        return len(entries)
+        """Adopt a partition's dedupe memory from its committed changelog records; returns
+        how many messageIds it holds."""
+        return self.memory.load(partition, committed)
+
+    def changelog(self) -> list[Record]:
+        """The dedupe memory's changes since the last call, for the transaction about to
+        commit (one record per partition and commit: :mod:`streams.stages.dedupe`)."""
+        return [Record(self.dedupe_topic, key, value, partition)
+                for partition, key, value in self.memory.changes()]
 
     def handle(self, record: Consumed, now: datetime) -> Decision:
         raw = record.value or b""
@@ -147,14 +152,10 @@ class ValidationStage:
                                "offset": record.offset}}
             return Decision("duplicate", [Record(self.duplicates_topic, record.key,
                                                  orjson.dumps(note))])
-        # the output and every change to the dedupe memory travel in one transaction
+        # saved with the output's transaction, at its commit (changelog())
+        self.memory.remember(partition, message_id, datetime_to_ms(canonical.timestamp),
+                             record.offset)
         records = [Record(self.events_topic, canonical.key.encode(), event_to_json(canonical))]
-        ts_ms = datetime_to_ms(canonical.timestamp)
-        if self.memory.remember(partition, message_id, ts_ms):
-            records.append(Record(self.dedupe_topic, orjson.dumps(message_id),
-                                  orjson.dumps(ts_ms), partition))
-        records.extend(Record(self.dedupe_topic, orjson.dumps(old), None, partition)
-                       for old in self.memory.expire(partition))
         extra = canonical.context.model_extra or {}
         return Decision("canonical", records, bot=bool((extra.get(ENRICHMENT_KEY) or {}).get("is_bot")))
 
@@ -213,7 +214,7 @@ class ValidationProcessor:
         return False
 
     def flush(self) -> list[Record]:
-        return []
+        return self.stage.changelog()
 
     def committed(self) -> None:
         self.counts.flush()

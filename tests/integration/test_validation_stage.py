@@ -135,8 +135,14 @@ def test_crashed_worker_recovers_dedupe_state(settings, worker_factory, kafka, p
     worker = worker_factory().start()
     _send_views(kafka, topics.raw, ids)
     changelog = f"{prefix}shopstream-dedupe-message-ids-changelog"
-    wait_for(lambda: count(kafka, topics.events) == 50 and count(kafka, changelog) >= 50, 60,
-             "outputs and dedupe changelog")
+
+    def remembered() -> set[str]:
+        """The messageIds in the committed changelog's batches."""
+        return {message_id for record in read_topic(kafka, changelog) if record.value
+                for message_id in orjson.loads(record.value)}
+
+    wait_for(lambda: count(kafka, topics.events) == 50 and remembered() >= set(ids), 60,
+             "outputs and every id in the dedupe changelog")
     worker.kill()
 
     worker.start()

@@ -1,5 +1,6 @@
-"""The validation stage's per-record decisions, without a broker: canonical output with its
-dedupe entry, duplicates, dead letters with the original bytes, expiry in event time."""
+"""The validation stage's per-record decisions, without a broker: canonical output and its
+dedupe changelog batch at the commit, duplicates, dead letters with the original bytes,
+expiry in event time."""
 
 from __future__ import annotations
 
@@ -27,16 +28,20 @@ def raw(value: bytes, offset: int = 0, partition: int = 0) -> Consumed:
     return Consumed("raw", partition, offset, b"k", value)
 
 
-def test_a_valid_event_goes_out_canonical_keyed_by_user_with_its_dedupe_entry() -> None:
+def test_a_valid_event_goes_out_canonical_keyed_by_user_and_its_id_in_the_commits_batch() -> None:
     s = stage()
-    decision = s.handle(raw(dumps(track("Product Viewed", {"product_id": "p1"}))), NOW)
+    decision = s.handle(raw(dumps(track("Product Viewed", {"product_id": "p1"})), offset=5), NOW)
     assert decision.outcome == "canonical" and decision.code is None
-    out, entry = decision.records
+    (out,) = decision.records
     assert (out.topic, out.key) == ("events", b"u1")
     assert orjson.loads(out.value)["messageId"] == "m1"
     assert orjson.loads(out.value)["receivedAt"] == "2026-11-21T12:00:00.000Z"  # the stage's clock
-    assert (entry.topic, entry.key, entry.partition) == ("dedupe", b'"m1"', 0)
-    assert orjson.loads(entry.value) == 1_795_258_800_000  # event time of the event, in ms
+    s.handle(raw(dumps(track("Product Viewed", {"product_id": "p1"}, messageId="m2")), 6), NOW)
+    (entry,) = s.changelog()  # at the commit: one record for the partition
+    assert (entry.topic, entry.partition) == ("dedupe", 0)
+    assert orjson.loads(entry.key) == {"from_offset": 5, "part": 0}
+    assert orjson.loads(entry.value) == {"m1": 1_795_258_800_000, "m2": 1_795_258_800_000}
+    assert s.changelog() == []  # saved: nothing new to write
 
 
 def test_an_event_without_receivedat_is_stamped_with_its_kafka_timestamp() -> None:
@@ -88,20 +93,24 @@ def test_invalid_bytes_become_a_dead_letter_with_the_original_bytes_and_source()
     assert s.handle(raw(b""), NOW).outcome == "dead_letter"
 
 
-def test_ids_older_than_the_window_expire_as_tombstones_in_the_same_transaction() -> None:
+def test_a_batch_whose_ids_the_window_left_behind_is_tombstoned_at_the_next_commit() -> None:
     s = stage(window_ms=60_000)
     first = track("Product Viewed", {"product_id": "p1"}, messageId="old",
                   timestamp="2026-11-21T11:00:00Z")
     later = track("Product Viewed", {"product_id": "p1"}, messageId="new",
                   timestamp="2026-11-21T11:05:00Z")
     s.handle(raw(dumps(first)), NOW)
+    (old_batch,) = s.changelog()
     decision = s.handle(raw(dumps(later), 1), NOW)
-    tombstones = [r for r in decision.records if r.topic == "dedupe" and r.value is None]
-    assert [t.key for t in tombstones] == [b'"old"']
+    assert [r.topic for r in decision.records] == ["events"]
+    new_batch, tombstone = s.changelog()
+    assert orjson.loads(new_batch.value) == {"new": 1_795_259_100_000}
+    assert (tombstone.key, tombstone.value) == (old_batch.key, None)
     # an event older than the window is forwarded but not remembered
     stale = track("Product Viewed", {"product_id": "p1"}, messageId="stale",
                   timestamp="2026-11-21T10:00:00Z")
     assert [r.topic for r in s.handle(raw(dumps(stale), 2), NOW).records] == ["events"]
+    assert s.changelog() == [] and not s.memory.seen(0, "stale")
 
 
 def test_enrichment_is_on_by_default_and_bots_are_kept_flagged_and_counted() -> None:
@@ -110,7 +119,7 @@ def test_enrichment_is_on_by_default_and_bots_are_kept_flagged_and_counted() -> 
     processor = ValidationProcessor(stage(), lambda partition: {}, "raw", clock=lambda: NOW)
     googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
     before = BOT_EVENTS._value.get()
-    [out, _entry] = processor.handle(raw(dumps(track("Product Viewed", {"product_id": "p1"},
+    [out] = processor.handle(raw(dumps(track("Product Viewed", {"product_id": "p1"},
                                                      context={"userAgent": googlebot}))))
     assert orjson.loads(out.value)["context"]["enrichment"]["is_bot"] is True
     assert BOT_EVENTS._value.get() == before  # counted at the commit, not before
