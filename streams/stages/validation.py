@@ -161,7 +161,8 @@ class ValidationStage:
 
 
 def dedupe_topic(settings: Settings) -> str:
-    """The compacted changelog of the dedupe memory (messageId -> event time in ms)."""
+    """The compacted changelog of the dedupe memory (batches of messageId -> event time in ms:
+    :mod:`streams.stages.dedupe`)."""
     return f"{faust_app_id(settings)}-dedupe-message-ids-changelog"
 
 
