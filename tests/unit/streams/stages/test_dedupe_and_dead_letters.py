@@ -75,6 +75,16 @@ def test_a_batch_past_the_window_but_for_some_ids_loads_only_those():
     assert m.seen(0, "young") and not m.seen(0, "old")
 
 
+def test_a_batch_loaded_at_takeover_is_tombstoned_once_the_window_leaves_it_behind():
+    m = DedupeMemory(window_ms=100)
+    loaded = b'{"from_offset":0,"part":0}'
+    m.load(0, {loaded: b'{"a":50}'})
+    m.remember(0, "b", 120, 1)  # cutoff 20: "a" still inside
+    assert loaded not in [key for _p, key, _v in m.changes()]
+    m.remember(0, "c", 200, 2)  # cutoff 100: "a" is past it
+    assert (0, loaded, None) in list(m.changes())
+
+
 def test_a_large_batch_is_split_into_records_under_the_size_limit():
     m = DedupeMemory(window_ms=10**9)
     long_ids = [f"{n:04d}" + "x" * 1_020 for n in range(200)]  # 1,024 characters each
