@@ -17,9 +17,10 @@ event (:meth:`DedupeMemory.changes`):
 - a tombstone for the key once every id in it is older than the window.
 
 A changelog written before batches holds one record per id (key the id as a JSON string,
-value its time in ms). Such records are still read; the ids still inside the window are
-written again into the partition's next batch and their old keys tombstoned in the same
-transaction.
+value its time in ms). Such records are still read and left where they are; each is
+tombstoned once its id leaves the window, at most ``MAX_TOMBSTONES_PER_COMMIT`` per
+partition and commit (the rest at the next commits), so that no transaction grows with the
+size of an old changelog.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ import orjson
 # id is at most 1,024 characters (models/limits.py), 6 bytes each when JSON escapes it
 MAX_RECORD_BYTES = 512 * 1024
 _ENTRY_OVERHEAD = 24  # quotes, colon, comma and a time in ms
+# tombstones of one-id records written per partition and commit: a transaction stays small
+# (a few hundred KiB) however many ids an older changelog held
+MAX_TOMBSTONES_PER_COMMIT = 10_000
 
 
 @dataclass
@@ -44,7 +48,7 @@ class PartitionMemory:
     unsaved: dict[str, int] = field(default_factory=dict)  # remembered since the last save
     unsaved_from: int | None = None  # the raw offset of the first of them: the batch's key
     saved: list[tuple[int, bytes]] = field(default_factory=list)  # heap: (latest time, key)
-    obsolete: list[bytes] = field(default_factory=list)  # one-id records to tombstone
+    one_id: list[tuple[int, bytes]] = field(default_factory=list)  # heap: older one-id records
 
 
 @dataclass
@@ -66,14 +70,14 @@ class DedupeMemory:
             name = orjson.loads(key)
             if isinstance(name, str):  # one id per record, as written before batches
                 memory.ids[name] = int(orjson.loads(value))
-                memory.unsaved[name] = memory.ids[name]
-                memory.obsolete.append(key)
+                memory.one_id.append((memory.ids[name], key))
             else:
                 batch: dict[str, int] = orjson.loads(value)
                 memory.ids.update(batch)
                 if batch:
                     memory.saved.append((max(batch.values()), key))
         heapq.heapify(memory.saved)
+        heapq.heapify(memory.one_id)
         memory.watermark = max(memory.ids.values(), default=None)
         memory.heap = [(ts, message_id) for message_id, ts in memory.ids.items()]
         heapq.heapify(memory.heap)
@@ -120,22 +124,23 @@ class DedupeMemory:
         """What to write to the changelog in the transaction about to commit, as
         (partition, key, value or ``None`` for a tombstone), and forget it as unsaved: the
         ids remembered since the last call as one batch per partition (more records when
-        large), and tombstones for the batches (and the one-id records) the window has left
-        behind. An aborted transaction drops the partitions and loads them again."""
+        large), and tombstones for the batches the window has left behind and for up to
+        ``MAX_TOMBSTONES_PER_COMMIT`` one-id records. An aborted transaction drops the
+        partitions and loads them again."""
         for partition, memory in self._partitions.items():
-            # one-id records still in the window wait for the partition's next event: their
-            # ids go into its batch, keyed by its offset, before their keys are tombstoned
-            if memory.unsaved_from is not None or not memory.unsaved:
+            if memory.unsaved:
                 for part, batch in enumerate(_parts(memory.unsaved)):
                     key = orjson.dumps({"from_offset": memory.unsaved_from, "part": part})
                     yield partition, key, orjson.dumps(batch)
                     heapq.heappush(memory.saved, (max(batch.values()), key))
-                for key in memory.obsolete:
-                    yield partition, key, None
-                memory.unsaved, memory.unsaved_from, memory.obsolete = {}, None, []
+            memory.unsaved, memory.unsaved_from = {}, None
             cutoff = (memory.watermark or 0) - self.window_ms
             while memory.saved and memory.saved[0][0] < cutoff:
                 yield partition, heapq.heappop(memory.saved)[1], None
+            budget = MAX_TOMBSTONES_PER_COMMIT
+            while budget and memory.one_id and memory.one_id[0][0] < cutoff:
+                yield partition, heapq.heappop(memory.one_id)[1], None
+                budget -= 1
 
     def __len__(self) -> int:
         return sum(len(m.ids) for m in self._partitions.values())

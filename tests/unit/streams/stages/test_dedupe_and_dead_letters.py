@@ -6,7 +6,7 @@ import orjson
 
 from models.deadletters import dead_letter, original_payload
 from models.errors import Issue
-from streams.stages.dedupe import MAX_RECORD_BYTES, DedupeMemory
+from streams.stages.dedupe import MAX_RECORD_BYTES, MAX_TOMBSTONES_PER_COMMIT, DedupeMemory
 from tests.unit.conftest import NOW
 
 
@@ -98,20 +98,31 @@ def test_a_large_batch_is_split_into_records_under_the_size_limit():
     assert restarted.load(0, {key: value for _p, key, value in records}) == 200
 
 
-def test_one_id_records_written_before_batches_are_read_and_rewritten_into_a_batch():
+def test_one_id_records_written_before_batches_are_read_and_tombstoned_as_they_expire():
     m = DedupeMemory(window_ms=1000)
     old = {b'"m1"': b"5000", b'"gone"': None, b'"m2"': b"4500", b'"ancient"': b"3000"}
     assert m.load(0, old) == 2  # the watermark is 5000: "ancient" is past the window
     assert m.seen(0, "m1") and m.seen(0, "m2") and not m.seen(0, "ancient")
-    assert list(m.changes()) == []  # rewritten with the partition's next batch, not before
-    m.remember(0, "m3", 5100, 40)
-    changes = list(m.changes())
-    assert changes == [
-        (0, b'{"from_offset":40,"part":0}', b'{"m1":5000,"m2":4500,"m3":5100}'),
-        (0, b'"m1"', None), (0, b'"m2"', None), (0, b'"ancient"', None)]
-    stored = {**old, **{key: value for _p, key, value in changes}}
+    assert list(m.changes()) == [(0, b'"ancient"', None)]  # left where they are until then
+    m.remember(0, "m3", 5600, 40)  # cutoff 4600: "m2" leaves the window
+    assert list(m.changes()) == [
+        (0, b'{"from_offset":40,"part":0}', b'{"m3":5600}'), (0, b'"m2"', None)]
     restarted = DedupeMemory(window_ms=1000)
-    assert restarted.load(0, stored) == 3 and restarted.seen(0, "m1") and restarted.seen(0, "m3")
+    stored = {**old, b'"ancient"': None, b'"m2"': None, b'{"from_offset":40,"part":0}': b'{"m3":5600}'}
+    assert restarted.load(0, stored) == 2 and restarted.seen(0, "m1") and restarted.seen(0, "m3")
+
+
+def test_one_id_tombstones_are_bounded_per_commit_so_a_transaction_stays_small():
+    m = DedupeMemory(window_ms=1000)
+    count = MAX_TOMBSTONES_PER_COMMIT + 5
+    m.load(0, {orjson.dumps(f"id{n}"): b"100" for n in range(count)})
+    m.remember(0, "new", 5000, 1)  # every one-id record is past the window now
+    first = list(m.changes())
+    tombstones = [key for _p, key, value in first if value is None]
+    assert len(tombstones) == MAX_TOMBSTONES_PER_COMMIT and len(first) == len(tombstones) + 1
+    rest = [key for _p, key, _v in m.changes()]
+    assert len(rest) == 5 and set(rest).isdisjoint(tombstones)
+    assert list(m.changes()) == []
 
 
 def test_a_dropped_partition_forgets_its_ids_and_what_it_had_not_saved():
