@@ -37,9 +37,12 @@ def loads(data: bytes | str) -> Any:
     return orjson.loads(data)
 
 
+_ENVELOPE_TO_DICT = Envelope.__pydantic_serializer__.to_python  # model_dump less its wrapper
+
+
 def event_to_dict(event: Envelope) -> dict[str, Any]:
     """The canonical dict of an event: no ``None`` fields, Decimals kept."""
-    return event.model_dump(exclude_none=True)
+    return _ENVELOPE_TO_DICT(event, exclude_none=True)
 
 
 def event_to_json(event: Envelope) -> bytes:

@@ -29,6 +29,7 @@ _TIME_FIELDS = {"timestamp", "sentAt", "receivedAt"}
 _TYPED: list[type[Props]] = [*EVENT_PROPERTIES.values(), PageProps]
 _CONTRACT_FIELDS: dict[type[Props] | None, frozenset[str]] = {
     model: frozenset(model.model_fields) for model in _TYPED}
+_ENVELOPE = Envelope.__pydantic_validator__  # Envelope.model_validate less its wrapper
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # event time starts here (0 means "none yet" downstream)
 
 
@@ -149,7 +150,10 @@ def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool,
     typed_props: dict[str, Any] | None = None
     if props_model is not None and isinstance(props_in, dict):
         try:
-            typed_props = props_model.model_validate(props_in).model_dump(exclude_none=True)
+            # the validator and serialiser themselves: model_validate and model_dump less
+            # their wrappers (0.3-0.8 us an event)
+            typed = props_model.__pydantic_validator__.validate_python(props_in)
+            typed_props = props_model.__pydantic_serializer__.to_python(typed, exclude_none=True)
             data["properties"] = typed_props  # the envelope takes the typed ones: no copy after
         except ValidationError as exc:
             issues.extend(_issues_from(exc, "properties"))
@@ -157,7 +161,7 @@ def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool,
     if rules.privacy is not None:  # after enrichment: the place comes from the full address
         protect(data, rules.privacy, _CONTRACT_FIELDS.get(props_model, frozenset()))
     try:
-        event = Envelope.model_validate(data)
+        event = _ENVELOPE.validate_python(data)
     except ValidationError as exc:
         issues[:0] = _issues_from(exc)
         return ValidationResult(None, tuple(issues))
