@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from models.ecommerce import EventName
 from models.enrichment import is_bot_event
@@ -21,8 +21,10 @@ _AMOUNT_EVENTS = frozenset({EventName.ORDER_COMPLETED, EventName.ORDER_UPDATED,
                             EventName.ORDER_REFUNDED, EventName.ORDER_CANCELLED})
 
 
-@dataclass(frozen=True)
-class LiveEvent:
+class LiveEvent(NamedTuple):
+    """Immutable; a named tuple, as one is made per event (a quarter of a frozen dataclass's
+    cost to make)."""
+
     name: str            # the track event name, or the call type ("page", "identify")
     tenant: str
     ts: int              # event time, ms since the epoch (at most a minute past received_ms)
@@ -73,18 +75,32 @@ def live_event(obj: dict[str, Any]) -> LiveEvent:
     )
 
 
-@dataclass
 class Effects:
     """State to persist (key -> value, None deletes), triggers to emit, and trending updates
     to send on to the products' owners (repartitioned by product).
 
     A value is what ``models.serde.dumps`` writes: a JSON-able value or the state's own
     dataclass, held by reference and serialised only when the write-back cache is flushed
-    at the commit, so a key changed by many events costs one serialisation per commit."""
+    at the commit, so a key changed by many events costs one serialisation per commit.
+    (A plain class with slots: several are made per event.)"""
 
-    writes: dict[str, Any] = field(default_factory=dict)
-    triggers: list[Trigger] = field(default_factory=list)
-    trend: list[TrendUpdate] = field(default_factory=list)
+    __slots__ = ("writes", "triggers", "trend")
+
+    def __init__(self, writes: dict[str, Any] | None = None,
+                 triggers: list[Trigger] | None = None,
+                 trend: list[TrendUpdate] | None = None) -> None:
+        self.writes: dict[str, Any] = {} if writes is None else writes
+        self.triggers: list[Trigger] = [] if triggers is None else triggers
+        self.trend: list[TrendUpdate] = [] if trend is None else trend
+
+    def __repr__(self) -> str:
+        return f"Effects(writes={self.writes!r}, triggers={self.triggers!r}, trend={self.trend!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Effects) and (self.writes, self.triggers, self.trend) == (
+            other.writes, other.triggers, other.trend)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaces
 
     def merge(self, other: Effects) -> Effects:
         if other.writes:  # (called several times per event, mostly with nothing to add)

@@ -23,7 +23,7 @@ State keys: ``i|<tenant>|<anonymous id>`` -> user id; ``p|<tenant>|<user id>`` -
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from models.identity import ALIAS_CALL, IDENTIFY_CALL, contact_traits, follow_links, linked_ids
@@ -92,7 +92,7 @@ class Identities:
         if not ev.user_key:
             return ev
         person = self.person(ev.tenant, ev.user_key)
-        return ev if person == ev.user_key else replace(ev, user_id=person, user_key=person)
+        return ev if person == ev.user_key else ev._replace(user_id=person, user_key=person)
 
     def contact(self, tenant: str, user_id: str | None) -> dict[str, str]:
         return self.traits.get((tenant, user_id), {}) if user_id else {}
