@@ -18,9 +18,12 @@ event (:meth:`DedupeMemory.changes`):
 
 A changelog written before batches holds one record per id (key the id as a JSON string,
 value its time in ms). Such records are still read and left where they are; each is
-tombstoned once its id leaves the window, at most ``MAX_TOMBSTONES_PER_COMMIT`` per
+tombstoned once its id leaves the window, at most ``MAX_TOMBSTONE_BYTES`` of keys per
 partition and commit (the rest at the next commits), so that no transaction grows with the
 size of an old changelog.
+
+An id found in several records (an old and a new version writing one partition) keeps
+the latest of their times.
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ import orjson
 # id is at most 1,024 characters (models/limits.py), 6 bytes each when JSON escapes it
 MAX_RECORD_BYTES = 512 * 1024
 _ENTRY_OVERHEAD = 24  # quotes, colon, comma and a time in ms
-# tombstones of one-id records written per partition and commit: a transaction stays small
-# (a few hundred KiB) however many ids an older changelog held
-MAX_TOMBSTONES_PER_COMMIT = 10_000
+# the keys of one-id records tombstoned per partition and commit: a transaction stays small
+# however many ids an older changelog held, and however long they are (up to 6 KiB a key)
+MAX_TOMBSTONE_BYTES = 256 * 1024
 
 
 @dataclass
@@ -64,18 +67,27 @@ class DedupeMemory:
         latest value, ``None`` for a tombstone, in the order first written); returns how
         many ids are inside the window."""
         memory = PartitionMemory()
+        ids = memory.ids
         for key, value in changelog.items():
             if value is None:
                 continue
             name = orjson.loads(key)
             if isinstance(name, str):  # one id per record, as written before batches
-                memory.ids[name] = int(orjson.loads(value))
-                memory.one_id.append((memory.ids[name], key))
-            else:
-                batch: dict[str, int] = orjson.loads(value)
-                memory.ids.update(batch)
-                if batch:
-                    memory.saved.append((max(batch.values()), key))
+                ts = int(orjson.loads(value))
+                if ids.get(name, -1) < ts:
+                    ids[name] = ts
+                memory.one_id.append((ts, key))  # tombstoned by its own time
+                continue
+            batch: dict[str, int] = orjson.loads(value)
+            if not batch:
+                continue
+            if ids.keys().isdisjoint(batch):  # the usual case: each id in one record
+                ids.update(batch)
+            else:  # the latest time wins, whichever record was written first
+                for message_id, ts in batch.items():
+                    if ids.get(message_id, -1) < ts:
+                        ids[message_id] = ts
+            memory.saved.append((max(batch.values()), key))
         heapq.heapify(memory.saved)
         heapq.heapify(memory.one_id)
         memory.watermark = max(memory.ids.values(), default=None)
@@ -124,8 +136,8 @@ class DedupeMemory:
         """What to write to the changelog in the transaction about to commit, as
         (partition, key, value or ``None`` for a tombstone), and forget it as unsaved: the
         ids remembered since the last call as one batch per partition (more records when
-        large), and tombstones for the batches the window has left behind and for up to
-        ``MAX_TOMBSTONES_PER_COMMIT`` one-id records. An aborted transaction drops the
+        large), and tombstones for the batches the window has left behind and for one-id
+        records, up to ``MAX_TOMBSTONE_BYTES`` of their keys. An aborted transaction drops the
         partitions and loads them again."""
         for partition, memory in self._partitions.items():
             if memory.unsaved:
@@ -137,10 +149,11 @@ class DedupeMemory:
             cutoff = (memory.watermark or 0) - self.window_ms
             while memory.saved and memory.saved[0][0] < cutoff:
                 yield partition, heapq.heappop(memory.saved)[1], None
-            budget = MAX_TOMBSTONES_PER_COMMIT
-            while budget and memory.one_id and memory.one_id[0][0] < cutoff:
-                yield partition, heapq.heappop(memory.one_id)[1], None
-                budget -= 1
+            budget = MAX_TOMBSTONE_BYTES
+            while budget > 0 and memory.one_id and memory.one_id[0][0] < cutoff:
+                key = heapq.heappop(memory.one_id)[1]
+                budget -= len(key)
+                yield partition, key, None
 
     def __len__(self) -> int:
         return sum(len(m.ids) for m in self._partitions.values())
