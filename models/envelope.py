@@ -7,6 +7,7 @@ precision; naive times are taken as UTC.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -44,6 +45,25 @@ def name_of(event: dict[str, Any]) -> str:
     if call == "track":
         return str(event.get("event") or "")
     return str(call or "")
+
+
+def check_identity_and_name(values: Mapping[str, Any]) -> None:
+    """The envelope's rules across fields (its fields' own rules are their types), on its
+    fields by name: the model's, or the canonical dict's (:mod:`models.canonical`), where a
+    field left out is None."""
+    get = values.get
+    if get("userId") is None and get("anonymousId") is None:
+        raise PydanticCustomError(
+            Code.IDENTITY_MISSING, "an event needs a userId or an anonymousId"
+        )
+    call, event = get("type"), get("event")
+    if call == "track" and not (event and event.strip()):
+        raise PydanticCustomError(Code.EVENT_MISSING, "a track event needs an event name")
+    if call == "alias" and (get("previousId") is None or get("userId") is None):
+        raise PydanticCustomError(Code.FIELD_REQUIRED,
+                                  "an alias call needs a previousId and a userId")
+    if call == "group" and get("groupId") is None:
+        raise PydanticCustomError(Code.FIELD_REQUIRED, "a group call needs a groupId")
 
 
 class _Open(BaseModel):
@@ -108,17 +128,7 @@ class Envelope(BaseModel):
 
     @model_validator(mode="after")
     def _identity_and_name(self) -> Envelope:
-        if self.userId is None and self.anonymousId is None:
-            raise PydanticCustomError(
-                Code.IDENTITY_MISSING, "an event needs a userId or an anonymousId"
-            )
-        if self.type == "track" and not (self.event and self.event.strip()):
-            raise PydanticCustomError(Code.EVENT_MISSING, "a track event needs an event name")
-        if self.type == "alias" and (self.previousId is None or self.userId is None):
-            raise PydanticCustomError(Code.FIELD_REQUIRED,
-                                      "an alias call needs a previousId and a userId")
-        if self.type == "group" and self.groupId is None:
-            raise PydanticCustomError(Code.FIELD_REQUIRED, "a group call needs a groupId")
+        check_identity_and_name(self.__dict__)
         return self
 
     @property

@@ -7,20 +7,22 @@ gives the same answer in the worker, in ``shopstream validate`` and in tests.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from models.canonical import canonical_validator
 from models.ecommerce import EVENT_PROPERTIES, PageProps, Props
 from models.enrichment import with_enrichment
-from models.envelope import EARLIEST_TIME, END_OF_TIME, Envelope
+from models.envelope import EARLIEST_TIME, END_OF_TIME, Envelope, check_identity_and_name
 from models.errors import Code, Issue
 from models.flat import DEFAULT_ALIASES, AliasTable, is_flat, to_contract_names
 from models.limits import limit_issues, shape_issues, short_enough, small_enough
 from models.privacy import PrivacyRules, protect
+from models.serde import event_to_dict
 from models.times import to_utc_ms
 
 _MESSAGE_ID_NAMESPACE = uuid.UUID("6f1d1d0e-5f59-4c55-9c1a-2f7f1c0b5e11")
@@ -30,6 +32,8 @@ _TYPED: list[type[Props]] = [*EVENT_PROPERTIES.values(), PageProps]
 _CONTRACT_FIELDS: dict[type[Props] | None, frozenset[str]] = {
     model: frozenset(model.model_fields) for model in _TYPED}
 _ENVELOPE = Envelope.__pydantic_validator__  # Envelope.model_validate less its wrapper
+# the envelope straight to its canonical dict (an accepted event's; the model says why not)
+_CANONICAL = canonical_validator(Envelope, {Envelope: check_identity_and_name})
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # event time starts here (0 means "none yet" downstream)
 
 
@@ -46,14 +50,30 @@ class Rules:
     privacy: PrivacyRules | None = None  # IP and personal keys (models/privacy.py); None: as sent
 
 
-@dataclass(frozen=True, slots=True)
 class ValidationResult:
-    event: Envelope | None
-    issues: tuple[Issue, ...] = field(default_factory=tuple)
+    """An accepted event's canonical dict (what the stages write: ``event_to_dict`` of its
+    envelope), or the issues of a refused one."""
+
+    __slots__ = ("_event", "canonical", "issues")
+
+    def __init__(self, canonical: dict[str, Any] | None, issues: tuple[Issue, ...] = ()) -> None:
+        self.canonical, self.issues = canonical, issues
+        self._event: Envelope | None = None
 
     @property
     def ok(self) -> bool:
-        return self.event is not None
+        return self.canonical is not None
+
+    @property
+    def event(self) -> Envelope | None:
+        """The accepted event as its model, made on first use from the canonical dict (which
+        the envelope accepts as it is); None for a refused one."""
+        if self._event is None and self.canonical is not None:
+            self._event = _ENVELOPE.validate_python(self.canonical)
+        return self._event
+
+    def __repr__(self) -> str:
+        return f"ValidationResult(canonical={self.canonical!r}, issues={self.issues!r})"
 
 
 def _code_for(error_type: str, loc: tuple[Any, ...]) -> str:
@@ -161,35 +181,39 @@ def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool,
     if rules.privacy is not None:  # after enrichment: the place comes from the full address
         protect(data, rules.privacy, _CONTRACT_FIELDS.get(props_model, frozenset()))
     try:
-        event = _ENVELOPE.validate_python(data)
-    except ValidationError as exc:
-        issues[:0] = _issues_from(exc)
-        return ValidationResult(None, tuple(issues))
+        canonical = _CANONICAL.validate_python(data)
+    except ValidationError:
+        try:  # refused: the model's own errors are the contract's issues
+            canonical = event_to_dict(_ENVELOPE.validate_python(data))
+        except ValidationError as exc:
+            issues[:0] = _issues_from(exc)
+            return ValidationResult(None, tuple(issues))
     if issues:
         return ValidationResult(None, tuple(issues))
 
-    if event.receivedAt is not None and not EARLIEST_TIME <= event.receivedAt < END_OF_TIME:
+    received_at, timestamp = canonical.get("receivedAt"), canonical["timestamp"]
+    if received_at is not None and not EARLIEST_TIME <= received_at < END_OF_TIME:
         return ValidationResult(None, (Issue(
-            Code.TIMESTAMP_INVALID, "receivedAt", f"receivedAt {event.receivedAt.isoformat()} "
+            Code.TIMESTAMP_INVALID, "receivedAt", f"receivedAt {received_at.isoformat()} "
             f"is out of range ({EARLIEST_TIME.year}-{END_OF_TIME.year - 1})"),))
-    if event.timestamp < EARLIEST:
+    if timestamp < EARLIEST:
         return ValidationResult(None, (Issue(
             Code.TIMESTAMP_INVALID, "timestamp",
-            f"timestamp {event.timestamp.isoformat()} is before {EARLIEST.isoformat()}"),))
+            f"timestamp {timestamp.isoformat()} is before {EARLIEST.isoformat()}"),))
     limit = to_utc_ms(now) + rules.max_future_skew
-    if event.timestamp > limit:
+    if timestamp > limit:
         return ValidationResult(
             None,
             (
                 Issue(
                     Code.TIMESTAMP_IN_FUTURE,
                     "timestamp",
-                    f"timestamp {event.timestamp.isoformat()} is more than "
+                    f"timestamp {timestamp.isoformat()} is more than "
                     f"{rules.max_future_skew} ahead of {now.isoformat()}",
                 ),
             ),
         )
-    return ValidationResult(event)
+    return ValidationResult(canonical)
 
 
 def parse_bytes(raw: bytes, rules: Rules) -> tuple[Any, Issue | None]:

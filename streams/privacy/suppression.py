@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from confluent_kafka import Producer
 from prometheus_client import Counter
 
-from models.envelope import Envelope
 from models.erasure import identity_hash
 from models.errors import ShopstreamError
 from models.settings import Settings
@@ -87,14 +87,16 @@ class SuppressionList:
             return False
         return identity_hash(tenant, str(identity), self.key) in self._hashes
 
-    def erased_event(self, event: Envelope) -> bool:
-        """Whether the event carries an erased id (user, anonymous or previous id)."""
+    def erased_event(self, event: Mapping[str, Any]) -> bool:
+        """Whether a canonical event (its dict) carries an erased id (user, anonymous or
+        previous id)."""
         if not self._hashes:  # the common case: nobody erased, nothing hashed
             return False
-        return any(self.erased(event.tenant, i)
-                   for i in (event.userId, event.anonymousId, event.previousId))
+        get = event.get
+        return any(self.erased(event["tenant"], i)
+                   for i in (get("userId"), get("anonymousId"), get("previousId")))
 
-    def drops(self, event: Envelope) -> bool:
+    def drops(self, event: Mapping[str, Any]) -> bool:
         """The validation stage's check: an erased person's event is dropped (and counted)."""
         if self.erased_event(event):
             ERASED_EVENTS.inc()

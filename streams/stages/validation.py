@@ -29,8 +29,9 @@ from models.deadletters import dead_letter, dead_letter_key
 from models.enrichment import ENRICHMENT_KEY, warm_up
 from models.enrichment.geo import geo_database
 from models.flat import DEFAULT_ALIASES, AliasTable
+from models.identity import device_key
 from models.privacy import PrivacyRules
-from models.serde import event_to_json
+from models.serde import dumps
 from models.settings import Settings
 from models.times import datetime_to_ms, ms_to_datetime
 from models.validation import Rules, validate_bytes
@@ -131,33 +132,35 @@ class ValidationStage:
         # so validating the same raw records again stamps the same times
         received = ms_to_datetime(record.timestamp_ms) if record.timestamp_ms else None
         result = validate_bytes(raw, self.rules, now, received)
-        if result.event is None:
+        canonical = result.canonical
+        if canonical is None:
             letter = dead_letter(raw, result.issues, topic=record.topic,
                                  partition=record.partition, offset=record.offset,
                                  key=record.key, failed_at=now)
             return Decision("dead_letter", [Record(self.dlq_topic, dead_letter_key(record.key), letter)],
                             code=result.issues[0].code)
-        canonical = result.event
         if self.erased is not None and self.erased(canonical):
             return Decision("erased")  # counted by the suppression list, never dead-lettered
-        partition, message_id = record.partition, canonical.messageId
+        partition, message_id = record.partition, canonical["messageId"]
         if self.memory.seen(partition, message_id):
             if self.duplicates_topic is None:
                 return Decision("duplicate")
             # a note of it (not the event), for the data-quality report in ClickHouse
-            note = {"tenant": canonical.tenant, "message_id": message_id,
-                    "event_time": datetime_to_ms(canonical.timestamp),
+            note = {"tenant": canonical["tenant"], "message_id": message_id,
+                    "event_time": datetime_to_ms(canonical["timestamp"]),
                     "seen_at": datetime_to_ms(now),
                     "source": {"topic": record.topic, "partition": record.partition,
                                "offset": record.offset}}
             return Decision("duplicate", [Record(self.duplicates_topic, record.key,
                                                  orjson.dumps(note))])
         # saved with the output's transaction, at its commit (changelog())
-        self.memory.remember(partition, message_id, datetime_to_ms(canonical.timestamp),
+        self.memory.remember(partition, message_id, datetime_to_ms(canonical["timestamp"]),
                              record.offset)
-        records = [Record(self.events_topic, canonical.key.encode(), event_to_json(canonical))]
-        extra = canonical.context.model_extra or {}
-        return Decision("canonical", records, bot=bool((extra.get(ENRICHMENT_KEY) or {}).get("is_bot")))
+        get = canonical.get
+        key = device_key(get("userId"), get("anonymousId"), get("previousId"))
+        records = [Record(self.events_topic, key.encode(), dumps(canonical))]
+        return Decision("canonical", records, bot=bool(
+            (canonical["context"].get(ENRICHMENT_KEY) or {}).get("is_bot")))
 
 
 def dedupe_topic(settings: Settings) -> str:
