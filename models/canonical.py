@@ -29,10 +29,9 @@ from pydantic import BaseModel
 from pydantic_core import CoreSchema, SchemaValidator
 from pydantic_core import core_schema as cs
 
-# a model's rules across fields, as a function of its fields by name (the model's own
-# validator does the same on the model): checked on the typed dict of that model
-CrossFieldRules = Mapping[type[BaseModel], Callable[[Mapping[str, Any]], None]]
-
+# a model's validators (mode="after": the function the model calls with itself) -> the same
+# rule as a function of the fields by name, checked on the typed dict of that model
+CrossFieldRules = Mapping[Any, Callable[[Mapping[str, Any]], None]]
 
 def _without_none(values: dict[str, Any]) -> dict[str, Any]:
     """What ``exclude_none`` leaves of a model's fields and extras."""
@@ -97,17 +96,28 @@ def _typed_dict(schema: Any, rules: CrossFieldRules) -> CoreSchema:
     return cs.no_info_after_validator_function(_without_none, typed)
 
 
+def _wraps_model(schema: Any) -> bool:
+    """Whether a validator function runs around a model (a model validator, or one of a
+    field whose type is a model)."""
+    while schema["type"].startswith("function-"):
+        schema = schema.get("schema") or {"type": ""}
+    return bool(schema["type"] == "model")
+
+
 def _derived(schema: Any, rules: CrossFieldRules) -> Any:
     kind = schema["type"]
     if kind == "model":
         return _typed_dict(schema, rules)
-    if kind == "function-after" and schema["schema"]["type"] == "model":
-        model = schema["schema"]["cls"]
-        if model not in rules:
-            raise TypeError(f"{model.__name__} has a model validator: pass its rules as a "
-                            "function of its fields")
-        return cs.no_info_after_validator_function(_checked(rules[model]),
-                                                   _typed_dict(schema["schema"], rules))
+    if kind.startswith("function-") and _wraps_model(schema):
+        function = schema["function"]["function"]
+        where = getattr(function, "__qualname__", repr(function))
+        if kind != "function-after" or schema["function"]["type"] != "no-info":
+            raise TypeError(f"{where}: only mode='after' model validators are supported")
+        if function not in rules:
+            raise TypeError(f"{where} is a model validator: pass its rule as a function "
+                            "of the fields")
+        return cs.no_info_after_validator_function(_checked(rules[function]),
+                                                   _derived(schema["schema"], rules))
     if kind in ("definitions", "definition-ref"):
         raise TypeError("schemas with definitions (a model used twice, recursive models) are "
                         "not supported")
@@ -124,7 +134,8 @@ def _derived(schema: Any, rules: CrossFieldRules) -> Any:
 
 def canonical_validator(model: type[BaseModel], rules: CrossFieldRules) -> SchemaValidator:
     """A validator of ``model``'s input whose output is ``model``'s canonical dict (what
-    ``model.model_dump(exclude_none=True)`` gives of the model it validates); ``rules``: the
-    model validators of ``model`` and the models inside it, as functions of their fields.
-    Raises TypeError for a schema it cannot derive (the tests build it)."""
+    ``model.model_dump(exclude_none=True)`` gives of the model it validates); ``rules``: each
+    model validator of ``model`` and of the models inside it -> the same rule as a function
+    of the fields (run in the model's order). Raises TypeError for a schema it cannot derive
+    (the tests build it)."""
     return SchemaValidator(_derived(model.__pydantic_core_schema__, rules))

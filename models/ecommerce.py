@@ -8,8 +8,10 @@ and they are carried through untouched. An event name that is not in
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
@@ -61,6 +63,40 @@ class EventName(StrEnum):
     EXPERIMENT_VIEWED = "Experiment Viewed"
 
 
+# the rules across a model's fields, as functions of its fields by name: the models' own
+# validators call them, and so does the canonical-dict validator (models/canonical.py)
+def check_line_total(values: Mapping[str, Any]) -> None:
+    get = values.get
+    line_total, price, quantity = get("line_total"), get("price"), get("quantity")
+    if line_total is not None and price is not None and quantity is not None:
+        expected = quantity * price - (get("discount") or Decimal(0))
+        if not within_cent(expected, line_total):
+            raise PydanticCustomError(
+                Code.LINE_TOTAL_MISMATCH,
+                "line_total {line_total} != quantity x price - discount = {expected}",
+                {"line_total": str(line_total), "expected": str(expected)},
+            )
+
+
+def check_order_total(values: Mapping[str, Any]) -> None:
+    get = values.get
+    total, subtotal = get("total"), get("subtotal")
+    if total is not None and subtotal is not None:
+        zero = Decimal(0)
+        expected = subtotal + (get("tax") or zero) + (get("shipping") or zero) - (get("discount") or zero)
+        if not within_cent(expected, total):
+            raise PydanticCustomError(
+                Code.ORDER_TOTAL_MISMATCH,
+                "total {total} != subtotal + tax + shipping - discount = {expected}",
+                {"total": str(total), "expected": str(expected)},
+            )
+
+
+def check_has_products(values: Mapping[str, Any]) -> None:
+    if not values.get("products"):
+        raise PydanticCustomError(Code.ORDER_NO_PRODUCTS, "an order needs at least one product")
+
+
 class Props(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -88,14 +124,7 @@ class Product(Props):
 
     @model_validator(mode="after")
     def _line_total(self) -> Product:
-        if self.line_total is not None and self.price is not None and self.quantity is not None:
-            expected = self.quantity * self.price - (self.discount or Decimal(0))
-            if not within_cent(expected, self.line_total):
-                raise PydanticCustomError(
-                    Code.LINE_TOTAL_MISMATCH,
-                    "line_total {line_total} != quantity x price - discount = {expected}",
-                    {"line_total": str(self.line_total), "expected": str(expected)},
-                )
+        check_line_total(self.__dict__)
         return self
 
 
@@ -138,20 +167,7 @@ class Checkout(Props):
 
     @model_validator(mode="after")
     def _order_total(self) -> Checkout:
-        if self.total is not None and self.subtotal is not None:
-            zero = Decimal(0)
-            expected = (
-                self.subtotal
-                + (self.tax or zero)
-                + (self.shipping or zero)
-                - (self.discount or zero)
-            )
-            if not within_cent(expected, self.total):
-                raise PydanticCustomError(
-                    Code.ORDER_TOTAL_MISMATCH,
-                    "total {total} != subtotal + tax + shipping - discount = {expected}",
-                    {"total": str(self.total), "expected": str(expected)},
-                )
+        check_order_total(self.__dict__)
         return self
 
 
@@ -173,8 +189,7 @@ class Order(Checkout):
 
     @model_validator(mode="after")
     def _has_products(self) -> Order:
-        if not self.products:
-            raise PydanticCustomError(Code.ORDER_NO_PRODUCTS, "an order needs at least one product")
+        check_has_products(self.__dict__)
         return self
 
 
@@ -259,3 +274,10 @@ EVENT_PROPERTIES: dict[str, type[Props]] = {
     EventName.EXPERIMENT_VIEWED: ExperimentViewed,
 }
 """Event name -> properties model, for ``type == "track"``."""
+
+# each model validator above -> its rule on the fields (models/canonical.py)
+PROPERTY_RULES: dict[Any, Callable[[Mapping[str, Any]], None]] = {
+    Product._line_total: check_line_total,
+    Checkout._order_total: check_order_total,
+    Order._has_products: check_has_products,
+}

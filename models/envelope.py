@@ -7,7 +7,7 @@ precision; naive times are taken as UTC.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -141,3 +141,9 @@ class Envelope(BaseModel):
     def name_or_type(self) -> str:
         """The event name for track, else the call type ("page", "identify")."""
         return self.event if self.type == "track" and self.event else self.type
+
+
+# the envelope's model validator -> its rule on the fields (models/canonical.py)
+ENVELOPE_RULES: dict[Any, Callable[[Mapping[str, Any]], None]] = {
+    Envelope._identity_and_name: check_identity_and_name,
+}

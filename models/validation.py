@@ -15,9 +15,9 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from models.canonical import canonical_validator
-from models.ecommerce import EVENT_PROPERTIES, PageProps, Props
+from models.ecommerce import EVENT_PROPERTIES, PROPERTY_RULES, PageProps, Props
 from models.enrichment import with_enrichment
-from models.envelope import EARLIEST_TIME, END_OF_TIME, Envelope, check_identity_and_name
+from models.envelope import EARLIEST_TIME, END_OF_TIME, ENVELOPE_RULES, Envelope
 from models.errors import Code, Issue
 from models.flat import DEFAULT_ALIASES, AliasTable, is_flat, to_contract_names
 from models.limits import limit_issues, shape_issues, short_enough, small_enough
@@ -33,7 +33,8 @@ _CONTRACT_FIELDS: dict[type[Props] | None, frozenset[str]] = {
     model: frozenset(model.model_fields) for model in _TYPED}
 _ENVELOPE = Envelope.__pydantic_validator__  # Envelope.model_validate less its wrapper
 # the envelope straight to its canonical dict (an accepted event's; the model says why not)
-_CANONICAL = canonical_validator(Envelope, {Envelope: check_identity_and_name})
+_CANONICAL = canonical_validator(Envelope, ENVELOPE_RULES)
+_CANONICAL_PROPERTIES = {model: canonical_validator(model, PROPERTY_RULES) for model in _TYPED}
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # event time starts here (0 means "none yet" downstream)
 
 
@@ -167,16 +168,16 @@ def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool,
     issues: list[Issue] = []
     props_model = _properties_model(data)
     props_in = data.get("properties")
-    typed_props: dict[str, Any] | None = None
     if props_model is not None and isinstance(props_in, dict):
-        try:
-            # the validator and serialiser themselves: model_validate and model_dump less
-            # their wrappers (0.3-0.8 us an event)
-            typed = props_model.__pydantic_validator__.validate_python(props_in)
-            typed_props = props_model.__pydantic_serializer__.to_python(typed, exclude_none=True)
-            data["properties"] = typed_props  # the envelope takes the typed ones: no copy after
-        except ValidationError as exc:
-            issues.extend(_issues_from(exc, "properties"))
+        try:  # the typed properties' canonical dict (models/canonical.py)
+            data["properties"] = _CANONICAL_PROPERTIES[props_model].validate_python(props_in)
+        except ValidationError:
+            try:  # refused: the model's own errors are the contract's issues
+                typed = props_model.__pydantic_validator__.validate_python(props_in)
+                data["properties"] = props_model.__pydantic_serializer__.to_python(
+                    typed, exclude_none=True)
+            except ValidationError as exc:
+                issues.extend(_issues_from(exc, "properties"))
 
     if rules.privacy is not None:  # after enrichment: the place comes from the full address
         protect(data, rules.privacy, _CONTRACT_FIELDS.get(props_model, frozenset()))

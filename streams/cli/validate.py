@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import BinaryIO
 
-from models.serde import dumps, event_to_dict
+from models.serde import dumps
 from models.validation import Rules, validate_line
 from streams.sources.lines import read_lines
 
@@ -25,10 +25,10 @@ def validate_stream(
     codes: Counter[str] = Counter()
     for number, line, too_long in read_lines(source, rules.max_event_bytes):
         result = validate_line(line, too_long, rules, clock())
-        issues, event = result.issues, result.event
+        issues, event = result.issues, result.canonical
         if event is not None:
             valid += 1
-            sink.write(dumps({"line": number, "ok": True, "event": event_to_dict(event)}) + b"\n")
+            sink.write(dumps({"line": number, "ok": True, "event": event}) + b"\n")
         else:
             invalid += 1
             codes.update(str(issue.code) for issue in issues)

@@ -19,7 +19,7 @@ from typing import BinaryIO
 import orjson
 
 from models.deadletters import dead_letter
-from models.serde import dumps, event_to_json
+from models.serde import dumps
 from models.validation import Rules, ValidationResult, validate_line, validate_obj
 from sinks.rows import rows_for, user_rows
 from sinks.writer import Batch, ClickHouseWriter
@@ -87,16 +87,17 @@ def ingest(
         for number, raw, result in _records(source, fmt, rules, now):
             summary.lines += 1
             progress(1)
-            if result.event is None:
+            canonical = result.canonical
+            if canonical is None:
                 summary.invalid += 1
                 dlq.write(dead_letter(raw, result.issues, topic=f"file:{path}", partition=0,
                                       offset=number, key=None, failed_at=now()) + b"\n")
                 continue
-            if result.event.messageId in seen:
+            if canonical["messageId"] in seen:
                 summary.duplicates += 1
                 continue
-            seen.add(result.event.messageId)
-            event = orjson.loads(event_to_json(result.event))
+            seen.add(canonical["messageId"])
+            event = orjson.loads(dumps(canonical))
             event_row, items = rows_for(event)
             batch.events.append(event_row)
             batch.items.extend(items)

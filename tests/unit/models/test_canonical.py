@@ -15,37 +15,59 @@ from pydantic import BaseModel, ValidationError, model_validator
 
 import models.validation as validation
 from models.canonical import canonical_validator
-from models.envelope import Envelope, check_identity_and_name
+from models.ecommerce import EVENT_PROPERTIES, PROPERTY_RULES, PageProps, Props
+from models.envelope import ENVELOPE_RULES, Envelope
 from models.serde import event_to_dict
 from models.settings import load_settings
 from streams.sources.simulator import SimConfig, simulate
 from streams.stages.validation import rules_from
 from tests.unit.conftest import NOW, order
 
-CANONICAL = canonical_validator(Envelope, {Envelope: check_identity_and_name})
+CANONICAL = canonical_validator(Envelope, ENVELOPE_RULES)
+PROPERTIES: list[type[Props]] = sorted({*EVENT_PROPERTIES.values(), PageProps}, key=repr)
+CANONICAL_PROPERTIES = {model: canonical_validator(model, PROPERTY_RULES) for model in PROPERTIES}
 
 
-def _model_dict(data: dict[str, Any]) -> dict[str, Any] | None:
+def _model_dict(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any] | None:
     try:
-        return event_to_dict(Envelope.model_validate(data))
+        return model.model_validate(data).model_dump(exclude_none=True)
     except ValidationError:
         return None
 
 
-def _fast_dict(data: dict[str, Any]) -> dict[str, Any] | None:
+def _fast_dict(data: dict[str, Any], model: type[BaseModel] = Envelope) -> dict[str, Any] | None:
+    validator = CANONICAL if model is Envelope else CANONICAL_PROPERTIES[model]  # type: ignore[index]
     try:
-        return CANONICAL.validate_python(data)
+        return validator.validate_python(data)
     except ValidationError:
         return None
 
 
-def _agree(data: dict[str, Any]) -> dict[str, Any] | None:
-    expected, got = _model_dict(data), _fast_dict(data)
+def _agree(data: dict[str, Any], model: type[BaseModel] = Envelope) -> dict[str, Any] | None:
+    expected, got = _model_dict(model, data), _fast_dict(data, model)
     assert got == expected, f"input {data!r}: the model gives {expected!r}, the fast path {got!r}"
     if got is not None:  # key order too: the JSON written is the same bytes
         assert list(got) == list(expected or {})
+        assert _model_dict(model, got) == got
+    if model is Envelope and got is not None:
         assert event_to_dict(Envelope.model_validate(got)) == got
     return got
+
+
+class _PropertiesRecorder:
+    """Stands in for the contract's canonical validators of the typed properties."""
+
+    def __init__(self) -> None:
+        self.inputs: list[tuple[type[Props], dict[str, Any]]] = []
+
+    def __getitem__(self, model: type[Props]) -> Any:
+        recorder = self
+
+        class _One:
+            def validate_python(self, data: dict[str, Any]) -> dict[str, Any]:
+                recorder.inputs.append((model, data))
+                return CANONICAL_PROPERTIES[model].validate_python(data)
+        return _One()
 
 
 class _Recorder:
@@ -62,8 +84,9 @@ class _Recorder:
 def test_simulated_traffic_gives_the_models_dicts(monkeypatch):
     """What the contract hands the envelope for every kind of simulated event (enrichment and
     privacy on, the simulator's malformed events too)."""
-    recorder = _Recorder()
+    recorder, properties = _Recorder(), _PropertiesRecorder()
     monkeypatch.setattr(validation, "_CANONICAL", recorder)
+    monkeypatch.setattr(validation, "_CANONICAL_PROPERTIES", properties)
     rules = rules_from(load_settings())
     config = SimConfig(seed=7, malformed=0.05, duplicates=0.0, start=NOW - timedelta(hours=1))
     for event in simulate(config, 3000):
@@ -71,6 +94,8 @@ def test_simulated_traffic_gives_the_models_dicts(monkeypatch):
     accepted = [data for data in recorder.inputs if _agree(data) is not None]
     assert len(accepted) > 2500, f"only {len(accepted)} of {len(recorder.inputs)} accepted"
     assert any("enrichment" in data.get("context", {}) for data in accepted)
+    typed = [model for model, data in properties.inputs if _agree(data, model) is not None]
+    assert len(set(typed)) >= 10, f"only {sorted(set(map(repr, typed)))} seen"
 
 
 def test_an_accepted_result_is_the_canonical_dict_and_its_model():
@@ -140,6 +165,70 @@ def test_any_envelope_either_path_gives_the_same(data, typical):
     _agree(data)
 
 
+_MONEY = st.sampled_from(["19.99", "0", "-1", "1e3", "abc", 19.99, 0, -2, 10**20, True, None,
+                          "39.98", "46.17", "3.20", "4.99", "2.00", " 5 ", "NaN"])
+_COUNT = st.sampled_from([1, 2, 0, -1, "3", " 4 ", 2.0, 2.5, True, None, "x", 2**64])
+_PRODUCT = st.one_of(_VALUE, st.fixed_dictionaries(
+    {"product_id": st.one_of(_TEXT, st.integers(0, 9), st.none())},
+    optional={"price": _MONEY, "quantity": _COUNT, "discount": _MONEY, "line_total": _MONEY,
+              "currency": st.sampled_from(["USD", "usd", None, 5]), "stock": _COUNT,
+              "position": _COUNT, "name": _VALUE, "extra": _VALUE, "cart_id": _VALUE}))
+_PROPERTIES = st.fixed_dictionaries({}, optional={
+    "order_id": _VALUE, "checkout_id": _VALUE, "cart_id": _VALUE, "product_id": _VALUE,
+    "products": st.one_of(_VALUE, st.lists(_PRODUCT, max_size=3)), "subtotal": _MONEY,
+    "tax": _MONEY, "shipping": _MONEY, "discount": _MONEY, "total": _MONEY,
+    "revenue": _MONEY, "price": _MONEY, "quantity": _COUNT, "line_total": _MONEY,
+    "currency": st.sampled_from(["USD", "eur", None]), "query": _VALUE, "rating": _MONEY,
+    "experiment_id": _VALUE, "variation_id": _VALUE, "step": _COUNT, "url": _VALUE,
+    "custom": _VALUE})
+
+
+@settings(max_examples=600, derandomize=True, database=None, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(PROPERTIES), _PROPERTIES)
+def test_any_properties_either_path_gives_the_same(model, data):
+    _agree(data, model)
+
+
+@pytest.mark.parametrize(("model", "accepted", "refused"), [
+    (EVENT_PROPERTIES["Product Viewed"],
+     {"product_id": "p", "price": "10", "quantity": 2, "discount": "1", "line_total": "19"},
+     {"product_id": "p", "price": "10", "quantity": 2, "discount": "1", "line_total": "20"}),
+    (EVENT_PROPERTIES["Checkout Started"],
+     {"subtotal": "10", "tax": "1", "shipping": "2", "discount": "3", "total": "10"},
+     {"subtotal": "10", "tax": "1", "shipping": "2", "discount": "3", "total": "10.02"}),
+    (EVENT_PROPERTIES["Order Completed"],
+     {"order_id": "o", "products": [{"product_id": "p", "price": 5, "quantity": 1}]},
+     {"order_id": "o", "products": []}),
+    (EVENT_PROPERTIES["Order Completed"],
+     {"order_id": "o", "subtotal": "5", "total": "5", "products": [{"product_id": "p"}]},
+     {"order_id": "o", "subtotal": "5", "total": "6", "products": [{"product_id": "p"}]}),
+    (EVENT_PROPERTIES["Order Completed"],
+     {"order_id": "o", "products": [{"product_id": "p", "price": 5, "quantity": 2,
+                                     "line_total": 10}]},
+     {"order_id": "o", "products": [{"product_id": "p", "price": 5, "quantity": 2,
+                                     "line_total": 11}]}),
+    (Envelope,
+     {"type": "group", "userId": "u", "groupId": "g", "messageId": "m", "tenant": "t",
+      "timestamp": "2026-11-21T11:00:00Z"},
+     {"type": "group", "userId": "u", "messageId": "m", "tenant": "t",
+      "timestamp": "2026-11-21T11:00:00Z"}),
+    (Envelope,
+     {"type": "alias", "userId": "u", "previousId": "a", "messageId": "m", "tenant": "t",
+      "timestamp": "2026-11-21T11:00:00Z"},
+     {"type": "alias", "anonymousId": "u", "previousId": "a", "messageId": "m",
+      "tenant": "t", "timestamp": "2026-11-21T11:00:00Z"}),
+    (Envelope,
+     {"type": "track", "event": "x", "anonymousId": "a", "messageId": "m", "tenant": "t",
+      "timestamp": "2026-11-21T11:00:00Z"},
+     {"type": "track", "event": "  ", "anonymousId": "a", "messageId": "m", "tenant": "t",
+      "timestamp": "2026-11-21T11:00:00Z"}),
+])
+def test_each_rule_across_fields_holds_on_the_dict(model, accepted, refused):
+    assert _agree(accepted, model) is not None
+    assert _agree(refused, model) is None
+
+
 def test_a_model_validator_must_be_given_as_rules():
     class Checked(BaseModel):
         a: int = 0
@@ -148,5 +237,5 @@ def test_a_model_validator_must_be_given_as_rules():
         def _positive(self) -> Checked:
             return self
 
-    with pytest.raises(TypeError, match="Checked has a model validator"):
+    with pytest.raises(TypeError, match="_positive is a model validator"):
         canonical_validator(Checked, {})
