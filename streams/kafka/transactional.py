@@ -42,7 +42,7 @@ from streams.kafka.bounded import StageFailed, bounded
 from streams.kafka.records import Consumed, Record
 from streams.kafka.transactions import TransactionCalls
 from streams.monitoring.health import StageHealth
-from streams.monitoring.metrics import CONSUMER_LAG, forget_lag
+from streams.monitoring.metrics import CONSUMER_LAG, TRANSACTION_SECONDS, forget_lag
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,7 @@ class TransactionalLoop:
         self._started_at = 0.0
         self._ticked_at = 0.0
         self._lag_at = 0.0
+        self._commit_seconds = TRANSACTION_SECONDS.labels(config.group)
         self.consumer = Consumer({
             "bootstrap.servers": config.bootstrap,
             "group.id": config.group,
@@ -286,10 +287,13 @@ class TransactionalLoop:
         """The held-back records and the offsets into the transaction, then commit
         (:meth:`TransactionCalls.commit` retries while the broker is away); an aborted
         transaction redoes the interval from the committed offsets."""
+        started = time.perf_counter()
         offsets = [TopicPartition(self.config.topic, p, o) for p, o in self._offsets.items()]
         for out in self.processor.flush():
             self.transactions.produce(out)
-        if not self.transactions.commit(offsets, self.consumer.consumer_group_metadata):
+        committed = self.transactions.commit(offsets, self.consumer.consumer_group_metadata)
+        self._commit_seconds.observe(time.perf_counter() - started)
+        if not committed:
             self._rewind()
             return
         self._in_transaction = False

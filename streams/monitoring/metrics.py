@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 REGISTRY = CollectorRegistry(auto_describe=True)
 # the validation stage's own, served by whichever process runs it (see streams/worker.py)
 VALIDATION_REGISTRY = CollectorRegistry(auto_describe=True)
-# every stage loop's input lag (each process reports the topics it consumes)
+# every stage loop's own: its input lag and its transactions (each process reports its loops)
 LAG_REGISTRY = CollectorRegistry(auto_describe=True)
 
 EVENTS_IN = Counter(
@@ -44,6 +44,15 @@ CONSUMER_LAG = Gauge(
     "Messages not yet read by a stage's consumer group, per owned topic partition (high "
     "watermark - position); a partition that moved to another worker is dropped here",
     ["group", "topic", "partition"],
+    registry=LAG_REGISTRY,
+)
+
+TRANSACTION_SECONDS = Histogram(
+    "shopstream_transaction_commit_seconds",
+    "Time a stage's loop spent committing one transaction (what it held back until the "
+    "commit, the consumed offsets and the commit itself, retries included), by consumer "
+    "group: the cost of each commit interval, during which the loop reads nothing",
+    ["group"], buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0),
     registry=LAG_REGISTRY,
 )
 

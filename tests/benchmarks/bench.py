@@ -223,6 +223,11 @@ def stages(session: Session, raw: list[Message]) -> None:
                                           label="validate-single")
         session.throughput("3s", "the same in one process (SHOPSTREAM_WORKER_PROCESSES=1)",
                            single, "ev/s", "1", "validation-only worker, one process (3s)")
+        commits, committing = single.counters["commits"], single.counters["commit_seconds"]
+        if commits:  # what each commit interval costs the loop (it reads nothing meanwhile)
+            session.report.add(
+                "3t", f"3s: one transaction's commit, mean ({commits:,.0f} commits, "
+                f"{committing / single.seconds:.0%} of the run)", committing / commits * 1000, "ms")
         say("3e. validation stage alone, enrichment off")
         plain, _ = runs.validation_alone(lab, raw, env={"SHOPSTREAM_ENRICHMENT": "false"},
                                          label="validate-plain")

@@ -175,7 +175,10 @@ def counters(settings: Settings, workers: list[BenchWorker]) -> dict[str, float]
               "duplicates": ("shopstream_events_duplicate_total", {}),
               "live_events": ("shopstream_live_events_total", {}),
               "triggers": ("shopstream_triggers_total", {}),
-              "sink_event_rows": ("shopstream_sink_rows_total", {"table": "events"})}
+              "sink_event_rows": ("shopstream_sink_rows_total", {"table": "events"}),
+              # every stage loop's transactions, summed over stages and processes
+              "commits": ("shopstream_transaction_commit_seconds_count", {}),
+              "commit_seconds": ("shopstream_transaction_commit_seconds_sum", {})}
     out = dict.fromkeys(wanted, 0.0)
     for worker in workers:
         for name, (metric, labels) in wanted.items():

@@ -10,6 +10,7 @@ import pytest
 from models.deadletters import original_payload
 from models.identity import device_key
 from models.serde import dumps
+from streams.app import faust_app_id
 from streams.sdk.tracker import Tracker
 from tests.support import count, read_topic, wait_for, wait_until_equal
 
@@ -97,6 +98,11 @@ def test_mixed_traffic_lands_exactly_where_it_belongs(settings, worker_factory, 
     assert worker.metric("shopstream_events_duplicate_total") == 2
     assert worker.metric("shopstream_events_out_total", topic=topics.events) == expected_valid
     assert worker.metric("shopstream_events_rejected_total", code="json_invalid") == 1
+    # every commit interval's cost, by stage (the validation stage's group; each process its own)
+    group = f"{faust_app_id(settings)}-validate"
+    commits = worker.metric("shopstream_transaction_commit_seconds_count", group=group)
+    assert commits >= 1 and worker.metric("shopstream_transaction_commit_seconds_sum",
+                                           group=group) > 0, commits
 
 
 def _send_views(kafka: str, topic: str, ids: list[str]) -> None:
