@@ -11,7 +11,15 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from models.errors import Code
@@ -35,7 +43,25 @@ def _utc_time(value: datetime) -> datetime:
                                   {"value": value.isoformat()}) from None
 
 
-UtcTime = Annotated[datetime, AfterValidator(_utc_time)]
+def _read_time(value: Any, parse: ValidatorFunctionWrapHandler) -> datetime:
+    """A time as :func:`_utc_time` makes it. The spelling shopstream writes
+    (``2026-11-21T08:00:00.123Z``: most times read) is read by the standard library, ahead
+    of pydantic's parser, in the one validator call a time gets; an aware UTC datetime in
+    milliseconds is taken as it is; anything else, or text the standard library refuses,
+    goes through pydantic's parser (and its errors), then :func:`_utc_time`."""
+    kind = type(value)
+    if kind is str and len(value) == 24 and value[10] == "T" and value[23] == "Z" \
+            and value[19] == "." and value.isascii():
+        try:
+            return datetime.fromisoformat(value)  # UTC (the "Z"), whole milliseconds
+        except ValueError:
+            pass
+    elif kind is datetime and value.tzinfo is UTC and not value.microsecond % 1000:
+        return value
+    return _utc_time(parse(value))
+
+
+UtcTime = Annotated[datetime, WrapValidator(_read_time)]
 
 
 def name_of(event: dict[str, Any]) -> str:

@@ -7,10 +7,11 @@ whose type is one of the stable codes in :mod:`models.errors`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from models.errors import Code
@@ -138,14 +139,23 @@ def _rating(value: Decimal) -> Decimal:
     return value
 
 
+def _read_then(read: Callable[[Any], Any], check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """One validator call that reads a value and checks it (a typed field has many: one call
+    each, not two)."""
+    def read_and_check(value: Any) -> Any:
+        return check(read(value))
+    read_and_check.__name__ = f"{read.__name__}{check.__name__}"
+    return read_and_check
+
+
 Id = Annotated[str, BeforeValidator(_to_id)]
 Tenant = Annotated[str, BeforeValidator(_to_tenant)]
-Amount = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_non_negative)]
-Price = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_positive_price)]
-Quantity = Annotated[int, BeforeValidator(_to_int), AfterValidator(_positive_quantity)]
-Stock = Annotated[int, BeforeValidator(_to_int), AfterValidator(_stock)]
+Amount = Annotated[Decimal, BeforeValidator(_read_then(_to_decimal, _non_negative))]
+Price = Annotated[Decimal, BeforeValidator(_read_then(_to_decimal, _positive_price))]
+Quantity = Annotated[int, BeforeValidator(_read_then(_to_int, _positive_quantity))]
+Stock = Annotated[int, BeforeValidator(_read_then(_to_int, _stock))]
 Currency = Annotated[str, BeforeValidator(_currency)]
-Rating = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_rating)]
+Rating = Annotated[Decimal, BeforeValidator(_read_then(_to_decimal, _rating))]
 Position = Annotated[int, BeforeValidator(_to_int)]
 
 

@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
+from models.envelope import UtcTime, _utc_time
 from models.flat import flat_to_segment, is_flat
 from models.serde import event_from_json, event_to_json
 from models.validation import Rules, validate_bytes, validate_obj
@@ -139,3 +142,39 @@ def test_framing_errors():
     assert validate_bytes(b'{"type":', rules, NOW).issues[0].code == "json_invalid"
     assert validate_bytes(b"", rules, NOW).issues[0].code == "json_invalid"
     assert validate_bytes(b'"str"', rules, NOW).issues[0].code == "not_object"
+
+
+# a time read as pydantic reads it, then made UTC milliseconds: what UtcTime did before its
+# standard-library fast path, and still does for every other spelling
+_PYDANTIC_TIME = TypeAdapter(datetime)
+_UTC_TIME = TypeAdapter(UtcTime)
+
+
+def _read(adapter_or_function, value):
+    try:
+        result = adapter_or_function(value)
+    except ValidationError as exc:
+        return [(e["type"], e["msg"]) for e in exc.errors(include_url=False)]
+    return result, result.tzinfo is UTC
+
+
+@settings(max_examples=400, derandomize=True, database=None, deadline=None)
+@given(st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
+       st.integers(0, 61), st.integers(0, 61), st.integers(0, 999),
+       st.sampled_from(["Z", "Z", "Z", "z", "+00:00"]), st.sampled_from(["T", "T", " ", "t"]))
+def test_a_time_in_shopstreams_spelling_reads_as_pydantic_reads_it(
+        year, month, day, hour, minute, second, millis, zone, separator):
+    text = (f"{year:04d}-{month:02d}-{day:02d}{separator}{hour:02d}:{minute:02d}:{second:02d}"
+            f".{millis:03d}{zone}")
+    expected = _read(lambda v: _utc_time(_PYDANTIC_TIME.validate_python(v)), text)
+    assert _read(_UTC_TIME.validate_python, text) == expected, text
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2026, 1, 2, 3, 4, 5, 123000, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
+    datetime(2026, 1, 2, 3, 4, 5), "2026-01-02T03:04:05.123+01:00", "2026-01-02T03:04:05Z",
+    "2026-01-02T03:04:05.1234Z", "2026-02-30T03:04:05.123Z", "2026-01-02T24:00:00.000Z",
+    "2026-01-02T03:04:05.12\u0663Z", 1_767_323_045_123, "not a time"])
+def test_any_other_time_reads_as_pydantic_reads_it(value):
+    expected = _read(lambda v: _utc_time(_PYDANTIC_TIME.validate_python(v)), value)
+    assert _read(_UTC_TIME.validate_python, value) == expected
