@@ -7,6 +7,7 @@ precision; naive times are taken as UTC.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -43,6 +44,11 @@ def _utc_time(value: datetime) -> datetime:
                                   {"value": value.isoformat()}) from None
 
 
+# the one spelling read ahead of pydantic (what fromisoformat also reads as other things, such
+# as week dates, or differently across Python versions, such as hour 24, is left to pydantic)
+_OWN_SPELLING = re.compile(r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z", re.ASCII)
+
+
 def _read_time(value: Any, parse: ValidatorFunctionWrapHandler) -> datetime:
     """A time as :func:`_utc_time` makes it. The spelling shopstream writes
     (``2026-11-21T08:00:00.123Z``: most times read) is read by the standard library, ahead
@@ -50,8 +56,7 @@ def _read_time(value: Any, parse: ValidatorFunctionWrapHandler) -> datetime:
     milliseconds is taken as it is; anything else, or text the standard library refuses,
     goes through pydantic's parser (and its errors), then :func:`_utc_time`."""
     kind = type(value)
-    if kind is str and len(value) == 24 and value[10] == "T" and value[23] == "Z" \
-            and value[19] == "." and value.isascii():
+    if kind is str and len(value) == 24 and _OWN_SPELLING.fullmatch(value):
         try:
             return datetime.fromisoformat(value)  # UTC (the "Z"), whole milliseconds
         except ValueError:

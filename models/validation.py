@@ -53,7 +53,9 @@ class Rules:
 
 class ValidationResult:
     """An accepted event's canonical dict (what the stages write: ``event_to_dict`` of its
-    envelope), or the issues of a refused one."""
+    envelope), or the issues of a refused one. The dict may share nested values (a
+    property's list, an extra's object) with the object validated: read it, or copy before
+    changing either."""
 
     __slots__ = ("_event", "canonical", "issues")
 
@@ -68,10 +70,18 @@ class ValidationResult:
     @property
     def event(self) -> Envelope | None:
         """The accepted event as its model, made on first use from the canonical dict (which
-        the envelope accepts as it is); None for a refused one."""
+        the envelope accepts as it is: extras sent as null are left out, as in the dict);
+        None for a refused one."""
         if self._event is None and self.canonical is not None:
             self._event = _ENVELOPE.validate_python(self.canonical)
         return self._event
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ValidationResult):
+            return NotImplemented
+        return (self.canonical, self.issues) == (other.canonical, other.issues)
+
+    __hash__ = None  # type: ignore[assignment]  # a dict inside: not hashable
 
     def __repr__(self) -> str:
         return f"ValidationResult(canonical={self.canonical!r}, issues={self.issues!r})"

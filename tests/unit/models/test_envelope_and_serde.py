@@ -174,7 +174,8 @@ def test_a_time_in_shopstreams_spelling_reads_as_pydantic_reads_it(
     datetime(2026, 1, 2, 3, 4, 5, 123000, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
     datetime(2026, 1, 2, 3, 4, 5), "2026-01-02T03:04:05.123+01:00", "2026-01-02T03:04:05Z",
     "2026-01-02T03:04:05.1234Z", "2026-02-30T03:04:05.123Z", "2026-01-02T24:00:00.000Z",
-    "2026-01-02T03:04:05.12\u0663Z", 1_767_323_045_123, "not a time"])
+    "2026-01-02T03:04:05.12\u0663Z", "2026-W47-6T07:00:00.123Z", "2026-01-02T03:04:60.000Z",
+    "0000-01-02T03:04:05.123Z", 1_767_323_045_123, "not a time"])
 def test_any_other_time_reads_as_pydantic_reads_it(value):
     expected = _read(lambda v: _utc_time(_PYDANTIC_TIME.validate_python(v)), value)
     assert _read(_UTC_TIME.validate_python, value) == expected
