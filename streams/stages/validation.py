@@ -26,7 +26,7 @@ import orjson
 from prometheus_client import Counter
 
 from models.deadletters import dead_letter, dead_letter_key
-from models.enrichment import ENRICHMENT_KEY, warm_up
+from models.enrichment import is_bot_event, warm_up
 from models.enrichment.geo import geo_database
 from models.flat import DEFAULT_ALIASES, AliasTable
 from models.identity import device_key
@@ -159,8 +159,8 @@ class ValidationStage:
         get = canonical.get
         key = device_key(get("userId"), get("anonymousId"), get("previousId"))
         records = [Record(self.events_topic, key.encode(), dumps(canonical))]
-        return Decision("canonical", records, bot=bool(
-            (canonical["context"].get(ENRICHMENT_KEY) or {}).get("is_bot")))
+        # (with enrichment off, context.enrichment is whatever the sender put there)
+        return Decision("canonical", records, bot=is_bot_event(canonical))
 
 
 def dedupe_topic(settings: Settings) -> str:

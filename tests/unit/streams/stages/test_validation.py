@@ -147,3 +147,17 @@ def test_a_duplicate_is_noted_on_the_duplicates_topic_when_one_is_set() -> None:
         "tenant": "default", "message_id": "m1", "event_time": 1_795_258_800_000,
         "seen_at": int(NOW.timestamp() * 1000),
         "source": {"topic": "raw", "partition": 0, "offset": 5}}
+
+
+def test_with_enrichment_off_a_senders_own_context_enrichment_of_any_shape_goes_through() -> None:
+    """The stage never raises on it (it once read ``is_bot`` from whatever was there)."""
+    from dataclasses import replace
+
+    s = stage()
+    s.rules = replace(s.rules, enrich=False)
+    for offset, sent in enumerate(["x", 5, ["is_bot"], {"is_bot": True}, {"is_bot": "no"}, None]):
+        event = track("Product Viewed", {"product_id": "p1"}, messageId=f"m{offset}",
+                      context={"enrichment": sent})
+        decision = s.handle(raw(dumps(event), offset), NOW)
+        assert decision.outcome == "canonical", (sent, decision)
+        assert decision.bot is (isinstance(sent, dict) and bool(sent["is_bot"]))
