@@ -33,6 +33,7 @@ from pydantic_core import core_schema as cs
 # rule as a function of the fields by name, checked on the typed dict of that model
 CrossFieldRules = Mapping[Any, Callable[[Mapping[str, Any]], None]]
 
+
 def _without_none(values: dict[str, Any]) -> dict[str, Any]:
     """What ``exclude_none`` leaves of a model's fields and extras."""
     if None in values.values():
@@ -58,6 +59,9 @@ def _field(schema: Any, rules: CrossFieldRules) -> cs.TypedDictField:
     becomes "left out when absent", any other default its dump (a fresh one each time)."""
     if schema["type"] != "model-field":
         raise TypeError(f"a model field's schema is {schema['type']!r}, not model-field")
+    if schema.get("serialization_alias") or schema.get("serialization_exclude"):
+        raise TypeError("a field dumped under another name, or left out of the dump, is not "
+                        "supported: the dict would not be the model's dump")
     inner = schema["schema"]
     required = True
     if inner["type"] == "default":
@@ -121,6 +125,9 @@ def _derived(schema: Any, rules: CrossFieldRules) -> Any:
     if kind in ("definitions", "definition-ref"):
         raise TypeError("schemas with definitions (a model used twice, recursive models) are "
                         "not supported")
+    if schema.get("serialization"):
+        raise TypeError(f"a {kind} with a serialiser of its own is not supported: the dict "
+                        "would not be the model's dump")
     derived = dict(schema)
     for key, value in schema.items():
         if isinstance(value, dict) and "type" in value:

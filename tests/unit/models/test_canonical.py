@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, Field, PlainSerializer, ValidationError, model_validator
 
 import models.validation as validation
 from models.canonical import canonical_validator
@@ -239,3 +239,18 @@ def test_a_model_validator_must_be_given_as_rules():
 
     with pytest.raises(TypeError, match="_positive is a model validator"):
         canonical_validator(Checked, {})
+
+
+def test_a_model_whose_dump_differs_from_its_fields_is_refused():
+    class Renamed(BaseModel):
+        a: int = Field(0, serialization_alias="b")
+
+    class Hidden(BaseModel):
+        a: int = Field(0, exclude=True)
+
+    class Serialised(BaseModel):
+        a: Annotated[int, PlainSerializer(str)] = 0
+
+    for model in (Renamed, Hidden, Serialised):
+        with pytest.raises(TypeError, match="not be the model's dump"):
+            canonical_validator(model, {})
