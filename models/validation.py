@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from pydantic_core import SchemaValidator
 
 from models.canonical import canonical_validator
 from models.ecommerce import EVENT_PROPERTIES, PROPERTY_RULES, PageProps, Props
@@ -22,7 +23,6 @@ from models.errors import Code, Issue
 from models.flat import DEFAULT_ALIASES, AliasTable, is_flat, to_contract_names
 from models.limits import limit_issues, shape_issues, short_enough, small_enough
 from models.privacy import PrivacyRules, protect
-from models.serde import event_to_dict
 from models.times import to_utc_ms
 
 _MESSAGE_ID_NAMESPACE = uuid.UUID("6f1d1d0e-5f59-4c55-9c1a-2f7f1c0b5e11")
@@ -32,9 +32,10 @@ _TYPED: list[type[Props]] = [*EVENT_PROPERTIES.values(), PageProps]
 _CONTRACT_FIELDS: dict[type[Props] | None, frozenset[str]] = {
     model: frozenset(model.model_fields) for model in _TYPED}
 _ENVELOPE = Envelope.__pydantic_validator__  # Envelope.model_validate less its wrapper
-# the envelope straight to its canonical dict (an accepted event's; the model says why not)
+# each model straight to its canonical dict (models/canonical.py): an accepted event's
 _CANONICAL = canonical_validator(Envelope, ENVELOPE_RULES)
-_CANONICAL_PROPERTIES = {model: canonical_validator(model, PROPERTY_RULES) for model in _TYPED}
+_CANONICAL_PROPERTIES: dict[type[BaseModel], SchemaValidator] = {
+    model: canonical_validator(model, PROPERTY_RULES) for model in _TYPED}
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # event time starts here (0 means "none yet" downstream)
 
 
@@ -85,6 +86,18 @@ class ValidationResult:
 
     def __repr__(self) -> str:
         return f"ValidationResult(canonical={self.canonical!r}, issues={self.issues!r})"
+
+
+def _canonical(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """``model``'s canonical dict of ``data`` (its dump without None fields); for data it
+    refuses, the model's own ValidationError, whose errors are the contract's issues."""
+    fast = _CANONICAL if model is Envelope else _CANONICAL_PROPERTIES[model]
+    try:
+        return fast.validate_python(data)
+    except ValidationError:  # validated again by the model: its errors, or (never seen) its dump
+        typed = model.__pydantic_validator__.validate_python(data)
+        dumped: dict[str, Any] = model.__pydantic_serializer__.to_python(typed, exclude_none=True)
+        return dumped
 
 
 def _code_for(error_type: str, loc: tuple[Any, ...]) -> str:
@@ -179,26 +192,18 @@ def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool,
     props_model = _properties_model(data)
     props_in = data.get("properties")
     if props_model is not None and isinstance(props_in, dict):
-        try:  # the typed properties' canonical dict (models/canonical.py)
-            data["properties"] = _CANONICAL_PROPERTIES[props_model].validate_python(props_in)
-        except ValidationError:
-            try:  # refused: the model's own errors are the contract's issues
-                typed = props_model.__pydantic_validator__.validate_python(props_in)
-                data["properties"] = props_model.__pydantic_serializer__.to_python(
-                    typed, exclude_none=True)
-            except ValidationError as exc:
-                issues.extend(_issues_from(exc, "properties"))
+        try:
+            data["properties"] = _canonical(props_model, props_in)
+        except ValidationError as exc:
+            issues.extend(_issues_from(exc, "properties"))
 
     if rules.privacy is not None:  # after enrichment: the place comes from the full address
         protect(data, rules.privacy, _CONTRACT_FIELDS.get(props_model, frozenset()))
     try:
-        canonical = _CANONICAL.validate_python(data)
-    except ValidationError:
-        try:  # refused: the model's own errors are the contract's issues
-            canonical = event_to_dict(_ENVELOPE.validate_python(data))
-        except ValidationError as exc:
-            issues[:0] = _issues_from(exc)
-            return ValidationResult(None, tuple(issues))
+        canonical = _canonical(Envelope, data)
+    except ValidationError as exc:
+        issues[:0] = _issues_from(exc)
+        return ValidationResult(None, tuple(issues))
     if issues:
         return ValidationResult(None, tuple(issues))
 
