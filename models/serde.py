@@ -13,17 +13,18 @@ from typing import Any
 import orjson
 
 from models.envelope import Envelope
-from models.times import format_time
+from models.times import format_time_json
 
 # non-str keys: event names are a StrEnum, and orjson takes only exact str keys otherwise
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
 
 def _default(value: Any) -> Any:
+    # (times first: a canonical event has two or three, and fewer amounts)
+    if isinstance(value, datetime):
+        return orjson.Fragment(format_time_json(value))
     if isinstance(value, Decimal):
         return orjson.Fragment(str(value).encode())
-    if isinstance(value, datetime):
-        return format_time(value)
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -11,6 +11,9 @@ import orjson
 # orjson writes a UTC datetime as "YYYY-MM-DDTHH:MM:SSZ" (quoted) with these options, about
 # twice as fast as isoformat(timespec="milliseconds"); format_time adds the milliseconds
 _SECONDS_Z = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+# the milliseconds, the "Z" and the closing quote, by millisecond: appended to orjson's quoted
+# seconds less their 'Z"' (format_time_json)
+_MILLIS_Z_QUOTE = tuple(f'.{millis:03d}Z"'.encode() for millis in range(1000))
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -49,11 +52,20 @@ def format_time(value: datetime) -> str:
     return f"{orjson.dumps(value, option=_SECONDS_Z)[1:-2].decode()}.{value.microsecond // 1000:03d}Z"
 
 
+def format_time_json(value: datetime) -> bytes:
+    """:func:`format_time` as a quoted JSON string, for a serialiser's ``orjson.Fragment``
+    (every canonical event has two or three times: this costs about half of format_time)."""
+    if value.tzinfo is not UTC or type(value) is not datetime:
+        return orjson.dumps(format_time(value))
+    return orjson.dumps(value, option=_SECONDS_Z)[:-2] + _MILLIS_Z_QUOTE[value.microsecond // 1000]
+
+
 def ms_to_datetime(ms: int) -> datetime:
     """Milliseconds since the epoch -> aware UTC datetime. Exact: integer arithmetic, where
     ``datetime.fromtimestamp(ms / 1000)`` goes through a float and is a millisecond off for
-    many times after about 2250."""
-    return EPOCH + timedelta(milliseconds=ms)
+    many times after about 2250. (Positional days, seconds and microseconds: a fifth faster than
+    ``milliseconds=``.)"""
+    return EPOCH + timedelta(0, ms // 1000, ms % 1000 * 1000)
 
 
 def datetime_to_ms(value: datetime) -> int:

@@ -33,7 +33,7 @@ from models.identity import device_key
 from models.privacy import PrivacyRules
 from models.serde import dumps
 from models.settings import Settings
-from models.times import datetime_to_ms, ms_to_datetime
+from models.times import EPOCH, datetime_to_ms, ms_to_datetime
 from models.validation import Rules, validate_bytes
 from streams.app import faust_app_id
 from streams.kafka.records import Consumed, Record
@@ -59,6 +59,22 @@ Outcome = Literal["canonical", "dead_letter", "duplicate", "erased"]
 
 def wall_clock() -> datetime:
     return datetime.now(UTC)
+
+
+class MillisecondClock:
+    """The wall clock to the millisecond (what the contract keeps of a time), read once per
+    millisecond: the events handled within one share the same ``now`` object, so the
+    validator's bound on future timestamps is worked out once for them (reading and
+    normalising the time cost about 1.2 us an event, at 20,000 events a second)."""
+
+    def __init__(self) -> None:
+        self._ms, self._now = -1, EPOCH
+
+    def __call__(self) -> datetime:
+        ms = time.time_ns() // 1_000_000
+        if ms != self._ms:
+            self._ms, self._now = ms, ms_to_datetime(ms)
+        return self._now
 
 
 def rules_from(settings: Settings) -> Rules:
@@ -111,6 +127,14 @@ class ValidationStage:
         self.events_topic, self.dlq_topic, self.dedupe_topic = events_topic, dlq_topic, dedupe_topic
         self.duplicates_topic = duplicates_topic  # where a note of each duplicate goes, if set
         self.memory = memory
+        self._received_ms, self._received_at = -1, EPOCH
+
+    def _received(self, timestamp_ms: int) -> datetime:
+        """A record's Kafka timestamp as a datetime: records produced in the same millisecond
+        share one (a batch of a busy producer has many)."""
+        if timestamp_ms != self._received_ms:
+            self._received_ms, self._received_at = timestamp_ms, ms_to_datetime(timestamp_ms)
+        return self._received_at
 
     def needs_memory(self, partition: int) -> bool:
         return not self.memory.knows(partition)
@@ -130,7 +154,7 @@ class ValidationStage:
         raw = record.value or b""
         # receivedAt, when the event has none: when it reached Kafka (the record's timestamp),
         # so validating the same raw records again stamps the same times
-        received = ms_to_datetime(record.timestamp_ms) if record.timestamp_ms else None
+        received = self._received(record.timestamp_ms) if record.timestamp_ms else None
         result = validate_bytes(raw, self.rules, now, received)
         canonical = result.canonical
         if canonical is None:
@@ -175,8 +199,9 @@ class ValidationProcessor:
     :class:`ValidationStage`, counts what it decided."""
 
     def __init__(self, stage: ValidationStage, read_committed: Callable[[int], dict[bytes, bytes | None]],
-                 raw_topic: str, clock: Clock = wall_clock) -> None:
-        self.stage, self.read_committed, self.clock = stage, read_committed, clock
+                 raw_topic: str, clock: Clock | None = None) -> None:
+        self.stage, self.read_committed = stage, read_committed
+        self.clock = clock or MillisecondClock()
         self.in_counter = metrics.EVENTS_IN.labels(raw_topic)
         self.out_counters = {"canonical": metrics.EVENTS_OUT.labels(stage.events_topic),
                              "dead_letter": metrics.EVENTS_OUT.labels(stage.dlq_topic)}
@@ -226,7 +251,7 @@ class ValidationProcessor:
 
 
 def validation_loop(settings: Settings, bootstrap: str, health: StageHealth,
-                    clock: Clock = wall_clock) -> TransactionalLoop:
+                    clock: Clock | None = None) -> TransactionalLoop:
     """The validation stage, ready to :meth:`~TransactionalLoop.run` in a thread."""
     topics = settings.topics
     changelog = dedupe_topic(settings)

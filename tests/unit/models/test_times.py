@@ -8,10 +8,18 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.times import datetime_to_ms, format_time, ms_to_datetime, parse_iso, to_utc_ms
+from models.times import (
+    datetime_to_ms,
+    format_time,
+    format_time_json,
+    ms_to_datetime,
+    parse_iso,
+    to_utc_ms,
+)
 
 OFFSETS = st.integers(min_value=-23 * 60, max_value=23 * 60).map(
     lambda minutes: timezone(timedelta(minutes=minutes)))
@@ -51,17 +59,31 @@ def test_format_time_writes_the_utc_instant_with_milliseconds_and_a_z(value: dat
     assert len(text) == 24 and parse_iso(text) == utc
 
 
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.none() | st.just(UTC) | OFFSETS))
+def test_format_time_json_is_format_time_as_a_json_string(value: datetime) -> None:
+    """(What the serialiser writes for every time: built from bytes, not from format_time.)"""
+    written = format_time_json(value)
+    assert written == orjson.dumps(format_time(value))
+    assert orjson.loads(written) == format_time(value)
+
+
 class _Stamp(datetime):
     """A datetime subclass, as pandas' Timestamp is."""
 
 
 def test_format_time_takes_a_datetime_subclass() -> None:
     assert format_time(_Stamp(2026, 1, 2, 3, 4, 5, 678_901, tzinfo=UTC)) == "2026-01-02T03:04:05.678Z"
+    assert format_time_json(_Stamp(2026, 1, 2, 3, 4, 5, 678_901, tzinfo=UTC)) \
+        == b'"2026-01-02T03:04:05.678Z"'
 
 
 def test_format_time_pads_every_part() -> None:
     assert format_time(datetime(999, 2, 3, 4, 5, 6, 7_999)) == "0999-02-03T04:05:06.007Z"
     assert format_time(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00.000Z"
+    assert format_time_json(datetime(2026, 1, 1, tzinfo=UTC)) == b'"2026-01-01T00:00:00.000Z"'
+    assert format_time_json(datetime(999, 2, 3, 4, 5, 6, 7_999, tzinfo=UTC)) \
+        == b'"0999-02-03T04:05:06.007Z"'
 
 
 # milliseconds since the epoch of 1900-01-01 and 2300-01-01 (what the columns hold)

@@ -161,3 +161,37 @@ def test_with_enrichment_off_a_senders_own_context_enrichment_of_any_shape_goes_
         decision = s.handle(raw(dumps(event), offset), NOW)
         assert decision.outcome == "canonical", (sent, decision)
         assert decision.bot is (isinstance(sent, dict) and bool(sent["is_bot"]))
+
+
+def test_the_stage_clock_reads_the_wall_clock_to_the_millisecond_once_per_millisecond(
+        monkeypatch) -> None:
+    """Events handled within one millisecond share one ``now``; the next millisecond gives
+    a new one, cut (not rounded) to the millisecond, in UTC."""
+    import time
+
+    from models.times import ms_to_datetime
+    from streams.stages.validation import MillisecondClock
+
+    ns = [1_796_189_266_325_000_001]
+    monkeypatch.setattr(time, "time_ns", lambda: ns[0])
+    clock = MillisecondClock()
+    first = clock()
+    assert first == ms_to_datetime(1_796_189_266_325) and first.tzinfo is not None
+    ns[0] = 1_796_189_266_325_999_999  # later in the same millisecond: the same object
+    assert clock() is first
+    ns[0] = 1_796_189_266_326_000_000
+    later = clock()
+    assert later == ms_to_datetime(1_796_189_266_326) and later is not first
+
+
+def test_records_of_one_millisecond_get_the_same_received_at_and_others_their_own() -> None:
+    """An event without receivedAt is stamped with its record's Kafka timestamp, whichever
+    record came before it."""
+    s = stage()
+    values = []
+    for offset, ts in enumerate([1_796_189_266_325, 1_796_189_266_325, 1_796_189_266_400]):
+        record = Consumed("raw", 0, offset, b"k", dumps(track("Product Viewed", {"product_id": "p1"},
+                                                               messageId=f"m{offset}")), ts)
+        (out,) = s.handle(record, NOW).records
+        values.append(orjson.loads(out.value)["receivedAt"])
+    assert values == ["2026-12-02T05:27:46.325Z"] * 2 + ["2026-12-02T05:27:46.400Z"]
