@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 # processes halve the suite on 2 cores; each process runs its own broker. TEST_PROCESSES=0: one
 TEST_PROCESSES ?= 2
 
-.PHONY: demo test unit lint validate-deploy bench bench-collector bench-recommender soak clean
+.PHONY: demo test unit lint validate-deploy bench bench-collector bench-stage-cpu bench-recommender soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench: $(STAMP)
 # own produce rate in the same run (README, The HTTP collector)
 bench-collector: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_collector.py $(BENCH_ARGS)
+
+# the validation stage's CPU per event in-process, alone and next to a busy core (README, Benchmarks)
+bench-stage-cpu: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_stage_cpu.py --neighbours $(BENCH_ARGS)
 
 bench-recommender: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_recommender.py --interactions 1000000
