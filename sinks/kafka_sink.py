@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from models.bounded import CallStuck, call_within
 from models.logs import RateLimitedLog
 from sinks import metrics
 from sinks.dead_letters import DeadLetterSender, Refused, SinkStopped
@@ -71,6 +72,9 @@ EAGER_FLUSH_ROWS = 1_000  # a caught-up partition's batch is written at this siz
 # a partition behind its input fills its batch towards sink_batch_rows (fewer, larger inserts),
 # written by age only at this many times sink_batch_seconds
 BACKLOG_AGES = 10
+# how long a synchronous offset commit may take (librdkafka's has no timeout of its own): a
+# commit that takes longer fails the sink, and /health with it, and the worker restarts
+COMMIT_TIMEOUT_S = 120.0
 Key = TopicPartitionKey
 
 
@@ -97,6 +101,7 @@ class KafkaSink:
         rows: RowSource = EVENT_ROWS,
         lag: Callable[[str, int], Any] | None = None,
         name: str = "clickhouse-sink",
+        commit_timeout_s: float = COMMIT_TIMEOUT_S,
     ) -> None:
         self.health: HealthReporter = health if health is not None else NoHealth()
         self.log_limited = RateLimitedLog(log)
@@ -112,6 +117,7 @@ class KafkaSink:
         self.name = name
         self.batch_rows = batch_rows
         self.batch_seconds = batch_seconds
+        self.commit_timeout_s = commit_timeout_s
         self._lag = lag or (lambda _topic, partition: metrics.SINK_LAG.labels(str(partition)))
         self._stop = threading.Event()
         self._clickhouse = RetryingWriter(connect, self._stop, self.health, max_backoff)
@@ -307,11 +313,19 @@ class KafkaSink:
         return self._clickhouse.writer().write(batch)
 
     def _commit(self, offsets: list[TopicPartition]) -> None:
+        """Commit ``offsets`` (after their batches were written); one that fails is logged
+        (a later commit covers it, a replay is deduplicated), one that does not return in
+        ``commit_timeout_s`` raises :class:`~models.bounded.CallStuck`: the sink fails."""
         try:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
+            call_within(self._commit_now, offsets, self.commit_timeout_s, grace_s=0.0)
+        except CallStuck:
+            raise
         except Exception as exc:  # noqa: BLE001 - a later commit covers it; replay is deduplicated
             log.warning("commit of %s failed: %s",
                         ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in offsets), exc)
+
+    def _commit_now(self, offsets: list[TopicPartition], _timeout_s: float) -> None:
+        self.consumer.commit(offsets=offsets, asynchronous=False)
 
     def _pause_and_wait(self, seconds: float) -> None:
         assigned = [TopicPartition(t, p) for t, p in self._assigned]

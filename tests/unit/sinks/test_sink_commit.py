@@ -1,0 +1,63 @@
+"""The ClickHouse sink's offset commit: librdkafka's synchronous commit has no timeout of
+its own, so the sink bounds it. A commit that fails is logged and left to the next one (a
+replay is deduplicated); one that hangs fails the sink instead of stopping it for ever
+while its health still reads running."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from models.bounded import CallStuck
+from sinks.kafka_sink import KafkaSink
+
+
+class _Consumer:
+    """The consumer's commit, as a stuck or failing client would answer it."""
+
+    def __init__(self, hang: threading.Event | None = None, error: Exception | None = None) -> None:
+        self.hang, self.error, self.commits = hang, error, []
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
+        assert asynchronous is False
+        self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
+        if self.hang is not None:
+            self.hang.wait(30)
+        if self.error is not None:
+            raise self.error
+
+
+def sink_with(consumer: _Consumer, timeout_s: float = 0.3) -> KafkaSink:
+    # no broker is contacted: the client connects on first use, and is replaced before that
+    sink = KafkaSink("127.0.0.1:9", "shop.events", "g", connect=lambda: None,  # type: ignore[arg-type,return-value]
+                     dlq_topic=None, commit_timeout_s=timeout_s)
+    real, sink.consumer = sink.consumer, consumer  # type: ignore[assignment]
+    real.close()
+    return sink
+
+
+def test_a_commit_that_returns_commits_the_offsets_given() -> None:
+    consumer = _Consumer()
+    sink_with(consumer)._commit([TopicPartition("shop.events", 3, 120)])
+    assert consumer.commits == [[("shop.events", 3, 120)]]
+
+
+def test_a_commit_that_fails_is_logged_and_left_to_the_next(caplog: pytest.LogCaptureFixture) -> None:
+    consumer = _Consumer(error=KafkaException(KafkaError(KafkaError._TRANSPORT)))
+    sink_with(consumer)._commit([TopicPartition("shop.events", 0, 7)])
+    assert "commit of shop.events[0]@7 failed" in caplog.text
+
+
+def test_a_commit_that_hangs_fails_the_sink_within_its_timeout() -> None:
+    release = threading.Event()
+    sink = sink_with(_Consumer(hang=release), timeout_s=0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(CallStuck, match="did not return within"):
+            sink._commit([TopicPartition("shop.events", 0, 7)])
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
