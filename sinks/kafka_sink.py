@@ -45,11 +45,11 @@ from typing import Any, TypeVar
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from models.bounded import CallStuck, call_within
 from models.logs import RateLimitedLog
 from sinks import metrics
 from sinks.dead_letters import DeadLetterSender, Refused, SinkStopped
 from sinks.errors import RowsRefused
+from sinks.offsets import COMMIT_TIMEOUT_S, commit_offsets, partition_lags
 from sinks.sink_lane import (
     HealthReporter,
     InsertLane,
@@ -72,9 +72,6 @@ EAGER_FLUSH_ROWS = 1_000  # a caught-up partition's batch is written at this siz
 # a partition behind its input fills its batch towards sink_batch_rows (fewer, larger inserts),
 # written by age only at this many times sink_batch_seconds
 BACKLOG_AGES = 10
-# how long a synchronous offset commit may take (librdkafka's has no timeout of its own): a
-# commit that takes longer fails the sink, and /health with it, and the worker restarts
-COMMIT_TIMEOUT_S = 120.0
 Key = TopicPartitionKey
 
 
@@ -313,19 +310,7 @@ class KafkaSink:
         return self._clickhouse.writer().write(batch)
 
     def _commit(self, offsets: list[TopicPartition]) -> None:
-        """Commit ``offsets`` (after their batches were written); one that fails is logged
-        (a later commit covers it, a replay is deduplicated), one that does not return in
-        ``commit_timeout_s`` raises :class:`~models.bounded.CallStuck`: the sink fails."""
-        try:
-            call_within(self._commit_now, offsets, self.commit_timeout_s, grace_s=0.0)
-        except CallStuck:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a later commit covers it; replay is deduplicated
-            log.warning("commit of %s failed: %s",
-                        ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in offsets), exc)
-
-    def _commit_now(self, offsets: list[TopicPartition], _timeout_s: float) -> None:
-        self.consumer.commit(offsets=offsets, asynchronous=False)
+        commit_offsets(self.consumer, offsets, self.commit_timeout_s)
 
     def _pause_and_wait(self, seconds: float) -> None:
         assigned = [TopicPartition(t, p) for t, p in self._assigned]
@@ -349,15 +334,8 @@ class KafkaSink:
         if now - self._lag_checked < 5:
             return
         self._lag_checked = now
-        for topic, partition in list(self._assigned):
-            tp = TopicPartition(topic, partition)
-            try:
-                _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
-                position = self.consumer.position([tp])[0].offset
-            except Exception:  # noqa: BLE001 - a metric only
-                continue
-            if high >= 0 and position >= 0:
-                self._lag(topic, partition).set(max(high - position, 0))
+        for topic, partition, lag in partition_lags(self.consumer, list(self._assigned)):
+            self._lag(topic, partition).set(lag)
 
     # -- loop ------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
-"""The ClickHouse sink's offset commit: librdkafka's synchronous commit has no timeout of
-its own, so the sink bounds it. A commit that fails is logged and left to the next one (a
-replay is deduplicated); one that hangs fails the sink instead of stopping it for ever
-while its health still reads running."""
+"""The ClickHouse sink's offsets (``sinks/offsets.py``). The commit: librdkafka's
+synchronous commit has no timeout of its own, so the sink bounds it. A commit that fails is
+logged and left to the next one (a replay is deduplicated); one that hangs fails the sink
+instead of stopping it for ever while its health still reads running. The lag: what each
+partition has left to read."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from models.bounded import CallStuck
 from sinks.kafka_sink import KafkaSink
+from sinks.offsets import partition_lags
 
 
 class _Consumer:
@@ -61,3 +63,28 @@ def test_a_commit_that_hangs_fails_the_sink_within_its_timeout() -> None:
         assert time.monotonic() - started < 5
     finally:
         release.set()
+
+
+class _Positions:
+    """Cached watermarks and positions, as the consumer holds them; a partition it cannot
+    say anything about raises, as librdkafka does for one it does not hold."""
+
+    def __init__(self, known: dict[tuple[str, int], tuple[int, int]]) -> None:
+        self.known = known
+
+    def get_watermark_offsets(self, tp: TopicPartition, cached: bool) -> tuple[int, int]:
+        assert cached
+        if (tp.topic, tp.partition) not in self.known:
+            raise KafkaException(KafkaError(KafkaError._UNKNOWN_PARTITION))
+        return 0, self.known[(tp.topic, tp.partition)][1]
+
+    def position(self, tps: list[TopicPartition]) -> list[TopicPartition]:
+        (tp,) = tps
+        return [TopicPartition(tp.topic, tp.partition, self.known[(tp.topic, tp.partition)][0])]
+
+
+def test_the_lag_is_what_each_partition_has_left_and_unknown_positions_are_left_out() -> None:
+    consumer = _Positions({("t", 0): (40, 100), ("t", 1): (100, 100), ("t", 2): (-1001, 50),
+                           ("t", 3): (120, 100)})
+    lags = list(partition_lags(consumer, [("t", 0), ("t", 1), ("t", 2), ("t", 3), ("t", 9)]))  # type: ignore[arg-type]
+    assert lags == [("t", 0, 60), ("t", 1, 0), ("t", 3, 0)]
