@@ -336,7 +336,9 @@ def cpu_summary(run: runs.Throughput) -> str:
     cpu = " | ".join(" + ".join(f"{c:.1f}" for c in worker) for worker in run.worker_cpu_s)
     broker = "" if run.broker_cpu_s is None else (
         f", broker {run.broker_cpu_s:.1f} s ({run.broker_cpu_per_event_us:.0f} us/event)")
-    return f"worker CPU {cpu} s{broker}"
+    # when each stage had committed all of its input: which one the run waited for
+    done = ", ".join(f"{stage} {at:.1f}" for stage, at in run.stage_seconds.items())
+    return f"worker CPU {cpu} s{broker}; done at {done} s"
 
 
 def warm_up(session: Session, raw: list[Message], passes: int = 3, settled: float = 0.1) -> None:
