@@ -148,6 +148,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                         help="skip run 0 (the raw events through two pinned workers, untimed, "
                         "so that the broker's JIT compiler is done before the timed runs)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print each stage's committed records once a second in every "
+                             "throughput run (which stage fell behind, and when)")
     parser.add_argument("--json", type=Path, help="also write the table here as JSON")
     parser.add_argument("--keep", action="store_true",
                         help="keep the scratch directory (worker logs, data)")
@@ -430,7 +433,8 @@ def main(argv: list[str] | None = None) -> None:
     ok = False
     try:
         with broker_for(load_settings(), log=say) as broker:
-            lab = runs.Lab(broker.bootstrap, workdir, args.partitions, local_pid(broker.bootstrap))
+            lab = runs.Lab(broker.bootstrap, workdir, args.partitions, local_pid(broker.bootstrap),
+                           args.timeline)
             measure(Session(args, lab, report))
         ok = True
     finally:

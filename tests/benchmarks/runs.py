@@ -60,6 +60,7 @@ class Lab:
     workdir: Path
     partitions: int | None = None
     broker_pid: int | None = None
+    timeline: bool = False  # print each stage's committed records about once a second
 
     def broker_cpu(self) -> float | None:
         """The broker's CPU time so far (None: not on this machine, or gone)."""
@@ -153,6 +154,10 @@ def run_workers(lab: Lab, settings: Settings, workers: list[BenchWorker], topic:
             group = groups[stage]
             ends = held.ends if group.topic == topic else record_ends(lab.bootstrap, group.topic)
             done[stage] = progress.wait(group.group, ends, timeout) - started
+        if lab.timeline:
+            names = {group.group: stage for stage, group in groups.items()}
+            for line in timeline(progress.samples, started, names):
+                print(line, file=sys.stderr, flush=True)
         # the run ended when the last stage got there; what comes after it barely counts
         cpu = [[after - before for after, before in zip(w.cpu_seconds(), earlier, strict=False)]
                for w, earlier in zip(workers, cpu_before, strict=True)]
@@ -165,6 +170,20 @@ def run_workers(lab: Lab, settings: Settings, workers: list[BenchWorker], topic:
         progress.stop()
         for worker in workers:
             stop(worker)
+
+
+def timeline(samples: list[tuple[float, dict[str, dict[int, int]]]], started: float,
+             names: dict[str, str], every_s: float = 1.0) -> list[str]:
+    """About one line a second from the release of the input: the records each stage had
+    committed by then (which stage fell behind, and when it caught up)."""
+    lines, last = [], started - every_s
+    for at, sample in samples:
+        if at >= started and at - last >= every_s:
+            last = at
+            counts = "  ".join(f"{names.get(group, group)} {sum(max(o, 0) for o in offsets.values()):,}"
+                               for group, offsets in sample.items())
+            lines.append(f"     {at - started:5.1f} s: {counts}")
+    return lines
 
 
 def counters(settings: Settings, workers: list[BenchWorker]) -> dict[str, float]:
