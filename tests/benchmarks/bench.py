@@ -101,6 +101,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from models.settings import load_settings  # noqa: E402
 from streams.kafka.discovery import broker_for  # noqa: E402
 from tests.benchmarks import runs  # noqa: E402
+from tests.benchmarks.kafka_io import partition_count  # noqa: E402
 from tests.benchmarks.report import Report  # noqa: E402
 from tests.benchmarks.stats import percentile  # noqa: E402
 from tests.benchmarks.traffic import Message, canonical_events, raw_events  # noqa: E402
@@ -421,6 +422,19 @@ def keep_logs(workdir: Path, logs: Path) -> Path:
     return logs
 
 
+# more partitions than this on the broker before the run (left by tests or other runs): its
+# CPU per event was measured 2-3x higher with 857 (2026-12-02), which lowers run 8's figures
+CROWDED_PARTITIONS = 200
+
+
+def warn_if_crowded(bootstrap: str) -> None:
+    partitions = partition_count(bootstrap)
+    if partitions > CROWDED_PARTITIONS:
+        say(f"note: the broker already holds {partitions:,} partitions (tests or other runs "
+            f"left them); a broker that busy costs more per event, which lowers the scale-out "
+            f"figures: a fresh broker reads truer")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     report = Report(context={"events": args.events, "fast_rate": args.fast_rate,
@@ -435,6 +449,8 @@ def main(argv: list[str] | None = None) -> None:
         with broker_for(load_settings(), log=say) as broker:
             lab = runs.Lab(broker.bootstrap, workdir, args.partitions, local_pid(broker.bootstrap),
                            args.timeline)
+            warn_if_crowded(broker.bootstrap)
+            report.context["broker_partitions_before"] = partition_count(broker.bootstrap)
             measure(Session(args, lab, report))
         ok = True
     finally:

@@ -37,6 +37,12 @@ def partitions_of(bootstrap: str, topic: str, timeout: float = 30.0) -> list[int
         consumer.close()
 
 
+def partition_count(bootstrap: str) -> int:
+    """How many partitions the broker holds, over all its topics."""
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+    return sum(len(topic.partitions) for topic in topics.values())
+
+
 def delete_topics(bootstrap: str, prefix: str) -> None:
     """Delete every topic whose name starts with ``prefix`` (best effort)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
