@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from deploy.local.broker import terminate_with_parent
 from models.settings import Settings
 from streams.cli.simulate import send_events
 from streams.kafka.admin import ensure_topics
@@ -185,9 +186,13 @@ def run_demo(settings: Settings, rate: float = 40.0, duration: float | None = No
             env["CART_ABANDON_AFTER"] = DEMO_ABANDON_AFTER
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         worker_log = open(settings.data_dir / "worker.log", "ab")
+        # a session of its own: Ctrl-C (sent to the terminal's whole process group) stops the
+        # demo, which lets the worker write what it holds before it stops it; SIGTERM when
+        # the demo dies, so no worker outlives it
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams.cli.main", "worker"], env=env,
             stdout=worker_log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=terminate_with_parent,
         )
         base = f"http://{settings.web_host}:{settings.web_port}"
         stop = threading.Event()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ import pytest
 
 from deploy.local.broker import free_port
 from models.validation import Rules, validate_bytes
+from streams.monitoring.scrape import fetch_metrics, total
 from tests.support import REPO, count, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
@@ -116,3 +118,31 @@ def test_demo_runs_and_reports_flow(kafka, prefix, tmp_path):
     assert tail.returncode == 0, tail.stderr[-2000:]
     assert orjson.loads(tail.stdout.splitlines()[0])["event"] == "Cart Abandoned"
     assert Path(tmp_path / "demo" / "worker.log").exists()
+
+
+def test_ctrl_c_stops_the_demo_after_the_worker_wrote_what_it_holds(kafka, prefix, tmp_path):
+    """Ctrl-C in a terminal signals the whole foreground process group: the worker must not
+    stop under the demo's feet, so that the summary's figures are the final ones."""
+    port = free_port()
+    env = {**os.environ, "KAFKA_BOOTSTRAP": kafka, "SHOPSTREAM_TOPIC_PREFIX": prefix,
+           "SHOPSTREAM_DATA_DIR": str(tmp_path / "demo"), "SHOPSTREAM_WEB_PORT": str(port)}
+    output = tmp_path / "demo.out"
+    with open(output, "wb") as out:
+        demo = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "demo", "--rate", "80"],
+                                env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
+                                start_new_session=True)  # a group of its own, as in a terminal
+    try:
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        wait_for(lambda: total(fetch_metrics(metrics), "shopstream_sink_rows_total") > 200, 120,
+                 "the demo's worker to write 200 rows")
+        os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C does: the demo and all it started
+        demo.wait(120)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+    said = output.read_bytes()
+    line = re.search(rb"demo summary: (\d+) raw events in, (\d+) canonical, (\d+) dead letters, "
+                     rb"(\d+) duplicates dropped, (\d+) rows in ClickHouse([^,]*), (\d+) triggers", said)
+    assert line, said[-3000:]
+    assert line.group(6) == b"", line.group(0)  # nothing "not yet written"
+    assert int(line.group(5)) == int(line.group(2)) > 200, line.group(0)
