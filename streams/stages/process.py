@@ -50,9 +50,11 @@ class StageProcess:
                "SHOPSTREAM_WEB_PORT": str(self.port)}
         if index:  # transactional ids derive from the instance: one of its own, stable per index
             env["SHOPSTREAM_WORKER_ID"] = f"{settings.instance_id}-{index}"
+        # a session of its own: Ctrl-C in a terminal (sent to the whole process group) reaches
+        # the worker, which stops this child in order (:meth:`stop`); it dies with the worker
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli.main", "worker", "--stages", ",".join(stages)],
-            env=env, preexec_fn=kill_with_parent)
+            env=env, start_new_session=True, preexec_fn=kill_with_parent)
         self._stopping = threading.Event()
 
     def wait(self) -> None:

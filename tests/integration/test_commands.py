@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -146,3 +148,33 @@ def test_ctrl_c_stops_the_demo_after_the_worker_wrote_what_it_holds(kafka, prefi
     assert line, said[-3000:]
     assert line.group(6) == b"", line.group(0)  # nothing "not yet written"
     assert int(line.group(5)) == int(line.group(2)) > 200, line.group(0)
+
+
+def test_ctrl_c_stops_a_worker_cleanly_with_its_validation_process(kafka, prefix, tmp_path):
+    """Ctrl-C reaches every process of the terminal's group: the worker's validation process
+    must be stopped by the worker (in order, after its commit), not die on its own first."""
+    port = free_port()
+    env = {**os.environ, "KAFKA_BOOTSTRAP": kafka, "SHOPSTREAM_TOPIC_PREFIX": prefix,
+           "SHOPSTREAM_DATA_DIR": str(tmp_path / "w"), "SHOPSTREAM_WEB_PORT": str(port),
+           "SHOPSTREAM_WORKER_PROCESSES": "2"}  # a validation process, on any machine
+    output = tmp_path / "worker.out"
+    with open(output, "wb") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "worker"], env=env,
+                                  stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
+                                  start_new_session=True)  # a group of its own, as in a terminal
+    try:
+        raw = f"{prefix}shop.events.raw:"
+
+        def validating() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as answer:
+                health = json.loads(answer.read())
+            return any(p.startswith(raw) for p in health["assigned_partitions"])
+
+        wait_for(validating, 120, "the worker's validation process to own the raw topic")
+        os.killpg(worker.pid, signal.SIGINT)  # what Ctrl-C does
+        code = worker.wait(120)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    said = output.read_text(errors="replace")
+    assert code == 0 and "died" not in said, said[-3000:]
