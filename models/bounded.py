@@ -65,7 +65,6 @@ def call_within(call: Callable[..., Any], *args: Any, grace_s: float = 20.0) -> 
     new one), or what the call raised. Seen here after a broker restart: librdkafka's
     ``send_offsets_to_transaction`` did not return for minutes despite its timeout."""
     outcome: list[BaseException | None] = []
-
     done = threading.Event()
 
     def work() -> None:
