@@ -51,8 +51,9 @@ def _to_tenant(value: Any) -> Any:
         return value
     tenant = _to_id(value)
     if not TENANT_PATTERN.match(tenant):
-        raise PydanticCustomError(Code.VALUE_INVALID, "a tenant is {rule}, got {value!r}",
-                                  {"rule": TENANT_RULE, "value": tenant[:140]})
+        # (pydantic fills {names} in, not format specs: the value is quoted here)
+        raise PydanticCustomError(Code.VALUE_INVALID, "a tenant is {rule}, got {value}",
+                                  {"rule": TENANT_RULE, "value": repr(tenant[:140])})
     if len(_TENANTS_SEEN) < _TENANTS_REMEMBERED:
         _TENANTS_SEEN.add(tenant)
     return tenant

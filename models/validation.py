@@ -276,7 +276,13 @@ def json_schema() -> dict[str, Any]:
         models.setdefault(model.__name__, model)
         events[name] = model.__name__
     for title, schema_model in models.items():
-        defs[title] = schema_model.model_json_schema(mode="validation")
+        schema = schema_model.model_json_schema(mode="validation")
+        # the models inside (Context, Product, ...) next to the others: the references
+        # ("#/$defs/Context") point at the document's root, where a validator looks for them
+        for name, nested in schema.pop("$defs", {}).items():
+            if defs.setdefault(name, nested) != nested:
+                raise ValueError(f"two different models are named {name} in the contract")
+        defs[title] = schema
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "shopstream event contract",

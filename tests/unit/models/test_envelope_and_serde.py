@@ -179,3 +179,9 @@ def test_a_time_in_shopstreams_spelling_reads_as_pydantic_reads_it(
 def test_any_other_time_reads_as_pydantic_reads_it(value):
     expected = _read(lambda v: _utc_time(_PYDANTIC_TIME.validate_python(v)), value)
     assert _read(_UTC_TIME.validate_python, value) == expected
+
+
+def test_a_refused_tenant_is_named_in_the_message() -> None:
+    result = validate_obj(track("Logged In", tenant="bad tenant!"), Rules(), NOW)
+    issue = next(i for i in result.issues if i.path == "tenant")
+    assert issue.code == "value_invalid" and issue.message.endswith("got 'bad tenant!'"), issue
