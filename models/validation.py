@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import SchemaValidator
 
 from models.canonical import canonical_validator
+from models.durations import spell
 from models.ecommerce import EVENT_PROPERTIES, PROPERTY_RULES, PageProps, Props
 from models.enrichment import with_enrichment
 from models.envelope import EARLIEST_TIME, END_OF_TIME, ENVELOPE_RULES, Envelope
@@ -225,7 +226,8 @@ def _validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool,
                     Code.TIMESTAMP_IN_FUTURE,
                     "timestamp",
                     f"timestamp {timestamp.isoformat()} is more than "
-                    f"{rules.max_future_skew} ahead of {now.isoformat()}",
+                    f"{spell(rules.max_future_skew.total_seconds() * 1000)} ahead of "
+                    f"{now.isoformat()}",
                 ),
             ),
         )

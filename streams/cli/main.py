@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from pydantic import ValidationError
+
 from models.errors import ShopstreamError
 from models.settings import TRIGGER_KINDS, Settings, load_settings
 from streams.kafka.discovery import require_bootstrap
@@ -23,6 +25,16 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "web_port", None) is not None:
         overrides["web_port"] = args.web_port
     return load_settings(**overrides)
+
+
+def settings_problems(error: ValidationError) -> str:
+    """The settings the environment got wrong, by the variable that sets each."""
+    problems = []
+    for item in error.errors(include_url=False):
+        name = str(item["loc"][0]) if item["loc"] else ""
+        variable = name if name.isupper() else f"SHOPSTREAM_{name.upper()}"
+        problems.append(f"{variable}={item.get('input')!r}: {item['msg']}")
+    return "; ".join(problems)
 
 
 def _open_input(path: str) -> BinaryIO:
@@ -105,6 +117,9 @@ def cmd_produce(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"shopstream produce: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
+    from streams.kafka.admin import topics_for_producing
+
+    topics_for_producing(settings, bootstrap)
     with source, Tracker(bootstrap, topic) as tracker, progress("producing") as bar:
         records = (rees46_records(source, args.tenant) if args.format == "rees46"
                    else jsonl_records(source, settings.max_event_bytes))
@@ -390,6 +405,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ShopstreamError as exc:
         print(f"shopstream {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise  # not the environment's fault: a bug, with its traceback
+        print(f"shopstream {args.command}: invalid settings: {settings_problems(exc)}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

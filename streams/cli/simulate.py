@@ -62,10 +62,12 @@ def run_simulation(args: argparse.Namespace, settings: Settings) -> int:
         if sink is not sys.stdout.buffer:
             sink.close()
     else:
+        from streams.kafka.admin import topics_for_producing
         from streams.kafka.discovery import require_bootstrap
         from streams.sdk.tracker import Tracker
 
         bootstrap = require_bootstrap(settings)
+        topics_for_producing(settings, bootstrap)
         with Tracker(bootstrap, settings.topics.raw) as tracker, progress("simulating") as bar:
             rate = config.rate if pace else None
             for event in send_events(tracker, simulate(config, count), rate):

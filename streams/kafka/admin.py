@@ -7,16 +7,18 @@ import logging
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from models.errors import ShopstreamError
 from models.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 30.0,
-                  compacted_extra: list[str] | None = None) -> list[str]:
+                  compacted_extra: list[str] | None = None, quiet: bool = False) -> list[str]:
     """Create shopstream's topics (and ``compacted_extra``, a stage's state changelogs) that
-    do not exist yet; return the ones created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    do not exist yet; return the ones created. ``quiet``: the Kafka client logs nothing
+    (its failed connections are then the caller's to report)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, **({"log_level": 2} if quiet else {})})
     existing = set(admin.list_topics(timeout=timeout).topics)
     compacted = settings.topics.compacted() | set(compacted_extra or [])
     configs = {name: {"cleanup.policy": "compact"} for name in compacted}
@@ -40,3 +42,16 @@ def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 30.0,
             raise
     log.info("created topics %s", created)
     return created
+
+
+def topics_for_producing(settings: Settings, bootstrap: str, timeout: float = 10.0) -> None:
+    """Before a command sends events: shopstream's topics exist with the configured partition
+    count (a topic the broker would create on the first write gets the broker's own count),
+    and a broker that does not answer is said plainly rather than retried for ever."""
+    try:
+        ensure_topics(settings, bootstrap, timeout=timeout, quiet=True)
+    except KafkaException as exc:
+        raise ShopstreamError(f"the Kafka broker at {bootstrap} did not answer within "
+                              f"{timeout:.0f} s ({exc.args[0].str() if exc.args else exc}): "
+                              "is it running? (`shopstream broker status`)") from None
+

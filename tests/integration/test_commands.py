@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from deploy.local.broker import free_port
 from models.validation import Rules, validate_bytes
@@ -178,3 +179,33 @@ def test_ctrl_c_stops_a_worker_cleanly_with_its_validation_process(kafka, prefix
             os.killpg(worker.pid, signal.SIGKILL)
     said = output.read_text(errors="replace")
     assert code == 0 and "died" not in said, said[-3000:]
+
+
+def test_produce_before_any_worker_makes_the_topics_with_the_configured_partitions(
+        kafka, prefix, tmp_path):
+    """Not the broker's own count for a topic created by its first write (3 here)."""
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join(orjson.dumps(track_event(f"u{i}")) + b"\n" for i in range(3)))
+    env = {"KAFKA_BOOTSTRAP": kafka, "SHOPSTREAM_TOPIC_PREFIX": prefix,
+           "SHOPSTREAM_TOPIC_PARTITIONS": "5"}
+    done = shopstream("produce", str(events), env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    topics = AdminClient({"bootstrap.servers": kafka}).list_topics(timeout=30).topics
+    assert len(topics[f"{prefix}shop.events.raw"].partitions) == 5
+    assert count(kafka, f"{prefix}shop.events.raw") == 3
+
+
+def test_produce_to_a_broker_that_does_not_answer_says_so_and_stops(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(orjson.dumps(track_event("u1")) + b"\n")
+    done = shopstream("produce", "--bootstrap", "127.0.0.1:1", str(events), env={}, timeout=60)
+    assert done.returncode == 2, done.stderr[-2000:]
+    said = done.stderr.strip().splitlines()  # one line: the client's own logs are quiet
+    assert len(said) == 1 and said[0].startswith(
+        b"shopstream produce: the Kafka broker at 127.0.0.1:1 did not answer within 10 s (") \
+        and said[0].endswith(b"is it running? (`shopstream broker status`)"), said
+
+
+def track_event(user: str) -> dict:
+    return {"type": "track", "event": "Product Viewed", "userId": user,
+            "properties": {"product_id": "p1"}}

@@ -214,6 +214,7 @@ def test_timestamp_too_far_in_future(check):
     ahead = (NOW + timedelta(days=1, minutes=1)).isoformat()
     result = check(track("Product Viewed", {"product_id": "p1"}, timestamp=ahead))
     assert codes(result) == [("timestamp_in_future", "timestamp")]
+    assert "is more than 1 day ahead of" in result.issues[0].message, result.issues[0]
     within = (NOW + timedelta(hours=23)).isoformat()
     assert check(track("Product Viewed", {"product_id": "p1"}, timestamp=within)).ok
 
@@ -224,7 +225,9 @@ def test_future_skew_is_configurable(check):
     ahead = (NOW + timedelta(minutes=10)).isoformat()
     rules = Rules(max_future_skew=timedelta(minutes=5))
     body = track("Product Viewed", {"product_id": "p1"}, timestamp=ahead)
-    assert codes(check(body, rules)) == [("timestamp_in_future", "timestamp")]
+    refused = check(body, rules)
+    assert codes(refused) == [("timestamp_in_future", "timestamp")]
+    assert "is more than 5 minutes ahead of" in refused.issues[0].message, refused.issues[0]
 
 
 @pytest.mark.parametrize("bad", ["yesterday", "2026-13-01T00:00:00Z", True])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import subprocess
 import sys
 
@@ -12,8 +13,8 @@ import orjson
 
 from models.serde import dumps
 from models.validation import Rules, json_schema, validate_bytes
-from streams.sources.simulator import SimConfig, simulate
 from streams.cli.validate import validate_stream
+from streams.sources.simulator import SimConfig, simulate
 from tests.unit.conftest import NOW, order, track
 
 
@@ -109,3 +110,13 @@ def test_every_canonical_event_is_valid_under_the_schema() -> None:
             kinds.add(canonical.get("event") or canonical["type"])
     assert {"Order Completed", "Product Viewed", "identify", "page"} <= kinds, kinds
     assert list(validator.iter_errors({"type": "track", "event": "X"}))  # no ids, no time
+
+
+def test_a_setting_the_environment_got_wrong_is_one_line_not_a_traceback():
+    done = subprocess.run([sys.executable, "-m", "streams.cli.main", "validate", "-"],
+                          input=b"{}\n", capture_output=True,
+                          env={**os.environ, "SHOPSTREAM_DEFAULT_TENANT": "bad tenant"})
+    assert done.returncode == 2, done.stderr
+    said = done.stderr.decode().strip().splitlines()
+    assert len(said) == 1 and said[0].startswith(
+        "shopstream validate: invalid settings: SHOPSTREAM_DEFAULT_TENANT='bad tenant': "), said
