@@ -111,6 +111,10 @@ _FLAT_ENVELOPE_FIELDS = (("user_id", "userId"), ("anonymous_id", "anonymousId"),
                          ("timestamp", "timestamp"), ("received_at", "receivedAt"),
                          ("tenant", "tenant"))
 _ORDER_EVENTS = {EventName.ORDER_COMPLETED, EventName.ORDER_UPDATED}
+_FLAT_CONTEXT_FIELDS = {"session_id": "sessionId", "ip_address": "ip", "user_agent": "userAgent"}
+# every field of the flat envelope with a place of its own; any other one is a property
+_FLAT_PLACED = {"category", "event_type", "data", *_FLAT_PROPERTY_FIELDS, *_FLAT_CONTEXT_FIELDS,
+                *(flat for flat, _ in _FLAT_ENVELOPE_FIELDS)}
 
 
 class AliasFileError(ConfigurationError, ValueError):
@@ -224,14 +228,12 @@ def flat_to_segment(obj: dict[str, Any], table: AliasTable = DEFAULT_ALIASES) ->
     for flat_name in _FLAT_PROPERTY_FIELDS:
         if obj.get(flat_name) is not None:
             properties.setdefault(table.properties.get(flat_name, flat_name), obj[flat_name])
+    for name, value in obj.items():  # fields of the shop's own: kept, as extra properties are
+        if name not in _FLAT_PLACED and value is not None:
+            properties.setdefault(name, value)
 
-    context: dict[str, Any] = {}
-    if obj.get("session_id") is not None:
-        context["sessionId"] = obj["session_id"]
-    if obj.get("ip_address") is not None:
-        context["ip"] = obj["ip_address"]
-    if obj.get("user_agent") is not None:
-        context["userAgent"] = obj["user_agent"]
+    context = {segment_name: obj[flat_name] for flat_name, segment_name in
+               _FLAT_CONTEXT_FIELDS.items() if obj.get(flat_name) is not None}
 
     out: dict[str, Any] = {"type": "page" if event == PAGE else "track", "context": context}
     if event != PAGE:

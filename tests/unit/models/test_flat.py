@@ -128,6 +128,23 @@ def test_alias_fields_are_checked_by_the_contracts_rules():
         ("price_not_positive", "properties.price")]
 
 
+def test_a_flat_events_fields_of_its_own_are_kept_as_properties_aliases_renamed():
+    event = canonical(flat("product", "cart_add", product_id="p2", quantity=2, unit_price=5,
+                           foo="bar", nested={"a": 1}, gone=None,
+                           data={"foo": "from data wins"}))
+    assert event["event"] == "Product Added"
+    assert D(str(event["properties"]["price"])) == 5  # unit_price: an alias of the price
+    assert event["properties"]["foo"] == "from data wins"
+    assert event["properties"]["nested"] == {"a": 1} and "gone" not in event["properties"]
+    assert "unit_price" not in event["properties"] and "foo" not in event
+
+
+def test_a_flat_events_own_field_is_checked_as_the_property_it_becomes():
+    result = validate_obj(flat("product", "cart_add", product_id="p2", unit_price=-1), Rules(), NOW)
+    assert [(i.code, i.path) for i in result.issues] == [
+        ("price_not_positive", "properties.price")]
+
+
 def test_a_flat_order_without_lines_is_refused_as_the_contract_says():
     result = validate_obj(flat("order", "created", order_id="o", order_total="9.00"), Rules(), NOW)
     assert [i.code for i in result.issues] == ["order_no_products"]
