@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from models.ecommerce import EventName
+from models.errors import ShopstreamError
 from models.identity import raw_device_key
 from models.serde import dumps
 from models.times import format_time
@@ -91,11 +92,22 @@ def csv_rows(stream: BinaryIO) -> Iterator[tuple[int, dict[str, str]]]:
     return enumerate(reader, start=2)
 
 
+# the columns every REES46 row is read from (the others are optional)
+REES46_COLUMNS = ("event_time", "event_type", "product_id", "price", "user_id")
+
+
 def rees46_objects(stream: BinaryIO, tenant: str | None = None,
                    ) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, event)`` per REES46 row; a row that cannot be mapped still travels,
-    as ``{"rees46_row": ..., "error": ...}``, so validation turns it into a dead letter."""
-    for number, row in csv_rows(stream):
+    as ``{"rees46_row": ..., "error": ...}``, so validation turns it into a dead letter. A
+    file whose header lacks a REES46 column is not one: a ShopstreamError, before any row."""
+    reader = csv.DictReader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+    missing = [column for column in REES46_COLUMNS if column not in (reader.fieldnames or [])]
+    if missing:
+        header = ",".join(reader.fieldnames or [])[:120] or "(empty)"
+        raise ShopstreamError(f"not a REES46 CSV file: its header line ({header}) lacks "
+                              f"{', '.join(missing)}")
+    for number, row in enumerate(reader, start=2):
         try:
             yield number, rees46_event(row, tenant)
         except (KeyError, ValueError) as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from models.errors import ShopstreamError
 from models.validation import Rules, validate_bytes
 from streams.sources.files import jsonl_records, rees46_records
 from streams.sources.simulator import SimConfig, simulate
@@ -196,3 +197,10 @@ def test_some_carts_started_anonymously_are_abandoned_after_the_login_with_the_e
     assert len(stitched) > 10
     assert all(t.user_id and t.traits["email"] == f"{t.user_id}@example.com"
                and t.traits["name"] for t in stitched)
+
+
+@pytest.mark.parametrize("content", [b'{"a":1}\n{"b":2}\n', b"",
+                                     b"event_time,event_type,product_id\n2019-10-01,view,1\n"])
+def test_a_file_that_is_not_rees46_is_said_to_be_so_before_any_row(content):
+    with pytest.raises(ShopstreamError, match="not a REES46 CSV file: .* lacks .*user_id"):
+        list(rees46_records(io.BytesIO(content)))
