@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.durations import parse_seconds
@@ -360,3 +360,16 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read the environment; keyword overrides win (used by the CLI flags and tests)."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def settings_problems(error: ValidationError) -> str:
+    """What the environment got wrong in a refused :class:`Settings`, by the variable that
+    sets each value (for a one-line error rather than a traceback)."""
+    problems = []
+    for item in error.errors(include_url=False):
+        name = str(item["loc"][0]) if item["loc"] else ""
+        prefix = Settings.model_config.get("env_prefix", "")
+        variable = name if name.isupper() else f"{prefix}{name.upper()}"
+        problems.append(f"{variable}={item.get('input')!r}: {item['msg']}")
+    return "; ".join(problems)
+

@@ -14,7 +14,7 @@ from typing import BinaryIO
 from pydantic import ValidationError
 
 from models.errors import ShopstreamError
-from models.settings import TRIGGER_KINDS, Settings, load_settings
+from models.settings import TRIGGER_KINDS, Settings, load_settings, settings_problems
 from streams.kafka.discovery import require_bootstrap
 
 
@@ -25,16 +25,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "web_port", None) is not None:
         overrides["web_port"] = args.web_port
     return load_settings(**overrides)
-
-
-def settings_problems(error: ValidationError) -> str:
-    """The settings the environment got wrong, by the variable that sets each."""
-    problems = []
-    for item in error.errors(include_url=False):
-        name = str(item["loc"][0]) if item["loc"] else ""
-        variable = name if name.isupper() else f"SHOPSTREAM_{name.upper()}"
-        problems.append(f"{variable}={item.get('input')!r}: {item['msg']}")
-    return "; ".join(problems)
 
 
 def _open_input(path: str) -> BinaryIO:
@@ -105,31 +95,17 @@ def cmd_triggers(args: argparse.Namespace) -> int:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from streams.cli.progress import progress
-    from streams.sdk.tracker import Tracker
-    from streams.sources.files import jsonl_records, rees46_records
+    from streams.cli.produce import produce_file
 
     settings = _settings(args)
     bootstrap = require_bootstrap(settings)
-    topic = args.topic or settings.topics.raw
     try:
         source = _open_input(args.file)
     except OSError as exc:
         print(f"shopstream produce: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
-    from streams.kafka.admin import topics_for_producing
-
-    topics_for_producing(settings, bootstrap)
-    with source, Tracker(bootstrap, topic) as tracker, progress("producing") as bar:
-        records = (rees46_records(source, args.tenant) if args.format == "rees46"
-                   else jsonl_records(source, settings.max_event_bytes))
-        for _number, key, value in records:
-            tracker.send_raw(value, key)
-            bar.advance()
-        tracker.flush()
-    print(f"sent {tracker.sent} events to {topic}: {tracker.delivered} delivered, "
-          f"{tracker.failed} failed", file=sys.stderr)
-    return 0 if tracker.failed == 0 else 1
+    return produce_file(source, args.format, args.topic or settings.topics.raw, args.tenant,
+                        settings, bootstrap)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
