@@ -54,4 +54,3 @@ def topics_for_producing(settings: Settings, bootstrap: str, timeout: float = 10
         raise ShopstreamError(f"the Kafka broker at {bootstrap} did not answer within "
                               f"{timeout:.0f} s ({exc.args[0].str() if exc.args else exc}): "
                               "is it running? (`shopstream broker status`)") from None
-

@@ -86,10 +86,14 @@ def rees46_event(row: dict[str, str], tenant: str | None = None) -> dict[str, An
     return event
 
 
+def csv_reader(stream: BinaryIO) -> csv.DictReader[str]:
+    """The rows of a UTF-8 CSV file with a header line (``fieldnames``: that line)."""
+    return csv.DictReader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+
+
 def csv_rows(stream: BinaryIO) -> Iterator[tuple[int, dict[str, str]]]:
     """``(line number, row)`` of a CSV file with a header line."""
-    reader = csv.DictReader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
-    return enumerate(reader, start=2)
+    return enumerate(csv_reader(stream), start=2)
 
 
 # the columns every REES46 row is read from (the others are optional)
@@ -101,7 +105,7 @@ def rees46_objects(stream: BinaryIO, tenant: str | None = None,
     """``(line number, event)`` per REES46 row; a row that cannot be mapped still travels,
     as ``{"rees46_row": ..., "error": ...}``, so validation turns it into a dead letter. A
     file whose header lacks a REES46 column is not one: a ShopstreamError, before any row."""
-    reader = csv.DictReader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+    reader = csv_reader(stream)
     missing = [column for column in REES46_COLUMNS if column not in (reader.fieldnames or [])]
     if missing:
         header = ",".join(reader.fieldnames or [])[:120] or "(empty)"

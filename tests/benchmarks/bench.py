@@ -427,12 +427,14 @@ def keep_logs(workdir: Path, logs: Path) -> Path:
 CROWDED_PARTITIONS = 200
 
 
-def warn_if_crowded(bootstrap: str) -> None:
+def warn_if_crowded(bootstrap: str) -> int:
+    """The partitions the broker holds before the run; said when that is many."""
     partitions = partition_count(bootstrap)
     if partitions > CROWDED_PARTITIONS:
         say(f"note: the broker already holds {partitions:,} partitions (tests or other runs "
             f"left them); a broker that busy costs more per event, which lowers the scale-out "
             f"figures: a fresh broker reads truer")
+    return partitions
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -449,8 +451,7 @@ def main(argv: list[str] | None = None) -> None:
         with broker_for(load_settings(), log=say) as broker:
             lab = runs.Lab(broker.bootstrap, workdir, args.partitions, local_pid(broker.bootstrap),
                            args.timeline)
-            warn_if_crowded(broker.bootstrap)
-            report.context["broker_partitions_before"] = partition_count(broker.bootstrap)
+            report.context["broker_partitions_before"] = warn_if_crowded(broker.bootstrap)
             measure(Session(args, lab, report))
         ok = True
     finally:
