@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from deploy.local.broker import free_port
 from streams.kafka.group_offsets import offsets_reader
@@ -308,3 +309,22 @@ class GroupTransactions:
 
     def close(self) -> None:
         self.member.close()
+
+
+def delete_topics(bootstrap: str, prefix: str, timeout: float = 30.0) -> list[str]:
+    """Delete every topic whose name starts with ``prefix``; the names it could not delete
+    (a broker that went away, a deletion still under way) are returned, not raised: a test
+    or a benchmark tidying up after itself must not fail for it."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        names = [t for t in admin.list_topics(timeout=timeout).topics if t.startswith(prefix)]
+    except KafkaException:
+        return [f"{prefix}*"]
+    left = []
+    for name, future in (admin.delete_topics(names, operation_timeout=timeout).items()
+                         if names else []):
+        try:
+            future.result(timeout)
+        except KafkaException:
+            left.append(name)
+    return left

@@ -40,8 +40,8 @@ from models.settings import load_settings  # noqa: E402
 from streams.cli.keys import create_key  # noqa: E402
 from streams.kafka.admin import ensure_topics  # noqa: E402
 from streams.kafka.discovery import broker_for  # noqa: E402
-from tests.benchmarks.kafka_io import delete_topics  # noqa: E402
 from tests.benchmarks.stats import percentile  # noqa: E402
+from tests.support import delete_topics  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -43,17 +43,6 @@ def partition_count(bootstrap: str) -> int:
     return sum(len(topic.partitions) for topic in topics.values())
 
 
-def delete_topics(bootstrap: str, prefix: str) -> None:
-    """Delete every topic whose name starts with ``prefix`` (best effort)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
-    for future in (admin.delete_topics(names, operation_timeout=30).values() if names else []):
-        try:
-            future.result(30)
-        except KafkaException:
-            pass
-
-
 class HeldInput:
     """Records produced inside one Kafka transaction that stays open until :meth:`release`.
     A read_committed consumer (every stage) sees none of them before and all of them right

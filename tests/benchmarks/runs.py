@@ -34,7 +34,6 @@ from tests.benchmarks.kafka_io import (
     ProgressLog,
     Watcher,
     consume_rate,
-    delete_topics,
     partitions_of,
     read_committed,
     record_ends,
@@ -42,7 +41,7 @@ from tests.benchmarks.kafka_io import (
 from tests.benchmarks.traffic import Message as Outgoing
 from tests.benchmarks.traffic import stamped_now
 from tests.benchmarks.workers import BenchWorker, process_cpu_seconds, wait_ready
-from tests.support import wait_for
+from tests.support import delete_topics, wait_for
 
 # each stage's consumer group (after the app id) and input topic
 STAGES = {"validate": ("validate", "raw"), "live": ("live", "events"),

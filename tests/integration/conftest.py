@@ -22,7 +22,7 @@ os.environ.setdefault("SHOPSTREAM_TOPIC_PARTITIONS", "3")
 from models.settings import Settings, load_settings
 from streams.kafka.admin import ensure_topics
 from streams.kafka.discovery import broker_for
-from tests.support import WorkerProcess
+from tests.support import WorkerProcess, delete_topics
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +40,16 @@ def kafka(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture
-def prefix() -> str:
-    return f"t{uuid.uuid4().hex[:10]}."
+def prefix(request) -> Iterator[str]:
+    """The test's topic prefix; its topics are deleted after it (after its workers stopped),
+    so that the broker the whole run shares does not grow a test's worth of partitions at a
+    time (hundreds by the end, each costing it work on every request)."""
+    name = f"t{uuid.uuid4().hex[:10]}."
+    yield name
+    if "kafka" in request.fixturenames:
+        left = delete_topics(request.getfixturevalue("kafka"), name)
+        if left:
+            print(f"topics not deleted after the test: {', '.join(left)}")
 
 
 @pytest.fixture
