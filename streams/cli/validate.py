@@ -23,7 +23,8 @@ def validate_stream(
     """Write a verdict line per input line; return the exit code (0 all valid, 1 not)."""
     valid = invalid = 0
     codes: Counter[str] = Counter()
-    for number, line, too_long in read_lines(source, rules.max_event_bytes):
+    blank: list[int] = []
+    for number, line, too_long in read_lines(source, rules.max_event_bytes, blank.append):
         result = validate_line(line, too_long, rules, clock())
         issues, event = result.issues, result.canonical
         if event is not None:
@@ -38,5 +39,8 @@ def validate_stream(
     summary = f"validated {valid + invalid} lines: {valid} valid, {invalid} invalid"
     if codes:
         summary += " (" + ", ".join(f"{code}: {n}" for code, n in codes.most_common()) + ")"
+    if blank:
+        summary += (f"; {len(blank)} blank line{'s' if len(blank) > 1 else ''} skipped "
+                    f"(line {', '.join(str(n) for n in blank[:5])}{', ...' if len(blank) > 5 else ''})")
     err(summary)
     return 0 if invalid == 0 else 1

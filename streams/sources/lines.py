@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 _CHUNK = 64 * 1024
 
 
-def read_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
+def read_lines(stream: BinaryIO, max_bytes: int,
+               blank: Callable[[int], None] = lambda number: None) -> Iterator[tuple[int, bytes, bool]]:
     """Yield ``(line number, bytes without the newline, too_long)``.
 
     A line longer than ``max_bytes`` is skipped through in chunks (never held in
-    memory whole) and yielded with ``too_long=True`` and its first bytes only.
+    memory whole) and yielded with ``too_long=True`` and its first bytes only. A blank line
+    (spaces and tabs at most) holds no event and is not yielded: ``blank`` is told its number,
+    and the numbers of the lines after it still count it.
     """
     number = 0
     while True:
@@ -28,6 +31,9 @@ def read_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes, b
                 if not rest or rest.endswith(b"\n"):
                     break
         line = line.rstrip(b"\r\n")
+        if not too_long and not line.strip():
+            blank(number)
+            continue
         if len(line) > max_bytes:
             too_long = True
         yield number, line, too_long

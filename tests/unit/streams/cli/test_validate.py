@@ -53,13 +53,22 @@ def test_every_kind_of_bad_line_is_reported_on_its_line():
         (1, False, "price_not_positive"),
         (2, False, "json_invalid"),
         (3, False, "encoding_invalid"),
-        (4, False, "json_invalid"),
         (5, False, "too_large"),
         (6, False, "not_object"),
         (7, True, None),
     ]
     assert verdicts[0]["errors"][0]["path"] == "properties.price"
-    assert messages[0].startswith("validated 7 lines: 1 valid, 6 invalid (")
+    assert messages[0].startswith("validated 6 lines: 1 valid, 5 invalid (")
+    assert messages[0].endswith("; 1 blank line skipped (line 4)")
+
+
+def test_blank_lines_hold_no_event_and_are_skipped_with_a_word():
+    event = orjson.dumps(track("Logged In"))
+    code, verdicts, messages = run(b"\n" + event + b"\n \t\r\n\n" + event + b"\n\n")
+    assert code == 0
+    assert [(v["line"], v["ok"]) for v in verdicts] == [(2, True), (5, True)]
+    assert messages == ["validated 2 lines: 2 valid, 0 invalid; "
+                        "4 blank lines skipped (line 1, 3, 4, 6)"]
 
 
 def test_huge_line_is_skipped_not_loaded():

@@ -111,6 +111,13 @@ def test_jsonl_records_key_by_user():
         (1, b"u1"), (2, b"7"), (3, None)]
 
 
+def test_jsonl_records_skip_blank_lines():
+    """``produce`` sends no empty record for a blank line (it would be a dead letter)."""
+    data = b'\n{"userId":"u1"}\n  \n\r\n{"userId":"u2"}\n\n'
+    assert [(n, line) for n, _, line in jsonl_records(io.BytesIO(data), 1000)] == [
+        (2, b'{"userId":"u1"}'), (5, b'{"userId":"u2"}')]
+
+
 def rees46_files() -> list[Path]:
     """The shipped head of the sample, plus the full sample when shared/ is beside us."""
     return [p for p in (HEAD, SAMPLE) if p.exists()]
