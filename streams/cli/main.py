@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from models.errors import ShopstreamError
 from models.settings import TRIGGER_KINDS, Settings, load_settings, settings_problems
+from streams.cli.parsing import CommandParser
 from streams.kafka.discovery import require_bootstrap
 
 
@@ -239,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shopstream", description="Real-time e-commerce analytics on Kafka."
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=CommandParser)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
