@@ -140,6 +140,16 @@ def message_id_for(obj: dict[str, Any]) -> str:
     return str(uuid.uuid5(_MESSAGE_ID_NAMESPACE, digest_input.decode()))
 
 
+def dedupe_id(tenant: str, message_id: str, default_tenant: str) -> str:
+    """The id duplicates are found by (the validation stage's dedupe memory, ``ingest``). A
+    messageId is unique within its tenant: two shops sending the same id (or the same
+    content, whose derived ids match) are not duplicates of each other. The default
+    tenant's ids are kept as they are, as they were before tenants had ids of their own, so
+    that a dedupe changelog written then still serves; the others are
+    ``<tenant>\\x00<messageId>`` (NUL is in no tenant name: ``models/fields.py``)."""
+    return message_id if tenant == default_tenant else f"{tenant}\x00{message_id}"
+
+
 def validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool = False,
                  received: datetime | None = None, texts_checked: bool = False) -> ValidationResult:
     """Validate one decoded event (Segment-style or flat) as of ``now`` (aware UTC).

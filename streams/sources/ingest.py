@@ -20,7 +20,7 @@ import orjson
 
 from models.deadletters import dead_letter
 from models.serde import dumps
-from models.validation import Rules, ValidationResult, validate_line, validate_obj
+from models.validation import Rules, ValidationResult, dedupe_id, validate_line, validate_obj
 from sinks.rows import rows_for, user_rows
 from sinks.writer import Batch, ClickHouseWriter
 from streams.sources.files import csv_rows, rees46_objects
@@ -93,10 +93,12 @@ def ingest(
                 dlq.write(dead_letter(raw, result.issues, topic=f"file:{path}", partition=0,
                                       offset=number, key=None, failed_at=now()) + b"\n")
                 continue
-            if canonical["messageId"] in seen:
+            remembered = dedupe_id(canonical["tenant"], canonical["messageId"],
+                                   rules.default_tenant)
+            if remembered in seen:
                 summary.duplicates += 1
                 continue
-            seen.add(canonical["messageId"])
+            seen.add(remembered)
             event = orjson.loads(dumps(canonical))
             event_row, items = rows_for(event)
             batch.events.append(event_row)

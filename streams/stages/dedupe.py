@@ -13,7 +13,8 @@ event (:meth:`DedupeMemory.changes`):
 - key ``{"from_offset": N, "part": P}``: N is the raw offset of the first event the batch
   remembers (unique per partition: committed batches cover distinct offsets), P numbers
   the records of a batch too large for one (``MAX_RECORD_BYTES``);
-- value ``{messageId: event time in ms, ...}``;
+- value ``{id: event time in ms, ...}``, where an id is the event's messageId for the
+  default tenant and ``<tenant>\x00<messageId>`` for any other (:func:`models.validation.dedupe_id`);
 - a tombstone for the key once every id in it is older than the window.
 
 A changelog written before batches holds one record per id (key the id as a JSON string,

@@ -34,7 +34,7 @@ from models.privacy import PrivacyRules
 from models.serde import dumps
 from models.settings import Settings
 from models.times import EPOCH, datetime_to_ms, ms_to_datetime
-from models.validation import Rules, validate_bytes
+from models.validation import Rules, dedupe_id, validate_bytes
 from streams.app import faust_app_id
 from streams.kafka.records import Consumed, Record
 from streams.kafka.topic_reader import read_partition
@@ -166,7 +166,8 @@ class ValidationStage:
         if self.erased is not None and self.erased(canonical):
             return Decision("erased")  # counted by the suppression list, never dead-lettered
         partition, message_id = record.partition, canonical["messageId"]
-        if self.memory.seen(partition, message_id):
+        remembered = dedupe_id(canonical["tenant"], message_id, self.rules.default_tenant)
+        if self.memory.seen(partition, remembered):
             if self.duplicates_topic is None:
                 return Decision("duplicate")
             # a note of it (not the event), for the data-quality report in ClickHouse
@@ -178,7 +179,7 @@ class ValidationStage:
             return Decision("duplicate", [Record(self.duplicates_topic, record.key,
                                                  orjson.dumps(note))])
         # saved with the output's transaction, at its commit (changelog())
-        self.memory.remember(partition, message_id, datetime_to_ms(canonical["timestamp"]),
+        self.memory.remember(partition, remembered, datetime_to_ms(canonical["timestamp"]),
                              record.offset)
         get = canonical.get
         key = device_key(get("userId"), get("anonymousId"), get("previousId"))

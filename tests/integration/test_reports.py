@@ -201,3 +201,19 @@ def test_cohorts_by_day_and_week(shop):
         "cohort", "weeks_since", "customers", "cohort_size", "retention_rate"]
     with pytest.raises(ValueError, match="grain must be one of day, week, month"):
         report(shop, "cohorts", grain="hour")
+
+
+def test_ingest_finds_duplicates_within_a_tenant_not_across_tenants(clickhouse, tmp_path):
+    """The same messageId from two shops is two events; from one shop twice, one."""
+    def viewed(tenant: str) -> dict:
+        return {"type": "track", "event": "Product Viewed", "userId": "u1", "messageId": "m1",
+                "tenant": tenant, "timestamp": "2026-04-30T10:00:00Z",
+                "properties": {"product_id": "p1"}}
+
+    summary, _dead = ingest_events(
+        clickhouse, tmp_path, [viewed("acme"), viewed("other"), viewed("acme"), viewed("default")],
+        NOW)
+    assert (summary.events, summary.duplicates) == (3, 1)
+    assert sorted(clickhouse.query(
+        "SELECT tenant, count() FROM events FINAL GROUP BY tenant").result_rows) == [
+        ("acme", 1), ("default", 1), ("other", 1)]

@@ -195,3 +195,22 @@ def test_records_of_one_millisecond_get_the_same_received_at_and_others_their_ow
         (out,) = s.handle(record, NOW).records
         values.append(orjson.loads(out.value)["receivedAt"])
     assert values == ["2026-12-02T05:27:46.325Z"] * 2 + ["2026-12-02T05:27:46.400Z"]
+
+
+def test_a_message_id_is_unique_within_its_tenant_not_across_tenants() -> None:
+    """Two shops sending the same messageId (or the same content, whose derived ids match)
+    are not each other's duplicates; a resend within one shop still is. The default tenant's
+    ids are remembered as they were before, so an existing changelog still serves."""
+    s = stage()
+    acme = dumps(track("Product Viewed", {"product_id": "p1"}, tenant="acme"))
+    other = dumps(track("Product Viewed", {"product_id": "p1"}, tenant="other"))
+    plain = dumps(track("Product Viewed", {"product_id": "p1"}))
+    assert [s.handle(raw(body, offset), NOW).outcome
+            for offset, body in enumerate([acme, other, plain, acme, other, plain])] == [
+        "canonical", "canonical", "canonical", "duplicate", "duplicate", "duplicate"]
+    (entry,) = s.changelog()
+    assert sorted(orjson.loads(entry.value)) == ["acme\x00m1", "m1", "other\x00m1"]
+    # a changelog of plain ids, as written before: the default tenant's event is recognised
+    s.load_memory(2, {b'"m1"': b"1795258800000"})
+    assert s.handle(raw(plain, 9, partition=2), NOW).outcome == "duplicate"
+    assert s.handle(raw(acme, 10, partition=2), NOW).outcome == "canonical"
