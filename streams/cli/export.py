@@ -25,6 +25,7 @@ from models.signatures import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signature
 from models.times import as_utc, parse_iso
 from sinks.reports import GRAINS, REPORTS, Table
 from streams.cli.output import write_table
+from streams.cli.parsing import TENANT_HELP
 
 FORMATS = ("csv", "json", "parquet", "xlsx")
 
@@ -124,7 +125,7 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
     """The options ``shopstream report`` takes that shape the table (not its format)."""
     p.add_argument("--from", dest="start", help="start, inclusive (ISO 8601 date or time, UTC)")
     p.add_argument("--to", dest="end", help="end, exclusive (ISO 8601 date or time, UTC)")
-    p.add_argument("--tenant", help="tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
+    p.add_argument("--tenant", help=TENANT_HELP)
     p.add_argument("--grain", choices=list(GRAINS), help="time reports' bucket")
     p.add_argument("--limit", type=int, default=50, help="products, affinity, customers")
     p.add_argument("--min-support", type=float, default=0.0, help="affinity")
@@ -145,10 +146,11 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from models.settings import load_settings
-    from streams.cli.queries import query_backend, report_params
+    from streams.cli.queries import command_tenant, query_backend, report_params
 
     settings = load_settings()
-    params = report_params(settings, tenant=args.tenant, start=_time(args.start),
+    params = report_params(settings, tenant=command_tenant(settings, args.tenant),
+                           start=_time(args.start),
                            end=_time(args.end), as_of=_time(args.as_of), grain=args.grain,
                            limit=args.limit, min_support=args.min_support,
                            include_bots=args.include_bots)

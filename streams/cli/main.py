@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from models.errors import ShopstreamError
 from models.settings import TRIGGER_KINDS, Settings, load_settings, settings_problems
-from streams.cli.parsing import CommandParser
+from streams.cli.parsing import TENANT_HELP, CommandParser
 from streams.kafka.discovery import require_bootstrap
 
 
@@ -173,11 +173,12 @@ def _time_arg(text: str | None) -> datetime | None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from streams.cli.output import write_table
-    from streams.cli.queries import query_backend, report_params
+    from streams.cli.queries import command_tenant, query_backend, report_params
 
     settings = _settings(args)
     params = report_params(
-        settings, tenant=args.tenant, start=_time_arg(args.start), end=_time_arg(args.end),
+        settings, tenant=command_tenant(settings, args.tenant), start=_time_arg(args.start),
+        end=_time_arg(args.end),
         as_of=_time_arg(args.as_of), grain=args.grain, limit=args.limit,
         min_support=args.min_support, include_bots=args.include_bots, by=args.by,
     )
@@ -310,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", choices=list(REPORTS))
     p.add_argument("--from", dest="start", help="start, inclusive (ISO 8601 date or time, UTC)")
     p.add_argument("--to", dest="end", help="end, exclusive (ISO 8601 date or time, UTC)")
-    p.add_argument("--tenant", help="tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
+    p.add_argument("--tenant", help=TENANT_HELP)
     p.add_argument("--grain", choices=list(GRAINS), help="time reports' bucket: kpis, funnel "
                    "(default day), cohorts (default month)")
     p.add_argument("--limit", type=int, default=50, help="products, affinity, customers")

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+# the tenant of a command that reads reports (streams.cli.queries.command_tenant)
+TENANT_HELP = ("tenant (default: the tenant of $SHOPSTREAM_API_KEY when the command goes "
+               "through a worker, else $SHOPSTREAM_DEFAULT_TENANT)")
+
 
 class CommandParser(argparse.ArgumentParser):
     """A command's parser: an option it does not know is refused with the command's own

@@ -162,6 +162,20 @@ def worker_request(base_url: str, method: str, path: str, params: dict[str, Any]
         raise ShopstreamError(f"cannot reach the worker at {base_url}: {exc.reason}") from exc
 
 
+def command_tenant(settings: Settings, given: str | None) -> str:
+    """The tenant a command reads when it names none: the API key's (``SHOPSTREAM_API_KEY``)
+    when the command goes through a worker, as the worker's HTTP answers do; else
+    ``SHOPSTREAM_DEFAULT_TENANT``."""
+    if given:
+        return given
+    web = owning_worker(settings)
+    if web is not None and load_settings().api_key:
+        tenant = worker_request(web, "GET", "/key", {}, timeout=30).get("tenant")
+        if tenant:
+            return str(tenant)
+    return settings.default_tenant
+
+
 def query_backend(settings: Settings) -> QueryBackend:
     web = owning_worker(settings)
     return WorkerQueries(web) if web is not None else LocalQueries(settings)

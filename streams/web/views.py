@@ -25,7 +25,7 @@ from streams.kafka.follower import followers_health
 from streams.monitoring.health import REMOTE_TIMEOUT_S, HealthBoard
 from streams.monitoring.metrics import LAG_REGISTRY, REGISTRY, VALIDATION_REGISTRY
 from streams.monitoring.scrape import merge_exposition
-from streams.web.auth import install_auth, scoped_tenant, sql_scope
+from streams.web.auth import KEY, install_auth, scoped_tenant, sql_scope
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,15 @@ def register_web(app: faust.App, settings: Settings, board: HealthBoard,
         except ShopstreamError as exc:
             return _error(web, str(exc), 503)
         return _table_response(web, table)
+
+    @app.page("/key")
+    async def key_view(web: Any, request: Any) -> Any:
+        """The tenant and role of the request's API key (``{"tenant": null}`` with auth off):
+        the command line's tenant when it is given a key and no ``--tenant``."""
+        record = request.get(KEY)
+        return web.bytes(dumps({"tenant": scoped_tenant(request),
+                                "role": getattr(record, "role", None)}),
+                         content_type="application/json")
 
     @app.page("/sql")
     async def sql_view(web: Any, request: Any) -> Any:

@@ -104,6 +104,18 @@ def test_keys_scope_writes_and_reads_to_their_tenant(settings, kafka, worker_fac
     assert json.loads(done.stdout) == [{"tenant": "shop-b", "n": 2}]
     refused = subprocess.run(command, cwd=REPO, env=env, capture_output=True, timeout=120)
     assert refused.returncode == 2 and b"API key is needed" in refused.stderr
+    # a report without --tenant reads the key's tenant, as the HTTP views do
+    assert get(worker, "/key", read_b)[1] == {"tenant": "shop-b", "role": "read"}
+    report = [sys.executable, "-m", "streams.cli.main", "report", "kpis", "--grain", "day",
+              "--format", "json"]
+    done = subprocess.run(report, cwd=REPO, env={**env, "SHOPSTREAM_API_KEY": read_b},
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [row["product_views"] for row in json.loads(done.stdout)] == [2], done.stdout
+    other = subprocess.run([*report, "--tenant", "shop-a"], cwd=REPO,
+                           env={**env, "SHOPSTREAM_API_KEY": read_b}, capture_output=True,
+                           timeout=120)
+    assert other.returncode == 2 and b"this key is for tenant 'shop-b'" in other.stderr
 
     # a revoked key stops working within seconds, without a restart
     subprocess.run([sys.executable, "-m", "streams.cli.main", "keys", "revoke",
