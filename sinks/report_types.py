@@ -1,14 +1,19 @@
 """What every analyst report takes and gives (:mod:`sinks.reports`): its parameters
-(:class:`ReportParams`), its result (:class:`Table`), and the time buckets (``GRAINS``)."""
+(:class:`ReportParams`), its result (:class:`Table`) and how its values travel as JSON
+(:func:`column_kinds`, :func:`typed_rows`), and the time buckets (``GRAINS``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
+
 from models.segments import SegmentRules
+from models.times import parse_iso
 from sinks.stats.ab_tests import ExperimentRules
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -58,3 +63,54 @@ def grain_of(p: ReportParams, default: str, allowed: tuple[str, ...] = tuple(GRA
     if grain not in allowed:
         raise ValueError(f"grain must be one of {', '.join(allowed)}")
     return grain
+
+
+def query_table(client: Client, sql: str, parameters: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> Table:
+    """The result of a query as a Table. An empty result keeps its column names (the
+    embedded engine's client gives none for it: they are asked of ClickHouse with
+    ``DESCRIBE``), so an empty report's CSV still has its header."""
+    result = client.query(sql, parameters=parameters, settings=settings)
+    columns = list(result.column_names)
+    if not columns:
+        try:
+            described = client.query(f"DESCRIBE ({sql})", parameters=parameters,
+                                     settings=settings)
+            columns = [str(row[0]) for row in described.result_rows]
+        except DatabaseError:  # not a query that has columns (SHOW, EXPLAIN ...)
+            pass
+    return Table(columns, [list(row) for row in result.result_rows])
+
+
+def _kind(value: Any) -> str | None:
+    # bool before int (a bool is an int), datetime before date (a datetime is a date)
+    for kind, types in (("bool", bool), ("decimal", Decimal), ("int", int), ("float", float),
+                        ("datetime", datetime), ("date", date), ("str", str)):
+        if isinstance(value, types):
+            return kind
+    return None
+
+
+def column_kinds(table: Table) -> list[str | None]:
+    """What each column holds (``decimal``, ``datetime``, ``date``, ``int``, ``float``,
+    ``bool``, ``str``; None: nothing, or something else), from its first value that is not
+    None: sent with a table as JSON, whose numbers and strings would otherwise come back as
+    floats and text (a worker's answer to the command line, written to Parquet)."""
+    kinds: list[str | None] = []
+    for index in range(len(table.columns)):
+        first = next((row[index] for row in table.rows if row[index] is not None), None)
+        kinds.append(_kind(first))
+    return kinds
+
+
+def typed_rows(rows: list[list[Any]], kinds: list[str | None]) -> list[list[Any]]:
+    """Rows read back from JSON (numbers with a fraction as Decimal: ``parse_float=Decimal``)
+    with each column's values as :func:`column_kinds` said they were."""
+    convert: dict[str, Any] = {
+        "decimal": lambda v: v if isinstance(v, Decimal) else Decimal(str(v)),
+        "float": float, "datetime": parse_iso, "date": date.fromisoformat}
+    converters = [convert.get(kind or "") for kind in kinds]
+    if not kinds and rows:  # (a worker older than the kinds: its numbers as they were)
+        converters = [lambda v: float(v) if isinstance(v, Decimal) else v] * len(rows[0])
+    return [[value if value is None or fn is None else fn(value)
+             for value, fn in zip(row, converters, strict=True)] for row in rows]

@@ -33,14 +33,13 @@ from sinks.analytics.dimensions import kpis_by_sql
 from sinks.analytics.experiments import COLUMNS as EXPERIMENT_COLUMNS
 from sinks.analytics.experiments import experiment_rows
 from sinks.analytics.prediction import latest_predictions
-from sinks.report_types import GRAINS, TIME_RANGE, ReportParams, Table, grain_of
+from sinks.report_types import GRAINS, TIME_RANGE, ReportParams, Table, grain_of, query_table
 from sinks.schema import FUNNEL_COUNTS, sql_names
 from sinks.schema.identity import resolved
 
 
 def _query(client: Client, sql: str, params: ReportParams, **extra: Any) -> Table:
-    result = client.query(sql, parameters={**params.bounds(), **extra})
-    return Table(list(result.column_names), [list(row) for row in result.result_rows])
+    return query_table(client, sql, {**params.bounds(), **extra})
 
 
 def kpis(client: Client, p: ReportParams) -> Table:

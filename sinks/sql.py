@@ -9,7 +9,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from sinks.errors import ClickHouseError, ReadOnlyViolation
-from sinks.reports import Table
+from sinks.report_types import Table, query_table
 
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _READ_ONLY_START = re.compile(r"^\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b", re.I)
@@ -35,9 +35,8 @@ def run_sql(client: Client, sql: str, settings: dict[str, Any] | None = None) ->
     more ClickHouse settings (a tenant's row filters)."""
     statement = check_read_only(sql)
     try:
-        result = client.query(statement, settings={**(settings or {}), "readonly": 2})
+        return query_table(client, statement, settings={**(settings or {}), "readonly": 2})
     except DatabaseError as exc:
         if "READONLY" in str(exc) or "Code: 164" in str(exc):
             raise ReadOnlyViolation("ClickHouse refused: the query would write") from exc
         raise ClickHouseError(str(exc).split("\n")[0]) from exc
-    return Table(list(result.column_names), [list(row) for row in result.result_rows])

@@ -42,7 +42,8 @@ def _write_parquet(table: Table, path: Path) -> None:
 
     arrays = []
     for i, _ in enumerate(table.columns):
-        values = [row[i] for row in table.rows]
+        # times as UTC instants, whether ClickHouse gave them with their zone or without
+        values = [as_utc(v) if isinstance(v, datetime) else v for v in (row[i] for row in table.rows)]
         try:
             arrays.append(pa.array(values))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
@@ -96,6 +97,7 @@ def export_table(table: Table, fmt: str, path: Path) -> None:
             _write_parquet(table, tmp)
         else:
             _write_xlsx(table, tmp)
+        tmp.chmod(0o644)  # readable as any file written here (mkstemp makes it 0600)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

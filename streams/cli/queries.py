@@ -25,6 +25,7 @@ from models.segments import SegmentRules
 from models.settings import Settings, load_settings
 from models.times import format_time, parse_iso
 from sinks.connection import is_embedded
+from sinks.report_types import typed_rows
 from sinks.reports import ReportParams, Table, run_report
 from sinks.sql import run_sql
 from sinks.stats.ab_tests import ExperimentRules
@@ -61,8 +62,8 @@ class WorkerQueries:
         self.where = f"the worker at {self.base_url}"
 
     def _get(self, path: str, params: dict[str, Any]) -> Table:
-        body = worker_request(self.base_url, "GET", path, params)
-        return Table(body["columns"], body["rows"],
+        body = worker_request(self.base_url, "GET", path, params, decimals=True)
+        return Table(body["columns"], typed_rows(body["rows"], body.get("kinds") or []),
                      {c: Decimal(a) for c, a in body.get("unconverted", {}).items()})
 
     def report(self, name: str, params: ReportParams) -> Table:
@@ -145,8 +146,9 @@ def owning_worker(settings: Settings) -> str | None:
 
 
 def worker_request(base_url: str, method: str, path: str, params: dict[str, Any],
-                   timeout: float = 300) -> Any:
-    """JSON from a worker endpoint; its ``{"error": ...}`` answers become ShopstreamError."""
+                   timeout: float = 300, decimals: bool = False) -> Any:
+    """JSON from a worker endpoint; its ``{"error": ...}`` answers become ShopstreamError.
+    ``decimals``: numbers with a fraction read as Decimal (exactly their digits), not float."""
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
     key = load_settings().api_key  # SHOPSTREAM_API_KEY: a worker with auth on needs one
     request = urllib.request.Request(f"{base_url}{path}?{query}", method=method,
@@ -154,7 +156,7 @@ def worker_request(base_url: str, method: str, path: str, params: dict[str, Any]
                                      headers={"Authorization": f"Bearer {key}"} if key else {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read())
+            return json.loads(response.read(), parse_float=Decimal if decimals else float)
     except urllib.error.HTTPError as exc:
         detail = json.loads(exc.read() or b"{}").get("error", str(exc))
         raise ShopstreamError(detail) from exc

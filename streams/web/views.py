@@ -19,6 +19,7 @@ from models.serde import dumps
 from models.settings import Settings
 from sinks.errors import ReadOnlyViolation
 from sinks.metrics import REGISTRY as SINK_REGISTRY
+from sinks.report_types import column_kinds
 from sinks.reports import REPORTS, Table, run_report
 from sinks.sql import run_sql
 from streams.kafka.follower import followers_health
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 def _table_response(web: Any, table: Table) -> Any:
     return web.bytes(dumps({"columns": table.columns, "rows": table.rows,
+                            "kinds": column_kinds(table),
                             "unconverted": {c: str(a) for c, a in table.unconverted.items()}}),
                      content_type="application/json")
 

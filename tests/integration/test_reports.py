@@ -217,3 +217,21 @@ def test_ingest_finds_duplicates_within_a_tenant_not_across_tenants(clickhouse, 
     assert sorted(clickhouse.query(
         "SELECT tenant, count() FROM events FINAL GROUP BY tenant").result_rows) == [
         ("acme", 1), ("default", 1), ("other", 1)]
+
+
+def test_an_empty_report_keeps_its_columns(shop, tmp_path):
+    """The embedded engine's client names no columns for an empty result; a report or a
+    query with no rows still has them, so its CSV export has its header."""
+    from sinks.reports import REPORTS
+    from sinks.sql import run_sql
+    from streams.cli.export import export_table
+
+    for name in REPORTS:
+        table = run_report(shop, name, ReportParams(tenant="nobody"))
+        assert table.rows == [] and table.columns, name
+    kpis = run_report(shop, "kpis", ReportParams(tenant="nobody"))
+    out = tmp_path / "empty.csv"
+    export_table(kpis, "csv", out)
+    assert out.read_text().splitlines() == [",".join(kpis.columns)]
+    assert run_sql(shop, "SELECT tenant, count() AS n FROM events WHERE tenant = 'nobody' "
+                         "GROUP BY tenant").columns == ["tenant", "n"]

@@ -42,6 +42,12 @@ def test_csv(tmp_path):
                      "False", "ü"]]
 
 
+def test_an_export_is_readable_as_any_file_written_here(tmp_path):
+    out = tmp_path / "r.csv"
+    export_table(TABLE, "csv", out)
+    assert out.stat().st_mode & 0o777 == 0o644
+
+
 def test_json(tmp_path):
     out = tmp_path / "r.json"
     export_table(TABLE, "json", out)
@@ -59,6 +65,31 @@ def test_parquet_keeps_types(tmp_path):
     assert back.column_names == TABLE.columns
     assert back.to_pylist()[0] == dict(zip(TABLE.columns, TABLE.rows[0], strict=True))
     assert str(back.schema.field("revenue").type).startswith("decimal128")
+
+
+def test_a_table_through_a_workers_json_writes_the_same_parquet_types(tmp_path):
+    """``export`` through a worker (its JSON answer read back with the columns' kinds) gives
+    the Parquet types it gives on the database directly: decimals, UTC times, dates."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from models.serde import dumps
+    from sinks.report_types import column_kinds, typed_rows
+
+    body = json.loads(dumps({"rows": TABLE.rows, "kinds": column_kinds(TABLE)}),
+                      parse_float=Decimal)
+    assert body["kinds"] == ["date", "datetime", "str", "int", "decimal", "float", "bool", "str"]
+    back = Table(TABLE.columns, typed_rows(body["rows"], body["kinds"]))
+    assert back.rows == TABLE.rows
+    local, remote = tmp_path / "local.parquet", tmp_path / "remote.parquet"
+    export_table(TABLE, "parquet", local)
+    export_table(back, "parquet", remote)
+    assert pq.read_table(remote).schema == pq.read_table(local).schema
+    # ClickHouse's DateTime without a zone (a naive datetime) is written as UTC as well
+    naive = Table(["at"], [[datetime(2026, 3, 1, 10, 5)]])
+    export_table(naive, "parquet", local)
+    assert str(pq.read_table(local).schema.field("at").type) == "timestamp[us, tz=UTC]"
 
 
 def test_a_column_of_mixed_values_becomes_text_in_parquet(tmp_path):
