@@ -13,7 +13,7 @@ from models.keys import ApiKey, Role, new_key
 from models.settings import Settings, load_settings
 from models.times import format_time
 from sinks.reports import Table
-from streams.kafka.admin import ensure_topics
+from streams.kafka.admin import topics_for_producing
 from streams.kafka.discovery import require_bootstrap
 
 COLUMNS = ["key_id", "tenant", "role", "origins", "rate", "created_at", "status", "note"]
@@ -25,7 +25,7 @@ def create_key(settings: Settings, bootstrap: str, tenant: str, role: Role,
     """Make a key and store its record; the key itself is returned once, never stored."""
     from streams.collector.keystore import write_record
 
-    ensure_topics(settings, bootstrap)
+    topics_for_producing(settings, bootstrap)
     key, record = new_key(tenant, role, format_time(datetime.now(UTC)), origins, rate, note)
     write_record(bootstrap, settings.topics.keys, record)
     return key, record
@@ -53,7 +53,7 @@ def command(args: argparse.Namespace) -> int:
         print(f"created {record.role} key {record.key_id} for tenant {record.tenant}; the key "
               "is shown only now (only its hash is stored)", file=sys.stderr)
         return 0
-    ensure_topics(settings, bootstrap)
+    topics_for_producing(settings, bootstrap)
     records = read_records(bootstrap, settings.topics.keys)
     if args.action == "list":
         shown = [r for r in records.values() if not args.tenant or r.tenant == args.tenant]

@@ -198,7 +198,7 @@ def build_app(collector: Collector, health: Callable[[], tuple[bool, dict[str, A
 
 def run_collector(settings: Settings, bootstrap: str) -> None:
     """Serve until SIGINT/SIGTERM; then finish requests in flight and deliver what is queued."""
-    from streams.kafka.admin import ensure_topics
+    from streams.kafka.admin import topics_for_producing
 
     try:
         trusted = parse_networks(settings.collector_trusted_proxies)
@@ -206,7 +206,9 @@ def run_collector(settings: Settings, bootstrap: str) -> None:
         from models.errors import ConfigurationError
 
         raise ConfigurationError(f"SHOPSTREAM_COLLECTOR_TRUSTED_PROXIES: {exc}") from None
-    ensure_topics(settings, bootstrap)
+    log.info("collector: reaching Kafka at %s", bootstrap)
+    # a broker that does not answer: one plain error (exit 2) for the supervisor to act on
+    topics_for_producing(settings, bootstrap, timeout=30.0)
     keys = KeyStore(bootstrap, settings.topics.keys).start()
     keys.wait_loaded(60)
     producer = AckingProducer(bootstrap, settings.topics.raw, settings.collector_ack_timeout_s)

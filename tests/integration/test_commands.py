@@ -195,15 +195,18 @@ def test_produce_before_any_worker_makes_the_topics_with_the_configured_partitio
     assert count(kafka, f"{prefix}shop.events.raw") == 3
 
 
-def test_produce_to_a_broker_that_does_not_answer_says_so_and_stops(tmp_path):
+@pytest.mark.parametrize("command", [["produce", "EVENTS"],
+                                     ["keys", "create", "--tenant", "acme", "--role", "write"]])
+def test_a_command_on_a_broker_that_does_not_answer_says_so_and_stops(command, tmp_path):
     events = tmp_path / "events.jsonl"
     events.write_bytes(orjson.dumps(track_event("u1")) + b"\n")
-    done = shopstream("produce", "--bootstrap", "127.0.0.1:1", str(events), env={}, timeout=60)
+    argv = [str(events) if arg == "EVENTS" else arg for arg in command]
+    done = shopstream(*argv, "--bootstrap", "127.0.0.1:1", env={}, timeout=60)
     assert done.returncode == 2, done.stderr[-2000:]
     said = done.stderr.strip().splitlines()  # one line: the client's own logs are quiet
     assert len(said) == 1 and said[0].startswith(
-        b"shopstream produce: the Kafka broker at 127.0.0.1:1 did not answer within 10 s (") \
-        and said[0].endswith(b"is it running? (`shopstream broker status`)"), said
+        f"shopstream {command[0]}: the Kafka broker at 127.0.0.1:1 did not answer within 10 s "
+        "(".encode()) and said[0].endswith(b"is it running? (`shopstream broker status`)"), said
 
 
 def track_event(user: str) -> dict:
