@@ -32,6 +32,11 @@ class Role(StrEnum):
     READ = "read"  # query its tenant's data (SQL, reports, live views, recommendations)
     ADMIN = "admin"  # read, plus train and activate models
 
+    @property
+    def key_phrase(self) -> str:
+        """"a write key", "an admin key": for messages."""
+        return f"{'an' if self.value[0] in 'aeiou' else 'a'} {self.value} key"
+
 
 class ApiKeyError(ShopstreamError):
     """A key that cannot be made or used as asked; the message says why."""

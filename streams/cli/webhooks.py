@@ -84,8 +84,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(dumps({"id": endpoint.id, "url": endpoint.url,
                                 "types": list(endpoint.types), "secret": endpoint.secret})
                          .decode() + "\n")
+        kept = ("the signing secret is the one given" if args.secret else
+                "keep the signing secret above (list shows it masked)")
         print(f"added webhook {endpoint.id}: {', '.join(endpoint.types)} -> {endpoint.url}; "
-              "keep the signing secret above (list shows it masked)", file=sys.stderr)
+              f"{kept}", file=sys.stderr)
         return 0
     if args.action == "remove":
         if not args.id:

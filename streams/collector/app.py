@@ -22,7 +22,7 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from models.keys import ApiKey, may_write
+from models.keys import ApiKey, Role, may_write
 from models.settings import Settings
 from streams.collector import metrics
 from streams.collector.intake import (
@@ -72,8 +72,8 @@ class Collector:
         if not isinstance(record, ApiKey):
             raise Rejected(403, "key_invalid", "the key is unknown or revoked")
         if not may_write(record.role):
-            raise Rejected(403, "key_not_write", f"a {record.role} key cannot send events; "
-                           "use a write key")
+            raise Rejected(403, "key_not_write", f"{Role(record.role).key_phrase} cannot "
+                           "send events; use a write key")
         return record
 
 

@@ -23,7 +23,7 @@ import orjson
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
-from models.keys import ApiKey, may_administer, may_read
+from models.keys import ApiKey, Role, may_administer, may_read
 from models.settings import Settings
 from sinks.errors import ReadOnlyViolation
 from streams.collector.intake import credentials
@@ -76,7 +76,7 @@ def auth_middleware(keys: KeyStore) -> Callable[[web.Request, Handler], Awaitabl
         if not isinstance(record, ApiKey):
             return _refuse(401, "the API key is unknown or revoked")
         if not may_read(record.role):
-            return _refuse(403, f"a {record.role} key cannot read; use a read or admin key")
+            return _refuse(403, f"{Role(record.role).key_phrase} cannot read; use a read or admin key")
         if request.path.startswith(ADMIN_PATHS) and not may_administer(record.role):
             return _refuse(403, "this needs an admin key")
         asked = request.query.get("tenant")

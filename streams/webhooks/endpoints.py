@@ -28,6 +28,8 @@ from models.errors import ShopstreamError
 from models.settings import TRIGGER_KINDS, Settings
 from streams.app import faust_app_id
 
+GENERATED_PREFIX = "whsec_"  # a secret shopstream made (webhooks add without --secret)
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -47,7 +49,11 @@ class Endpoint:
                    int(raw["created_at_ms"]))
 
     def masked_secret(self) -> str:
-        return f"{self.secret[:6]}...{self.secret[-4:]}" if len(self.secret) > 12 else "***"
+        """Enough to tell secrets apart, never enough to guess one: a generated secret's
+        ``whsec_`` and its last 4 characters; a chosen one's last 4, from 16 characters on
+        (a quarter at most); a shorter one, nothing."""
+        prefix = GENERATED_PREFIX if self.secret.startswith(GENERATED_PREFIX) else ""
+        return f"{prefix}...{self.secret[-4:]}" if len(self.secret) >= 16 else "***"
 
 
 def parse_types(text: str) -> tuple[str, ...]:
@@ -74,7 +80,7 @@ def new_endpoint(url: str, types: str, secret: str | None, now_ms: int) -> Endpo
     if secret is not None and len(secret) < 8:
         raise ShopstreamError("a webhook secret has at least 8 characters")
     return Endpoint(f"wh_{secrets.token_hex(4)}", check_url(url), parse_types(types),
-                    secret or f"whsec_{secrets.token_hex(24)}", now_ms)
+                    secret or f"{GENERATED_PREFIX}{secrets.token_hex(24)}", now_ms)
 
 
 def endpoint_group(settings: Settings, endpoint_id: str) -> str:

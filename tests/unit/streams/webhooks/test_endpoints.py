@@ -22,6 +22,7 @@ def test_new_endpoint_checks_the_url_and_generates_a_secret():
     assert endpoint.id.startswith("wh_") and endpoint.secret.startswith("whsec_")
     assert len(endpoint.secret) > 40 and endpoint.masked_secret().count("...") == 1
     assert endpoint.secret not in endpoint.masked_secret()
+    assert endpoint.masked_secret() == f"whsec_...{endpoint.secret[-4:]}"
     assert new_endpoint("http://h/x", "winback", None, 0).id != endpoint.id
     for url in ("ftp://h/x", "crm.example.com/hooks", "http:///x"):
         with pytest.raises(ShopstreamError, match="http"):
@@ -30,8 +31,23 @@ def test_new_endpoint_checks_the_url_and_generates_a_secret():
         new_endpoint("http://h/x", "winback", "short", 0)
 
 
+def test_a_chosen_secret_shows_its_last_four_characters_at_most():
+    def masked(secret: str) -> str:
+        return new_endpoint("http://h/x", "winback", secret, 0).masked_secret()
+
+    assert masked("longenoughsecret") == "...cret"
+    assert masked("frombeginning1") == "***"  # under 16 characters: nothing of it
+    assert masked("whsec_chosen_by_hand_1234") == "whsec_...1234"
+
+
 def test_endpoint_round_trips_as_json_and_has_a_group_of_its_own():
     endpoint = Endpoint("wh_1", "http://h/x", ("winback", "post_purchase"), "k" * 20, 5)
     assert Endpoint.from_json(endpoint.to_json()) == endpoint
     settings = load_settings(topic_prefix="acme.")
     assert endpoint_group(settings, "wh_1") == "acme.shopstream-webhook-wh_1"
+
+
+def test_a_role_is_named_with_its_article():
+    from models.keys import Role
+
+    assert [role.key_phrase for role in Role] == ["a write key", "a read key", "an admin key"]
