@@ -50,15 +50,16 @@ def backlog(bootstrap: str, group: str, topics: list[str]) -> int:
         consumer.close()
 
 
-def worker_figures(settings: Settings) -> dict[str, dict[str, float]]:
-    """endpoint id -> its figures on the worker running here (empty when none runs)."""
+def worker_figures(settings: Settings) -> dict[str, dict[str, float]] | None:
+    """endpoint id -> its figures on the worker running here; None when no worker runs on
+    this data directory or it does not answer."""
     web = running_worker(settings)
     if web is None:
-        return {}
+        return None
     try:
         metrics = fetch_metrics(f"{web}/metrics")
     except OSError:
-        return {}
+        return None
     ids = {value for name, series in metrics.items() if name.startswith("shopstream_webhook_")
            for labels in series for key, value in labels if key == "endpoint"}
     return {i: {column: total(metrics, name, endpoint=i) for column, name in FIGURES}
@@ -102,13 +103,20 @@ def run(args: argparse.Namespace) -> int:
     rows = [_row(e) for e in endpoints]
     if args.action == "status":
         figures = worker_figures(settings)
+        if figures is None:
+            print(f"no worker answers on {settings.data_dir}: the delivery figures (counted by "
+                  "a worker since its start) are left empty; pending is read from Kafka",
+                  file=sys.stderr)
         columns += ["pending", *(column for column, _name in FIGURES)]
         for row, endpoint in zip(rows, endpoints, strict=True):
+            pending = backlog(bootstrap, endpoint_group(settings, endpoint.id),
+                              [settings.topics.triggers[k] for k in endpoint.types])
+            if figures is None:
+                row += [pending, None, None, None, None]
+                continue
             mine = figures.get(endpoint.id, {})
             last = mine.get("last_success") or 0
-            row += [backlog(bootstrap, endpoint_group(settings, endpoint.id),
-                            [settings.topics.triggers[k] for k in endpoint.types]),
-                    int(mine.get("delivered", 0)), int(mine.get("dead_letters", 0)),
+            row += [pending, int(mine.get("delivered", 0)), int(mine.get("dead_letters", 0)),
                     bool(mine.get("retrying", 0)), format_ms(int(last * 1000)) if last else None]
     write_table(Table(columns, rows), args.format)
     return 0
