@@ -13,6 +13,12 @@ from sinks.report_types import Table, query_table
 
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _READ_ONLY_START = re.compile(r"^\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b", re.I)
+# what the statement says outside its quoted strings and names
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`", re.S)
+# a SELECT ... INTO OUTFILE writes a file where the engine runs (the worker's host, with
+# the embedded engine): readonly does not stop it
+_INTO_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
+_FORMAT_CLAUSE = re.compile(r"\bFORMAT\s+\w+\s*$", re.I)
 
 
 def check_read_only(sql: str) -> str:
@@ -27,6 +33,13 @@ def check_read_only(sql: str) -> str:
         raise ReadOnlyViolation(
             f"only read-only queries run here (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN), not {first}"
         )
+    bare = _QUOTED.sub("''", statement)
+    if _INTO_OUTFILE.search(bare):
+        raise ReadOnlyViolation("INTO OUTFILE writes a file: not here (`shopstream sql "
+                                "--format csv > FILE` or `shopstream export` write files)")
+    if _FORMAT_CLAUSE.search(bare):
+        raise ReadOnlyViolation("leave FORMAT out: the answer's format is `--format`'s "
+                                "(table, csv, json), or JSON over HTTP")
     return statement
 
 

@@ -235,3 +235,15 @@ def test_an_empty_report_keeps_its_columns(shop, tmp_path):
     assert out.read_text().splitlines() == [",".join(kpis.columns)]
     assert run_sql(shop, "SELECT tenant, count() AS n FROM events WHERE tenant = 'nobody' "
                          "GROUP BY tenant").columns == ["tenant", "n"]
+
+
+def test_sql_writes_no_file(shop, tmp_path):
+    """readonly does not stop INTO OUTFILE, which the embedded engine would write where it
+    runs (a worker's host, from an HTTP request): the guard refuses it before ClickHouse."""
+    from sinks.errors import ReadOnlyViolation
+    from sinks.sql import run_sql
+
+    target = tmp_path / "out.txt"
+    with pytest.raises(ReadOnlyViolation, match="INTO OUTFILE"):
+        run_sql(shop, f"SELECT tenant FROM events INTO OUTFILE '{target}'")
+    assert not target.exists()
