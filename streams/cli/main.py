@@ -200,6 +200,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from sinks.database import open_database
     from sinks.writer import ClickHouseWriter
     from streams.cli.progress import progress
+    from streams.privacy.suppression import followed_for_backfill
     from streams.sources.ingest import ingest
     from streams.stages.validation import rules_from
 
@@ -213,16 +214,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         settings.data_dir / "dead-letters" / f"{path.stem}.jsonl")
     dead.parent.mkdir(parents=True, exist_ok=True)
     client = open_database(settings)
-    writer = ClickHouseWriter(client)
     before = client.query("SELECT count() FROM events").result_rows[0][0]
     with progress("ingesting") as bar:
-        summary = ingest(path, args.format, writer, rules_from(settings), dead,
-                         batch_rows=settings.sink_batch_rows, progress=bar.advance)
+        summary = ingest(path, args.format, ClickHouseWriter(client), rules_from(settings), dead,
+                         batch_rows=settings.sink_batch_rows, progress=bar.advance,
+                         erased=followed_for_backfill(settings, client))
     added = client.query("SELECT count() FROM events").result_rows[0][0] - before
     print(f"ingested {summary.events} events ({summary.order_items} order items) from "
           f"{summary.lines} lines in {summary.batches} batch(es): {added} new rows in events "
           f"(batches already written are skipped); {summary.duplicates} duplicate(s) skipped; "
-          f"{summary.invalid} invalid -> {dead}", file=sys.stderr)
+          f"{summary.erased} of erased people left out; {summary.invalid} invalid -> {dead}", file=sys.stderr)
     return 0 if summary.invalid == 0 else 1
 
 

@@ -25,6 +25,7 @@ from prometheus_client import Counter
 from models.erasure import identity_hash
 from models.errors import ShopstreamError
 from models.settings import Settings
+from streams.kafka.discovery import configured_bootstrap
 from streams.kafka.follower import TopicFollower
 from streams.monitoring import metrics
 
@@ -109,6 +110,30 @@ def followed(settings: Settings, bootstrap: str) -> SuppressionList:
     without it would let an erased person's replayed events through)."""
     return SuppressionList(bootstrap, settings.topics.erased,
                            (settings.pii_hash_key or "").encode()).start().wait_loaded()
+
+
+def erasures_recorded(client: Any) -> int:
+    """How many erasures this database has run (their audit rows in ``privacy_requests``)."""
+    return int(client.query(
+        "SELECT count() FROM privacy_requests WHERE action = 'erase'").result_rows[0][0])
+
+
+def followed_for_backfill(settings: Settings, client: Any) -> Callable[[Mapping[str, Any]], bool] | None:
+    """What ``shopstream ingest`` checks each event with: None while nobody was ever erased in
+    this database (a backfill then needs no broker); else the suppression list, followed
+    from Kafka, which holds every id of each erased person (the database's audit rows hold
+    only the user id's hash). Without a broker, then, a ShopstreamError says why: writing
+    the file without the list would bring the people back."""
+    erasures = erasures_recorded(client)
+    if not erasures:
+        return None
+    bootstrap = configured_bootstrap(settings)
+    if bootstrap is None:
+        raise ShopstreamError(
+            f"this database has run {erasures} erasure(s), and only the suppression list on "
+            "Kafka names every id of the people erased: set KAFKA_BOOTSTRAP (or `shopstream "
+            "broker start`) so that this file cannot bring them back")
+    return followed(settings, bootstrap).erased_event
 
 
 def produce(bootstrap: str, records: Iterable[tuple[str, str, bytes | None]],

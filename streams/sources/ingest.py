@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -37,6 +37,7 @@ class IngestSummary:
     invalid: int = 0
     duplicates: int = 0
     batches: int = 0
+    erased: int = 0  # events of erased people left out (the suppression list)
 
 
 def file_digest(path: Path) -> str:
@@ -70,7 +71,10 @@ def ingest(
     batch_rows: int = 10_000,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[int], None] = lambda n: None,
+    erased: Callable[[dict[str, Any]], bool] | None = None,
 ) -> IngestSummary:
+    """``erased``: whether a canonical event names an erased person (the suppression list,
+    as the validation stage checks it); such events are left out and counted."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     digest = file_digest(path)
@@ -92,6 +96,9 @@ def ingest(
                 summary.invalid += 1
                 dlq.write(dead_letter(raw, result.issues, topic=f"file:{path}", partition=0,
                                       offset=number, key=None, failed_at=now()) + b"\n")
+                continue
+            if erased is not None and erased(canonical):
+                summary.erased += 1
                 continue
             remembered = dedupe_id(canonical["tenant"], canonical["messageId"],
                                    rules.default_tenant)

@@ -158,6 +158,24 @@ def test_an_erased_shopper_is_gone_everywhere_and_stays_gone(settings, worker_fa
     assert summary["rows_deleted"]["events"] == 6 and summary["rows_deleted"]["order_items"] == 1
     assert set(summary["rollups_rebuilt"]) >= {"kpi_minute", "product_daily", "coupon_daily", "page_daily"}
 
+    # a backfill of her events (new messageIds) does not bring her back either; without the
+    # broker, which holds the suppression list, it refuses to run
+    backfill = tmp_path / "alice-again.jsonl"
+    hers = [orjson.loads(r.value) for r in read_topic(kafka, settings.topics.raw)
+            if orjson.loads(r.value).get("userId") in ALICE_IDS
+            or orjson.loads(r.value).get("anonymousId") in ALICE_IDS]
+    backfill.write_bytes(b"".join(orjson.dumps({**e, "messageId": f"again-{e['messageId']}"})
+                                  + b"\n" for e in hers))
+    done = cli(settings, "ingest", str(backfill))
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert b"ingested 0 events" in done.stderr and \
+        f"{len(hers)} of erased people left out".encode() in done.stderr, done.stderr
+    no_broker = subprocess.run(
+        [sys.executable, "-m", "streams.cli.main", "ingest", str(backfill)], cwd=REPO,
+        env={**os.environ, "SHOPSTREAM_DATA_DIR": str(settings.data_dir), "KAFKA_BOOTSTRAP": ""},
+        capture_output=True, timeout=600, check=False)
+    assert no_broker.returncode == 2 and b"1 erasure(s)" in no_broker.stderr, no_broker.stderr
+
     # the worker back (it owns the embedded ClickHouse: the checks below ask it, a process
     # per query costs seconds); it has nothing new to write to ClickHouse
     worker.start()
