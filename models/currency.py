@@ -177,5 +177,12 @@ def reporting_currency(currencies: dict[str, str], tenant: str) -> str:
 
 
 def amounts_text(amounts: dict[str, Any]) -> str:
-    """``{"EUR": 12.5, "JPY": 500}`` as ``"EUR 12.5; JPY 500"`` (empty: ``""``), sorted."""
-    return "; ".join(f"{code} {amounts[code]}" for code in sorted(amounts) if amounts[code])
+    """``{"EUR": 12.5, "JPY": 500}`` as ``"EUR 12.5; JPY 500"`` (empty: ``""``), sorted; a
+    Decimal without the zeros its column pads it with (``1500.0000`` is ``1500``)."""
+    def plain(amount: Any) -> str:
+        if isinstance(amount, Decimal):
+            return format(amount.normalize(), "f")
+        return str(amount)
+
+    return "; ".join(f"{code} {plain(amounts[code])}" for code in sorted(amounts)
+                     if amounts[code])

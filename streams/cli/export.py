@@ -24,8 +24,8 @@ from models.errors import ShopstreamError
 from models.signatures import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signature
 from models.times import as_utc, parse_iso
 from sinks.reports import GRAINS, REPORTS, Table
+from streams.cli.command import TENANT_HELP
 from streams.cli.output import write_table
-from streams.cli.parsing import TENANT_HELP
 
 FORMATS = ("csv", "json", "parquet", "xlsx")
 

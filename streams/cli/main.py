@@ -11,11 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from pydantic import ValidationError
-
 from models.errors import ShopstreamError
-from models.settings import TRIGGER_KINDS, Settings, load_settings, settings_problems
-from streams.cli.parsing import TENANT_HELP, CommandParser
+from models.settings import TRIGGER_KINDS, Settings, load_settings
+from streams.cli.command import TENANT_HELP, CommandParser, run_command
 from streams.kafka.discovery import require_bootstrap
 
 
@@ -313,9 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", help="start, inclusive (ISO 8601 date or time, UTC)")
     p.add_argument("--to", dest="end", help="end, exclusive (ISO 8601 date or time, UTC)")
     p.add_argument("--tenant", help=TENANT_HELP)
-    p.add_argument("--grain", choices=list(GRAINS), help="time reports' bucket: kpis, funnel "
-                   "(default day), cohorts (default month)")
-    p.add_argument("--limit", type=int, default=50, help="products, affinity, customers")
+    p.add_argument("--grain", choices=list(GRAINS), help="time reports' bucket: kpis, funnel, "
+                   "automation, quality (default day), cohorts (day, week or month; default month)")
+    p.add_argument("--limit", type=int, default=50, help="products, affinity, customers (50)")
     p.add_argument("--min-support", type=float, default=0.0, help="affinity")
     p.add_argument("--as-of", help="rfm: the day recency is counted to (default: latest event)")
     p.add_argument("--include-bots", action="store_true", help="every report but quality: bots too")
@@ -381,19 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args) or 0)
-    except ShopstreamError as exc:
-        print(f"shopstream {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except ValidationError as exc:
-        if exc.title != Settings.__name__:
-            raise  # not the environment's fault: a bug, with its traceback
-        print(f"shopstream {args.command}: invalid settings: {settings_problems(exc)}",
-              file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_command(args)
 
 
 if __name__ == "__main__":

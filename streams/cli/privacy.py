@@ -17,7 +17,7 @@ import getpass
 import sys
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,10 @@ def _person(args: argparse.Namespace, settings: Settings) -> Person:
 
 
 def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):  # UTC with a Z, as every time shopstream writes
+        return format_time(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, Decimal | uuid.UUID):
         return str(value)
     if isinstance(value, tuple | set | frozenset):
@@ -113,7 +117,8 @@ def export(settings: Settings, person: Person, requested_by: str,
     return orjson.dumps({"tenant": person.tenant, "user_id": person.user_id,
                          "ids": list(person.ids), "exported_at": format_time(requested_at),
                          "request_id": request_id, "tables": tables},
-                        default=_json_default, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+                        default=_json_default, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+                        | orjson.OPT_PASSTHROUGH_DATETIME)
 
 
 def command(args: argparse.Namespace) -> int:

@@ -99,3 +99,5 @@ def test_reporting_currency_per_tenant():
 def test_amounts_text():
     assert amounts_text({"JPY": D("500"), "CHF": D("1.5"), "SEK": D("0")}) == "CHF 1.5; JPY 500"
     assert amounts_text({}) == ""
+    # as ClickHouse's Decimal(18, 4) column gives them
+    assert amounts_text({"JPY": D("1500.0000"), "EUR": D("10.5000")}) == "EUR 10.5; JPY 1500"
