@@ -51,6 +51,9 @@ class Table:
     columns: list[str]
     rows: list[list[Any]]
     unconverted: dict[str, Decimal] = field(default_factory=dict)  # no rate: left out of money
+    # what each column holds where its values cannot say (no rows): from ClickHouse's
+    # column types (:func:`query_table`), or from a worker's answer; [] when not known
+    kinds: list[str | None] = field(default_factory=list)
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
@@ -72,14 +75,32 @@ def query_table(client: Client, sql: str, parameters: dict[str, Any] | None = No
     ``DESCRIBE``), so an empty report's CSV still has its header."""
     result = client.query(sql, parameters=parameters, settings=settings)
     columns = list(result.column_names)
+    types = [t.name for t in result.column_types]
     if not columns:
         try:
             described = client.query(f"DESCRIBE ({sql})", parameters=parameters,
                                      settings=settings)
             columns = [str(row[0]) for row in described.result_rows]
+            types = [str(row[1]) for row in described.result_rows]
         except DatabaseError:  # not a query that has columns (SHOW, EXPLAIN ...)
             pass
-    return Table(columns, [list(row) for row in result.result_rows])
+    kinds = [kind_of_type(t) for t in types] if len(types) == len(columns) else []
+    return Table(columns, [list(row) for row in result.result_rows], kinds=kinds)
+
+
+_TYPE_KINDS = (("Decimal", "decimal"), ("DateTime", "datetime"), ("Date", "date"),
+               ("Bool", "bool"), ("UInt", "int"), ("Int", "int"), ("Float", "float"),
+               ("String", "str"), ("FixedString", "str"), ("UUID", "str"), ("Enum", "str"))
+
+
+def kind_of_type(clickhouse_type: str) -> str | None:
+    """The kind (:func:`column_kinds`) of a ClickHouse column type: ``Nullable(Decimal(18,
+    4))`` holds decimals; None for the types no kind names (arrays, maps, ...)."""
+    name = clickhouse_type
+    for wrapper in ("Nullable(", "LowCardinality("):
+        while name.startswith(wrapper):
+            name = name[len(wrapper):-1]
+    return next((kind for prefix, kind in _TYPE_KINDS if name.startswith(prefix)), None)
 
 
 def _kind(value: Any) -> str | None:
@@ -93,13 +114,15 @@ def _kind(value: Any) -> str | None:
 
 def column_kinds(table: Table) -> list[str | None]:
     """What each column holds (``decimal``, ``datetime``, ``date``, ``int``, ``float``,
-    ``bool``, ``str``; None: nothing, or something else), from its first value that is not
-    None: sent with a table as JSON, whose numbers and strings would otherwise come back as
-    floats and text (a worker's answer to the command line, written to Parquet)."""
+    ``bool``, ``str``; None: not known, or something else), from its first value that is not
+    None, else from the table's ``kinds`` (an empty result). Sent with a table as JSON, whose
+    numbers and strings would otherwise come back as floats and text (a worker's answer to
+    the command line, written to Parquet)."""
     kinds: list[str | None] = []
     for index in range(len(table.columns)):
         first = next((row[index] for row in table.rows if row[index] is not None), None)
-        kinds.append(_kind(first))
+        known = table.kinds[index] if len(table.kinds) == len(table.columns) else None
+        kinds.append(_kind(first) if first is not None else known)
     return kinds
 
 

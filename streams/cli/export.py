@@ -23,6 +23,7 @@ import orjson
 from models.errors import ShopstreamError
 from models.signatures import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signature
 from models.times import as_utc, parse_iso
+from sinks.report_types import column_kinds
 from sinks.reports import GRAINS, REPORTS, Table
 from streams.cli.command import TENANT_HELP
 from streams.cli.output import write_table
@@ -40,11 +41,19 @@ def _write_parquet(table: Table, path: Path) -> None:
     import pyarrow as pa  # type: ignore[import-untyped]
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+    empty_types = {"decimal": pa.decimal128(38, 4), "datetime": pa.timestamp("us", tz="UTC"),
+                   "date": pa.date32(), "int": pa.int64(), "float": pa.float64(),
+                   "bool": pa.bool_(), "str": pa.string()}
+    kinds = column_kinds(table)
     arrays = []
     for i, _ in enumerate(table.columns):
         # times as UTC instants, whether ClickHouse gave them with their zone or without
         values = [as_utc(v) if isinstance(v, datetime) else v for v in (row[i] for row in table.rows)]
         try:
+            kind = kinds[i] or ""
+            if all(v is None for v in values) and kind in empty_types:  # (no rows)
+                arrays.append(pa.array(values, type=empty_types[kind]))
+                continue
             arrays.append(pa.array(values))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
             arrays.append(pa.array([None if v is None else _cell_text(v) for v in values],

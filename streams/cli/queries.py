@@ -63,8 +63,9 @@ class WorkerQueries:
 
     def _get(self, path: str, params: dict[str, Any]) -> Table:
         body = worker_request(self.base_url, "GET", path, params, decimals=True)
-        return Table(body["columns"], typed_rows(body["rows"], body.get("kinds") or []),
-                     {c: Decimal(a) for c, a in body.get("unconverted", {}).items()})
+        kinds = body.get("kinds") or []
+        return Table(body["columns"], typed_rows(body["rows"], kinds),
+                     {c: Decimal(a) for c, a in body.get("unconverted", {}).items()}, kinds)
 
     def report(self, name: str, params: ReportParams) -> Table:
         return self._get(f"/report/{name}", report_query(params))

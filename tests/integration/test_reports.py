@@ -233,6 +233,14 @@ def test_an_empty_report_keeps_its_columns(shop, tmp_path):
     out = tmp_path / "empty.csv"
     export_table(kpis, "csv", out)
     assert out.read_text().splitlines() == [",".join(kpis.columns)]
+    # and its Parquet columns keep their types (from ClickHouse's), not null
+    import pyarrow.parquet as pq
+
+    export_table(kpis, "parquet", tmp_path / "empty.parquet")
+    schema = pq.read_table(tmp_path / "empty.parquet").schema
+    assert str(schema.field("bucket").type) == "date32[day]"
+    assert str(schema.field("revenue").type).startswith("decimal128")
+    assert str(schema.field("orders").type) == "int64"
     assert run_sql(shop, "SELECT tenant, count() AS n FROM events WHERE tenant = 'nobody' "
                          "GROUP BY tenant").columns == ["tenant", "n"]
 

@@ -92,6 +92,15 @@ def test_a_table_through_a_workers_json_writes_the_same_parquet_types(tmp_path):
     assert str(pq.read_table(local).schema.field("at").type) == "timestamp[us, tz=UTC]"
 
 
+def test_a_clickhouse_type_says_what_its_column_holds():
+    from sinks.report_types import kind_of_type
+
+    assert [kind_of_type(t) for t in (
+        "Decimal(18, 4)", "Nullable(Decimal(38, 2))", "DateTime64(3, 'UTC')", "Date",
+        "LowCardinality(String)", "UInt64", "Int32", "Float64", "Bool", "Array(String)")] == [
+        "decimal", "decimal", "datetime", "date", "str", "int", "int", "float", "bool", None]
+
+
 def test_a_column_of_mixed_values_becomes_text_in_parquet(tmp_path):
     import pyarrow.parquet as pq
 
