@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from models.durations import parse_seconds
 from models.fields import TENANT_PATTERN, TENANT_RULE
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TRIGGER_KINDS = ("cart_abandoned", "cart_recovered", "post_purchase", "winback", "segment_changed",
                  "churn_risk")
 MAX_AUTO_PROCESSES = 8  # SHOPSTREAM_WORKER_PROCESSES=auto: at most this many, however many cores
@@ -296,7 +297,8 @@ class Settings(BaseSettings):
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL "
+                           "(any case)")
 
     @property
     def resolved_worker_processes(self) -> int:
@@ -335,6 +337,17 @@ class Settings(BaseSettings):
                 return value  # pydantic reports it
         return value
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        """A level Python's logging knows, upper-cased (``debug`` is ``DEBUG``)."""
+        if isinstance(value, str):
+            level = value.strip().upper()
+            if level not in LOG_LEVELS:
+                raise ValueError(f"not a log level: choose from {', '.join(LOG_LEVELS)}")
+            return level
+        return value
+
     @field_validator("clickhouse_cluster", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -369,7 +382,19 @@ def settings_problems(error: ValidationError) -> str:
     for item in error.errors(include_url=False):
         name = str(item["loc"][0]) if item["loc"] else ""
         prefix = Settings.model_config.get("env_prefix", "")
-        variable = name if name.isupper() else f"{prefix}{name.upper()}"
+        variable = _variable_set(name) if name.isupper() else f"{prefix}{name.upper()}"
         problems.append(f"{variable}={item.get('input')!r}: {item['msg']}")
     return "; ".join(problems)
+
+
+def _variable_set(alias: str) -> str:
+    """Of the names a setting may be given by (``CART_ABANDON_AFTER`` or
+    ``SHOPSTREAM_CART_ABANDON_AFTER_S``), the one the environment sets (pydantic names the
+    first in its errors, whichever was used)."""
+    for field in Settings.model_fields.values():
+        choices = getattr(field.validation_alias, "choices", None) or []
+        names = [c for c in choices if isinstance(c, str)]
+        if alias in names:
+            return next((n for n in names if n in os.environ), alias)
+    return alias
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from models.errors import ShopstreamError
-from models.settings import Settings, settings_problems
+from models.settings import Settings, load_settings, settings_problems
 
 # the tenant of a command that reads reports (streams.cli.queries.command_tenant)
 TENANT_HELP = ("tenant (default: the tenant of $SHOPSTREAM_API_KEY when the command goes "
@@ -52,3 +52,12 @@ def run_command(args: argparse.Namespace) -> int:
         # on it again (as Python's documentation advises for SIGPIPE)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def log_level() -> str:
+    """``SHOPSTREAM_LOG_LEVEL`` for every command; INFO while the settings do not load (the
+    command then says what is wrong with them, in one line)."""
+    try:
+        return load_settings().log_level
+    except ValidationError:
+        return "INFO"

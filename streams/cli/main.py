@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from models.errors import ShopstreamError
 from models.settings import TRIGGER_KINDS, Settings, load_settings
-from streams.cli.command import TENANT_HELP, CommandParser, run_command
+from streams.cli.command import TENANT_HELP, CommandParser, log_level, run_command
 from streams.kafka.discovery import require_bootstrap
 
 
@@ -41,7 +41,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         from streams.stages.process import run_stage_process
 
         logging.basicConfig(level=settings.log_level, format="[%(asctime)s] [%(process)d] "
-                            "[%(levelname)s] %(name)s: %(message)s")
+                            "[%(levelname)s] %(name)s: %(message)s", force=True)
         return run_stage_process(settings, require_bootstrap(settings),
                                  tuple(args.stages.split(",")))
     from streams.worker import run_worker
@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run_command(args)
 
 

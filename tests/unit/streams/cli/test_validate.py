@@ -10,6 +10,7 @@ import sys
 
 import jsonschema
 import orjson
+import pytest
 
 from models.serde import dumps
 from models.validation import Rules, json_schema, validate_bytes
@@ -129,3 +130,30 @@ def test_a_setting_the_environment_got_wrong_is_one_line_not_a_traceback():
     said = done.stderr.decode().strip().splitlines()
     assert len(said) == 1 and said[0].startswith(
         "shopstream validate: invalid settings: SHOPSTREAM_DEFAULT_TENANT='bad tenant': "), said
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("SHOPSTREAM_CART_ABANDON_AFTER_S", "-5", "Input should be greater than 0"),
+    ("CART_ABANDON_AFTER", "-5", "Input should be greater than 0"),
+    ("SHOPSTREAM_LOG_LEVEL", "bogus", "not a log level"),
+])
+def test_a_refused_setting_is_named_by_the_variable_that_set_it(variable, value, says):
+    env = {k: v for k, v in os.environ.items() if k not in ("CART_ABANDON_AFTER",
+                                                             "SHOPSTREAM_CART_ABANDON_AFTER_S")}
+    done = subprocess.run([sys.executable, "-m", "streams.cli.main", "validate", "-"],
+                          input=b"{}\n", capture_output=True, env={**env, variable: value})
+    assert done.returncode == 2, done.stderr
+    (said,) = done.stderr.decode().strip().splitlines()
+    assert said.startswith(f"shopstream validate: invalid settings: {variable}={value!r}: ")
+    assert says in said, said
+
+
+def test_the_log_level_holds_for_commands_in_any_case(monkeypatch):
+    from models.settings import load_settings
+    from streams.cli.command import log_level
+
+    assert load_settings(log_level="debug").log_level == "DEBUG"
+    monkeypatch.setenv("SHOPSTREAM_LOG_LEVEL", "error")
+    assert log_level() == "ERROR"  # what main() configures logging with, for every command
+    monkeypatch.setenv("SHOPSTREAM_LOG_LEVEL", "bogus")
+    assert log_level() == "INFO"  # the command itself then says what is wrong
