@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from models.errors import ShopstreamError
-from models.settings import Settings, load_settings, settings_problems
+from models.settings import Settings, load_settings, settings_problems, unknown_variables
 
 # the tenant of a command that reads reports (streams.cli.queries.command_tenant)
 TENANT_HELP = ("tenant (default: the tenant of $SHOPSTREAM_API_KEY when the command goes "
@@ -33,7 +33,10 @@ class CommandParser(argparse.ArgumentParser):
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command: a ShopstreamError or a bad setting is one line and exit code
-    2, Ctrl-C 130, a reader that stopped reading (``| head``) ends it quietly."""
+    2, Ctrl-C 130, a reader that stopped reading (``| head``) ends it quietly. A
+    ``SHOPSTREAM_*`` variable no setting reads is named first (a misspelt setting)."""
+    for warning in unknown_variables(os.environ):
+        print(f"shopstream: {warning}", file=sys.stderr)
     try:
         return int(args.func(args) or 0)
     except ShopstreamError as exc:

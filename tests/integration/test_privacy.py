@@ -121,7 +121,7 @@ def replay(settings, kafka: str, new_ids: bool) -> int:
 
 
 def test_an_erased_shopper_is_gone_everywhere_and_stays_gone(settings, worker_factory, kafka, tmp_path):
-    worker = worker_factory(SHOPSTREAM_CART_ABANDON_AFTER="30d").start()
+    worker = worker_factory(SHOPSTREAM_CART_ABANDON_AFTER_S="30d").start()
     with Tracker(kafka, settings.topics.raw) as tracker:
         shop(tracker, "alice", "anon-alice", T, "SPRING")
         shop(tracker, "bob", "anon-bob", T + timedelta(seconds=20), "SPRING")
@@ -230,7 +230,7 @@ def test_an_erased_shopper_gets_no_personal_list_and_their_events_are_not_writte
     erased, theirs = "u000001", sum(1 for e in events if e["userId"] == "u000001")
     worker = worker_factory(SHOPSTREAM_RECO_SCHEDULE_ENABLED="false", SHOPSTREAM_RECO_FACTORS="16",
                             SHOPSTREAM_RECO_ITERATIONS="10",
-                            SHOPSTREAM_CART_ABANDON_AFTER="30d").start()
+                            SHOPSTREAM_CART_ABANDON_AFTER_S="30d").start()
     produced = cli(settings, "produce", str(source))
     assert produced.returncode == 0, produced.stderr.decode()[-2000:]
     wait_for(lambda: worker.sql_or_none("SELECT count() AS n FROM events") == [{"n": len(events)}],

@@ -157,3 +157,23 @@ def test_the_log_level_holds_for_commands_in_any_case(monkeypatch):
     assert log_level() == "ERROR"  # what main() configures logging with, for every command
     monkeypatch.setenv("SHOPSTREAM_LOG_LEVEL", "bogus")
     assert log_level() == "INFO"  # the command itself then says what is wrong
+
+
+def test_a_shopstream_variable_no_setting_reads_is_named_with_the_nearest_one():
+    from models.settings import setting_variables, unknown_variables
+
+    said = unknown_variables({"SHOPSTREAM_TOP_N": "5", "SHOPSTREAM_SINK_BATCH_ROW": "5",
+                              "SHOPSTREAM_FOO": "1", "SHOPSTREAM_TRENDING_TOP_N": "5",
+                              "CART_ABANDON_AFTER": "1h", "PATH": "/bin"})
+    assert said == [
+        "SHOPSTREAM_FOO is not a setting; it is ignored",
+        "SHOPSTREAM_SINK_BATCH_ROW is not a setting (did you mean "
+        "SHOPSTREAM_SINK_BATCH_ROWS?); it is ignored",
+        "SHOPSTREAM_TOP_N is not a setting (did you mean SHOPSTREAM_TRENDING_TOP_N?); it is ignored"]
+    assert {"SHOPSTREAM_CART_ABANDON_AFTER_S", "CART_ABANDON_AFTER",
+            "SHOPSTREAM_CACHE_DIR"} <= setting_variables()
+    done = subprocess.run([sys.executable, "-m", "streams.cli.main", "validate", "-"],
+                          input=b"", capture_output=True,
+                          env={**os.environ, "SHOPSTREAM_TOP_N": "5"})
+    assert done.returncode == 0 and done.stderr.decode().startswith(
+        "shopstream: SHOPSTREAM_TOP_N is not a setting (did you mean "), done.stderr
