@@ -196,8 +196,9 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     settle_after_start_up()  # before the stages start: what start-up made is not walked again
     board = HealthBoard()
     database = DatabaseHandle(settings)
-    trending_board = TrendingBoard(settings, bootstrap,
-                                   board.stage("trending-board", settings.topics.trending_partials))
+    # the live stage's trending (with live off, no stage of it is listed on /health)
+    trending_board = TrendingBoard(settings, bootstrap, board.stage(
+        "trending-board", settings.topics.trending_partials)) if settings.live_enabled else None
     live = LiveStage(settings, trending_board) if settings.live_enabled else None
     if live is not None:
         board.stage("trending", settings.topics.trending_updates)
@@ -223,6 +224,7 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
         stages.append(StageThread("live", live_stage.run, live_stage.stop).start())
         trending = trending_loop(settings, bootstrap, board.stages["trending"])
         stages.append(StageThread("trending", trending.run, trending.stop).start())
+        assert trending_board is not None
         stages.append(StageThread("trending-board", trending_board.run,
                                   trending_board.stop).start())
     if settings.sink_enabled:

@@ -95,6 +95,8 @@ def test_mixed_traffic_lands_exactly_where_it_belongs(settings, worker_factory, 
         stages = worker.health()["stages"]
         assert {"validate", "validate-1", "validate-2"} <= set(stages), stages
         assert all(stages[name]["healthy"] for name in ("validate", "validate-1", "validate-2"))
+        # with the live stage off, none of its stages is listed (they never start)
+        assert not {"live", "trending", "trending-board"} & set(stages), stages
     assert worker.metric("shopstream_events_duplicate_total") == 2
     assert worker.metric("shopstream_events_out_total", topic=topics.events) == expected_valid
     assert worker.metric("shopstream_events_rejected_total", code="json_invalid") == 1
