@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from models.environment import settings_problems, unknown_variables
 from models.errors import ShopstreamError
-from models.settings import Settings, load_settings, settings_problems, unknown_variables
+from models.settings import Settings, load_settings
 
 # the tenant of a command that reads reports (streams.cli.queries.command_tenant)
 TENANT_HELP = ("tenant (default: the tenant of $SHOPSTREAM_API_KEY when the command goes "

@@ -160,7 +160,7 @@ def test_the_log_level_holds_for_commands_in_any_case(monkeypatch):
 
 
 def test_a_shopstream_variable_no_setting_reads_is_named_with_the_nearest_one():
-    from models.settings import setting_variables, unknown_variables
+    from models.environment import setting_variables, unknown_variables
 
     said = unknown_variables({"SHOPSTREAM_TOP_N": "5", "SHOPSTREAM_SINK_BATCH_ROW": "5",
                               "SHOPSTREAM_FOO": "1", "SHOPSTREAM_TRENDING_TOP_N": "5",
