@@ -146,8 +146,11 @@ def dedupe_id(tenant: str, message_id: str, default_tenant: str) -> str:
     content, whose derived ids match) are not duplicates of each other. The default
     tenant's ids are kept as they are, as they were before tenants had ids of their own, so
     that a dedupe changelog written then still serves; the others are
-    ``<tenant>\\x00<messageId>`` (NUL is in no tenant name: ``models/fields.py``)."""
-    return message_id if tenant == default_tenant else f"{tenant}\x00{message_id}"
+    ``<tenant>\\x00<messageId>`` (NUL is in no tenant name: ``models/fields.py``), and so is a
+    default tenant's id that holds a NUL, which could otherwise pass for another tenant's."""
+    if tenant == default_tenant and "\x00" not in message_id:
+        return message_id
+    return f"{tenant}\x00{message_id}"
 
 
 def validate_obj(obj: Any, rules: Rules, now: datetime, shape_checked: bool = False,

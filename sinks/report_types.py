@@ -97,9 +97,8 @@ def kind_of_type(clickhouse_type: str) -> str | None:
     """The kind (:func:`column_kinds`) of a ClickHouse column type: ``Nullable(Decimal(18,
     4))`` holds decimals; None for the types no kind names (arrays, maps, ...)."""
     name = clickhouse_type
-    for wrapper in ("Nullable(", "LowCardinality("):
-        while name.startswith(wrapper):
-            name = name[len(wrapper):-1]
+    while name.startswith(("Nullable(", "LowCardinality(")):
+        name = name[name.index("(") + 1:-1]
     return next((kind for prefix, kind in _TYPE_KINDS if name.startswith(prefix)), None)
 
 
@@ -126,14 +125,25 @@ def column_kinds(table: Table) -> list[str | None]:
     return kinds
 
 
+def _floats(value: Any) -> Any:
+    """A value of no kind (an array, a map, ...) with its numbers as JSON gives them locally."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    return value
+
+
 def typed_rows(rows: list[list[Any]], kinds: list[str | None]) -> list[list[Any]]:
     """Rows read back from JSON (numbers with a fraction as Decimal: ``parse_float=Decimal``)
     with each column's values as :func:`column_kinds` said they were."""
     convert: dict[str, Any] = {
         "decimal": lambda v: v if isinstance(v, Decimal) else Decimal(str(v)),
         "float": float, "datetime": parse_iso, "date": date.fromisoformat}
-    converters = [convert.get(kind or "") for kind in kinds]
+    converters = [convert.get(kind) if kind else _floats for kind in kinds]
     if not kinds and rows:  # (a worker older than the kinds: its numbers as they were)
-        converters = [lambda v: float(v) if isinstance(v, Decimal) else v] * len(rows[0])
+        converters = [_floats] * len(rows[0])
     return [[value if value is None or fn is None else fn(value)
              for value, fn in zip(row, converters, strict=True)] for row in rows]

@@ -39,7 +39,9 @@ def run_command(args: argparse.Namespace) -> int:
     for warning in unknown_variables(os.environ):
         print(f"shopstream: {warning}", file=sys.stderr)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # (here, so that a reader gone by now is caught below)
+        return code
     except ShopstreamError as exc:
         print(f"shopstream {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -90,6 +90,18 @@ def _write_xlsx(table: Table, path: Path) -> None:
             sheet.set_column(c, c, min(60, width + 2))
 
 
+def current_umask() -> int:
+    """The process's umask, read without setting it (``os.umask`` sets it, for a moment, for
+    every thread: a file another thread made then would get the wrong mode)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
 def export_table(table: Table, fmt: str, path: Path) -> None:
     """Write ``table`` to ``path`` in ``fmt``; the file appears complete or not at all."""
     if fmt not in FORMATS:
@@ -106,7 +118,7 @@ def export_table(table: Table, fmt: str, path: Path) -> None:
             _write_parquet(table, tmp)
         else:
             _write_xlsx(table, tmp)
-        tmp.chmod(0o644)  # readable as any file written here (mkstemp makes it 0600)
+        tmp.chmod(0o666 & ~current_umask())  # as any file written here (mkstemp: 0600)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -172,7 +172,7 @@ def command_tenant(settings: Settings, given: str | None) -> str:
     if given:
         return given
     web = owning_worker(settings)
-    if web is not None and load_settings().api_key:
+    if web is not None and settings.api_key:
         tenant = worker_request(web, "GET", "/key", {}, timeout=30).get("tenant")
         if tenant:
             return str(tenant)

@@ -23,8 +23,16 @@ def validate_stream(
     """Write a verdict line per input line; return the exit code (0 all valid, 1 not)."""
     valid = invalid = 0
     codes: Counter[str] = Counter()
-    blank: list[int] = []
-    for number, line, too_long in read_lines(source, rules.max_event_bytes, blank.append):
+    blank: list[int] = []  # the first few blank lines' numbers, and how many in all
+    skipped = 0
+
+    def blank_line(number: int) -> None:
+        nonlocal skipped
+        skipped += 1
+        if len(blank) < 5:
+            blank.append(number)
+
+    for number, line, too_long in read_lines(source, rules.max_event_bytes, blank_line):
         result = validate_line(line, too_long, rules, clock())
         issues, event = result.issues, result.canonical
         if event is not None:
@@ -39,8 +47,8 @@ def validate_stream(
     summary = f"validated {valid + invalid} lines: {valid} valid, {invalid} invalid"
     if codes:
         summary += " (" + ", ".join(f"{code}: {n}" for code, n in codes.most_common()) + ")"
-    if blank:
-        summary += (f"; {len(blank)} blank line{'s' if len(blank) > 1 else ''} skipped "
-                    f"(line {', '.join(str(n) for n in blank[:5])}{', ...' if len(blank) > 5 else ''})")
+    if skipped:
+        summary += (f"; {skipped} blank line{'s' if skipped > 1 else ''} skipped "
+                    f"(line {', '.join(str(n) for n in blank)}{', ...' if skipped > 5 else ''})")
     err(summary)
     return 0 if invalid == 0 else 1

@@ -118,22 +118,26 @@ def erasures_recorded(client: Any) -> int:
         "SELECT count() FROM privacy_requests WHERE action = 'erase'").result_rows[0][0])
 
 
-def followed_for_backfill(settings: Settings, client: Any) -> Callable[[Mapping[str, Any]], bool] | None:
-    """What ``shopstream ingest`` checks each event with: None while nobody was ever erased in
-    this database (a backfill then needs no broker); else the suppression list, followed
-    from Kafka, which holds every id of each erased person (the database's audit rows hold
-    only the user id's hash). Without a broker, then, a ShopstreamError says why: writing
-    the file without the list would bring the people back."""
-    erasures = erasures_recorded(client)
-    if not erasures:
-        return None
+def followed_for_backfill(settings: Settings, client: Any,
+                          timeout: float = 30.0) -> Callable[[Mapping[str, Any]], bool] | None:
+    """What ``shopstream ingest`` checks each event with: the suppression list, followed from
+    Kafka (it holds every id of each erased person; the database's audit rows hold only the
+    user id's hash) whenever a broker is configured, so that a backfill into a new or
+    restored database keeps them out too. Without a broker: None while this database never
+    ran an erasure (a backfill then needs no Kafka), else a ShopstreamError saying why, as
+    the file would bring the people back."""
     bootstrap = configured_bootstrap(settings)
-    if bootstrap is None:
+    if bootstrap is not None:
+        return SuppressionList(bootstrap, settings.topics.erased,
+                               (settings.pii_hash_key or "").encode()
+                               ).start().wait_loaded(timeout).erased_event
+    erasures = erasures_recorded(client)
+    if erasures:
         raise ShopstreamError(
             f"this database has run {erasures} erasure(s), and only the suppression list on "
             "Kafka names every id of the people erased: set KAFKA_BOOTSTRAP (or `shopstream "
             "broker start`) so that this file cannot bring them back")
-    return followed(settings, bootstrap).erased_event
+    return None
 
 
 def produce(bootstrap: str, records: Iterable[tuple[str, str, bytes | None]],

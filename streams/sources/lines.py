@@ -14,7 +14,7 @@ def read_lines(stream: BinaryIO, max_bytes: int,
 
     A line longer than ``max_bytes`` is skipped through in chunks (never held in
     memory whole) and yielded with ``too_long=True`` and its first bytes only. A blank line
-    (spaces and tabs at most) holds no event and is not yielded: ``blank`` is told its number,
+    (white space at most) holds no event and is not yielded: ``blank`` is told its number,
     and the numbers of the lines after it still count it.
     """
     number = 0
@@ -31,7 +31,7 @@ def read_lines(stream: BinaryIO, max_bytes: int,
                 if not rest or rest.endswith(b"\n"):
                     break
         line = line.rstrip(b"\r\n")
-        if not too_long and not line.strip():
+        if not too_long and (not line or line.isspace()):
             blank(number)
             continue
         if len(line) > max_bytes:

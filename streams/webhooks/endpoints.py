@@ -14,6 +14,7 @@ trigger stamped at or after that moment (or the oldest one kept, ``--from-beginn
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import asdict, dataclass
@@ -29,6 +30,7 @@ from models.settings import TRIGGER_KINDS, Settings
 from streams.app import faust_app_id
 
 GENERATED_PREFIX = "whsec_"  # a secret shopstream made (webhooks add without --secret)
+_GENERATED = re.compile(rf"{GENERATED_PREFIX}[0-9a-f]{{48}}")  # its whole shape
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Endpoint:
         """Enough to tell secrets apart, never enough to guess one: a generated secret's
         ``whsec_`` and its last 4 characters; a chosen one's last 4, from 16 characters on
         (a quarter at most); a shorter one, nothing."""
-        prefix = GENERATED_PREFIX if self.secret.startswith(GENERATED_PREFIX) else ""
+        prefix = GENERATED_PREFIX if _GENERATED.fullmatch(self.secret) else ""
         return f"{prefix}...{self.secret[-4:]}" if len(self.secret) >= 16 else "***"
 
 

@@ -42,10 +42,19 @@ def test_csv(tmp_path):
                      "False", "ü"]]
 
 
-def test_an_export_is_readable_as_any_file_written_here(tmp_path):
-    out = tmp_path / "r.csv"
+def test_an_export_gets_the_mode_of_any_file_written_here(tmp_path):
+    import os
+
+    out, plain = tmp_path / "r.csv", tmp_path / "plain.txt"
     export_table(TABLE, "csv", out)
-    assert out.stat().st_mode & 0o777 == 0o644
+    plain.write_text("x")  # as the umask makes it
+    assert out.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 != 0o600
+    mask = os.umask(0o077)  # (this test's own thread; restored below)
+    try:
+        export_table(TABLE, "csv", out)
+        assert out.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(mask)
 
 
 def test_json(tmp_path):
@@ -86,6 +95,8 @@ def test_a_table_through_a_workers_json_writes_the_same_parquet_types(tmp_path):
     export_table(TABLE, "parquet", local)
     export_table(back, "parquet", remote)
     assert pq.read_table(remote).schema == pq.read_table(local).schema
+    # a column of no kind (an array of numbers) comes back as it reads locally
+    assert typed_rows([[[Decimal("1.5"), {"a": Decimal("2.0")}]]], [None]) == [[[1.5, {"a": 2.0}]]]
     # ClickHouse's DateTime without a zone (a naive datetime) is written as UTC as well
     naive = Table(["at"], [[datetime(2026, 3, 1, 10, 5)]])
     export_table(naive, "parquet", local)
@@ -97,8 +108,9 @@ def test_a_clickhouse_type_says_what_its_column_holds():
 
     assert [kind_of_type(t) for t in (
         "Decimal(18, 4)", "Nullable(Decimal(38, 2))", "DateTime64(3, 'UTC')", "Date",
-        "LowCardinality(String)", "UInt64", "Int32", "Float64", "Bool", "Array(String)")] == [
-        "decimal", "decimal", "datetime", "date", "str", "int", "int", "float", "bool", None]
+        "LowCardinality(String)", "LowCardinality(Nullable(String))", "UInt64", "Int32",
+        "Float64", "Bool", "Array(String)")] == [
+        "decimal", "decimal", "datetime", "date", "str", "str", "int", "int", "float", "bool", None]
 
 
 def test_a_column_of_mixed_values_becomes_text_in_parquet(tmp_path):

@@ -159,6 +159,19 @@ def test_the_log_level_holds_for_commands_in_any_case(monkeypatch):
     assert log_level() == "INFO"  # the command itself then says what is wrong
 
 
+@pytest.mark.parametrize(("level", "infos"), [("info", True), ("error", False)])
+def test_a_command_logs_at_the_level_set(level, infos, tmp_path):
+    """``ingest`` into a new database logs its migrations at INFO: not at ERROR."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    done = subprocess.run([sys.executable, "-m", "streams.cli.main", "ingest", str(empty)],
+                          capture_output=True, timeout=300,
+                          env={**os.environ, "SHOPSTREAM_LOG_LEVEL": level, "KAFKA_BOOTSTRAP": "",
+                               "SHOPSTREAM_DATA_DIR": str(tmp_path / "data")})
+    assert done.returncode == 0, done.stderr
+    assert (b" INFO sinks.database: applying migration 1" in done.stderr) is infos, done.stderr
+
+
 def test_a_shopstream_variable_no_setting_reads_is_named_with_the_nearest_one():
     from models.environment import setting_variables, unknown_variables
 

@@ -214,3 +214,6 @@ def test_a_message_id_is_unique_within_its_tenant_not_across_tenants() -> None:
     s.load_memory(2, {b'"m1"': b"1795258800000"})
     assert s.handle(raw(plain, 9, partition=2), NOW).outcome == "duplicate"
     assert s.handle(raw(acme, 10, partition=2), NOW).outcome == "canonical"
+    # a default-tenant id holding a NUL cannot pass for another tenant's id
+    sneaky = dumps(track("Product Viewed", {"product_id": "p1"}, messageId="other\x00m1"))
+    assert s.handle(raw(sneaky, 6), NOW).outcome == "canonical"

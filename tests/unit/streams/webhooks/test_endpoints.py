@@ -37,7 +37,7 @@ def test_a_chosen_secret_shows_its_last_four_characters_at_most():
 
     assert masked("longenoughsecret") == "...cret"
     assert masked("frombeginning1") == "***"  # under 16 characters: nothing of it
-    assert masked("whsec_chosen_by_hand_1234") == "whsec_...1234"
+    assert masked("whsec_chosen_by_hand_1234") == "...1234"  # chosen: its prefix is not shown
 
 
 def test_endpoint_round_trips_as_json_and_has_a_group_of_its_own():
