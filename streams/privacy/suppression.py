@@ -105,11 +105,12 @@ class SuppressionList:
         return False
 
 
-def followed(settings: Settings, bootstrap: str) -> SuppressionList:
+def followed(settings: Settings, bootstrap: str,
+             timeout: float = LOAD_TIMEOUT_S) -> SuppressionList:
     """The suppression list, read to its end before this returns (a stage that started
     without it would let an erased person's replayed events through)."""
     return SuppressionList(bootstrap, settings.topics.erased,
-                           (settings.pii_hash_key or "").encode()).start().wait_loaded()
+                           (settings.pii_hash_key or "").encode()).start().wait_loaded(timeout)
 
 
 def erasures_recorded(client: Any) -> int:
@@ -128,9 +129,7 @@ def followed_for_backfill(settings: Settings, client: Any,
     the file would bring the people back."""
     bootstrap = configured_bootstrap(settings)
     if bootstrap is not None:
-        return SuppressionList(bootstrap, settings.topics.erased,
-                               (settings.pii_hash_key or "").encode()
-                               ).start().wait_loaded(timeout).erased_event
+        return followed(settings, bootstrap, timeout).erased_event
     erasures = erasures_recorded(client)
     if erasures:
         raise ShopstreamError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -152,8 +153,7 @@ def test_an_erased_shopper_is_gone_everywhere_and_stays_gone(settings, worker_fa
     assert exported["ids"] == list(ALICE_IDS)  # the anonymous id found through her events
     assert len(exported["tables"]["events"]) == 6 and len(exported["tables"]["order_items"]) == 1
     # times as every output writes them: UTC, milliseconds, a Z
-    assert exported["tables"]["events"][0]["event_time"].startswith("2026-03-01T10:0")
-    assert all(e["event_time"].endswith("Z") and len(e["event_time"]) == 24
+    assert all(re.fullmatch(r"2026-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e["event_time"])
                for e in exported["tables"]["events"]), exported["tables"]["events"]
 
     done = cli(settings, "privacy", "erase", "--user", "alice", "--requested-by", "dpo@example.com")
