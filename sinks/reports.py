@@ -17,6 +17,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from models.ecommerce import EventName as E
+from models.money import round_cents
 from models.segments import customer_segment, quintile_scores, rfm_segment
 from models.times import as_utc
 from sinks.analytics import currency as fx
@@ -69,7 +70,7 @@ def kpis(client: Client, p: ReportParams) -> Table:
         page_views, product_views, adds, checkouts, orders,
         m.fx_revenue AS revenue, refunds, m.fx_refund_amount AS refund_amount, cancellations,
         m.fx_cancel_amount AS cancel_amount, revenue - refund_amount - cancel_amount AS net_revenue,
-        toDecimal128(if(orders > 0, round(revenue / orders, 2), 0), 2) AS aov,
+        toDecimal128(if(m.fx_orders > 0, round(revenue / m.fx_orders, 2), 0), 2) AS aov,
         if(ifNull(s.sessions, 0) > 0, round(orders / s.sessions, 4), 0) AS conversion_rate
     FROM ({without_bot_figures(figures, p.include_bots)}
     ) AS k
@@ -174,11 +175,16 @@ def coupons(client: Client, p: ReportParams) -> Table:
 
 
 def _order_figures(p: ReportParams) -> str:
-    """Per customer (person) with a completed order in the range: orders and net revenue."""
+    """Per customer (person) with a completed order in the range: orders and net revenue;
+    ``converted_orders``, those whose amounts are in it (orders without an exchange rate
+    are in no money figure)."""
     return f"""
     SELECT user_key,
            uniqExactIf(order_id, event = {sql_names(E.ORDER_COMPLETED)}) AS completed,
            uniqExactIf(order_id, event = {sql_names(E.ORDER_CANCELLED)}) AS cancelled,
+           uniqExactIf(order_id, event = {sql_names(E.ORDER_COMPLETED)} AND fx_missing = 0)
+             - uniqExactIf(order_id, event = {sql_names(E.ORDER_CANCELLED)} AND fx_missing = 0)
+             AS converted_orders,
            minIf(event_time, event = {sql_names(E.ORDER_COMPLETED)}) AS first_order,
            maxIf(event_time, event = {sql_names(E.ORDER_COMPLETED)}) AS last_order,
            sumIf(revenue, event = {sql_names(E.ORDER_COMPLETED)})
@@ -303,7 +309,8 @@ def customers(client: Client, p: ReportParams) -> Table:
         first, last = as_utc(r["first_order"]), as_utc(r["last_order"])
         gap = ((last - first) / timedelta(days=1) / (r["completed"] - 1)
                if r["completed"] > 1 else None)
-        aov = (revenue / orders).quantize(Decimal("0.01")) if orders > 0 else Decimal("0.00")
+        converted = r["converted_orders"]
+        aov = round_cents(revenue / converted) if converted > 0 else Decimal("0.00")
         out.append([r["user_key"], orders, revenue, aov,
                     None if gap is None else round(gap, 2), first, last,
                     distinct.get(r["user_key"], 0),

@@ -76,15 +76,18 @@ def kpi_money(bucket_of: str, include_bots: bool, dimension: str | None = None) 
     """Per bucket (``bucket_of`` formats a time column), and per value of ``dimension`` (an
     expression over ``e``, in a column ``dimension``) when given: ``fx_revenue``,
     ``fx_refund_amount`` and ``fx_cancel_amount`` in the reporting currency, as
-    ``kpi_minute``'s view defines them."""
+    ``kpi_minute``'s view defines them, and ``fx_orders``, the completed orders among them
+    (an order without a rate is in no money figure, so AOV divides by these)."""
     from sinks.analytics.bots import human_only, kpi_rows_of_events
 
-    rows = in_reporting_currency(kpi_rows_of_events("1", dimension),
+    # the rows without a rate add 0 to every amount: leaving them out changes only the count
+    rows = in_reporting_currency(kpi_rows_of_events("e.fx_missing = 0", dimension),
                                  "1" + human_only(include_bots, "is_bot"))
     by = ", k.dimension AS dimension" if dimension else ""
     return f"""
     SELECT {bucket_of.format(c="k.minute")} AS bucket{by}, sum(k.revenue) AS fx_revenue,
-           sum(k.refund_amount) AS fx_refund_amount, sum(k.cancel_amount) AS fx_cancel_amount
+           sum(k.refund_amount) AS fx_refund_amount, sum(k.cancel_amount) AS fx_cancel_amount,
+           sum(k.orders) AS fx_orders
     FROM ({rows}) AS k GROUP BY bucket{", dimension" if dimension else ""}"""
 
 

@@ -37,7 +37,7 @@ def kpis_by_sql(bucket_of: str, by: str, include_bots: bool) -> str:
            page_views, product_views, adds, checkouts, orders, m.fx_revenue AS revenue, refunds,
            m.fx_refund_amount AS refund_amount, cancellations, m.fx_cancel_amount AS cancel_amount,
            revenue - refund_amount - cancel_amount AS net_revenue,
-           toDecimal128(if(orders > 0, round(revenue / orders, 2), 0), 2) AS aov,
+           toDecimal128(if(m.fx_orders > 0, round(revenue / m.fx_orders, 2), 0), 2) AS aov,
            if(ifNull(s.sessions, 0) > 0, round(orders / s.sessions, 4), 0) AS conversion_rate
     FROM (
         SELECT {bucket_of.format(c="k.minute")} AS bucket, k.dimension AS dimension,

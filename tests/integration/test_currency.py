@@ -95,9 +95,10 @@ def test_kpis_in_the_reporting_currency(shop):
     (day1, day2), unconverted = report(shop, "kpis")
     assert (day1["orders"], day1["revenue"], day1["refund_amount"], day1["net_revenue"],
             day1["aov"]) == (3, D("41.55"), D("0"), D("41.55"), D("13.85"))
-    # orders counts every order, the JPY one too; its amount is in no money figure
-    assert (day2["orders"], day2["revenue"], day2["refund_amount"], day2["net_revenue"]) == (
-        3, D("49.71"), D("12.00"), D("37.71"))
+    # orders counts every order, the JPY one too; its amount is in no money figure, so AOV
+    # divides the revenue by the two orders it holds: 49.71 / 2 = 24.855 -> 24.86
+    assert (day2["orders"], day2["revenue"], day2["refund_amount"], day2["net_revenue"],
+            day2["aov"]) == (3, D("49.71"), D("12.00"), D("37.71"), D("24.86"))
     assert unconverted == {"JPY": D("1500")}
 
 
@@ -118,6 +119,10 @@ def test_products_and_customers_in_the_reporting_currency(shop):
     revenue = {r["user_id"]: r["revenue"] for r in customers}
     # alice 11.00 + 40.00 - 12.00; bob 25.00 + 9.71; carol 5.55; dave: JPY, 0 here
     assert revenue == {"alice": D("39.00"), "bob": D("34.71"), "carol": D("5.55"), "dave": D("0")}
+    # AOV over the orders whose amounts are in the revenue: dave's JPY order is in none
+    assert {r["user_id"]: (r["orders"], r["aov"]) for r in customers} == {
+        "alice": (2, D("19.50")), "bob": (2, D("17.36")), "carol": (1, D("5.55")),
+        "dave": (1, D("0.00"))}
 
 
 def test_without_rates_nothing_foreign_is_summed(clickhouse, tmp_path):
@@ -141,9 +146,10 @@ def test_a_bad_file_loads_nothing(tmp_path):
 def test_kpis_by_dimension_in_the_reporting_currency(shop):
     rows, unconverted = report(shop, "kpis", by="country")
     # no address sent: every order under (unknown); the same figures as the kpis
-    assert [(r["country"], r["orders"], r["revenue"], r["refund_amount"], r["net_revenue"])
-            for r in rows] == [("(unknown)", 3, D("41.55"), D("0"), D("41.55")),
-                               ("(unknown)", 3, D("49.71"), D("12.00"), D("37.71"))]
+    assert [(r["country"], r["orders"], r["revenue"], r["refund_amount"], r["net_revenue"],
+             r["aov"]) for r in rows] == [
+        ("(unknown)", 3, D("41.55"), D("0"), D("41.55"), D("13.85")),
+        ("(unknown)", 3, D("49.71"), D("12.00"), D("37.71"), D("24.86"))]
     assert unconverted == {"JPY": D("1500")}
 
 
