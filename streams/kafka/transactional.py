@@ -324,9 +324,11 @@ class TransactionalLoop:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         numbers = [tp.partition for tp in partitions]
+        self.health.restoring()
         self.processor.assigned(numbers)
         self._assigned.update(numbers)
         self.health.assigned(sorted(self._assigned))
+        self.health.running()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit what was handled for the partitions going away before letting them go."""

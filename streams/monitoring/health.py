@@ -4,7 +4,10 @@ Each stage (validation, live, sink) reports through its own :class:`StageHealth`
 or not, the partitions it owns, when it last made progress, when it last committed, and
 whether it is blocked and why (ClickHouse unavailable, a transaction that keeps failing).
 ``/health`` answers 503 when a stage failed or has been blocked for longer than the
-threshold. Thread-safe: stages run in their own threads.
+threshold. ``/ready`` says more: every stage is running, has been given its partitions
+(those of a consumer group) and has rebuilt their state, and every follower has read its
+topic; until then it answers 503 with what each is waiting for. Thread-safe: stages run
+in their own threads.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-State = str  # "starting" | "running" | "stopped" | "failed"
+State = str  # "starting" | "restoring" | "running" | "stopped" | "failed"
 
 
 class StageHealth:
@@ -35,6 +38,7 @@ class StageHealth:
         self.blocked_reason: str | None = None
         self.error: str | None = None
         self.last_warning: str | None = None
+        self.assigned_once = False  # a consumer group's stage is ready once given its partitions
 
     # -- what stages call -------------------------------------------------------------
 
@@ -44,6 +48,13 @@ class StageHealth:
     def running(self) -> None:
         self._set(state="running")
 
+    def restoring(self) -> None:
+        """Partitions were given to a running stage, which rebuilds their state (then
+        :meth:`running` again): healthy, not ready."""
+        with self._lock:
+            if self.state == "running":
+                self.state = "restoring"
+
     def stopped(self) -> None:
         self._set(state="stopped")
 
@@ -51,7 +62,7 @@ class StageHealth:
         self._set(state="failed", error=error)
 
     def assigned(self, partitions: list[int]) -> None:
-        self._set(partitions=list(partitions))
+        self._set(partitions=list(partitions), assigned_once=True)
 
     def progressed(self, records: int) -> None:
         with self._lock:
@@ -92,6 +103,16 @@ class StageHealth:
             return False
         return self.blocked_since is None or now - self.blocked_since < self.blocked_limit_s
 
+    def _waiting_for(self, now: float) -> str | None:
+        """Why the stage is not ready, or None when it is."""
+        if not self._healthy(now):
+            return self.state if self.state in ("failed", "stopped") else "blocked"
+        if self.state != "running":
+            return self.state
+        if self.topic is not None and not self.assigned_once:
+            return "its partitions"
+        return None
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             now = self.clock()
@@ -99,8 +120,10 @@ class StageHealth:
             def ago(at: float | None) -> float | None:
                 return None if at is None else round(now - at, 3)
 
+            waiting = self._waiting_for(now)
             return {
-                "state": self.state, "healthy": self._healthy(now), "topic": self.topic,
+                "state": self.state, "healthy": self._healthy(now), "ready": waiting is None,
+                "waiting_for": waiting, "topic": self.topic,
                 "partitions": self.partitions, "records": self.records, "commits": self.commits,
                 "last_progress_s_ago": ago(self.last_progress),
                 "last_commit_s_ago": ago(self.last_commit),
@@ -155,6 +178,19 @@ class HealthBoard:
                 followers[f"{name} (process {index})"] = snapshot
         ok = all(s["healthy"] for s in [*stages.values(), *followers.values()])
         return ok, stages, followers
+
+    def readiness(self, followers: dict[str, Any]) -> tuple[bool, dict[str, str]]:
+        """(ready, what is not: stage or follower name -> what it waits for), with this
+        process's ``followers`` (their snapshots). Blocks as :meth:`report_all` does."""
+        _ok, stages, remote_followers = self.report_all()
+        waiting = {name: str(snapshot.get("waiting_for") or snapshot.get("state"))
+                   for name, snapshot in stages.items()
+                   if not snapshot.get("ready", snapshot.get("state") == "running"
+                                       and snapshot.get("healthy"))}
+        for name, snapshot in {**followers, **remote_followers}.items():
+            if not snapshot.get("loaded"):
+                waiting[name] = f"reading {snapshot.get('topic')}"
+        return not waiting, waiting
 
     def _remote(self, url: str) -> tuple[dict[str, Any], dict[str, Any]]:
         try:

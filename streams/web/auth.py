@@ -1,4 +1,4 @@
-"""API keys on the worker's views. ``/health`` and ``/metrics`` stay open; everything else
+"""API keys on the worker's views. ``/health``, ``/ready`` and ``/metrics`` stay open; everything else
 (SQL, reports, live views and the dashboard, recommendations, the recommender) needs a read
 or admin key, and answers for the key's tenant only; training, activating and A/B tests need
 an admin key. On whenever the worker listens beyond loopback (``SHOPSTREAM_AUTH``).
@@ -30,7 +30,7 @@ from streams.collector.intake import credentials
 from streams.collector.keystore import KeyStore
 
 log = logging.getLogger(__name__)
-OPEN_PATHS = frozenset({"/health", "/metrics"})
+OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
 ADMIN_PATHS = ("/recommender/train", "/recommender/activate", "/recommender/ab/start",
                "/recommender/ab/stop")
 COOKIE = "shopstream_key"

@@ -92,6 +92,14 @@ def register_web(app: faust.App, settings: Settings, board: HealthBoard,
             status=200 if ok else 503,
         )
 
+    @app.page("/ready")
+    async def ready_view(web: Any, request: Any) -> Any:
+        """200 once every stage runs with its partitions' state rebuilt and every follower
+        has read its topic (a balancer's readiness); 503 with what each waits for."""
+        _well, followers = followers_health(settings.blocked_limit_s)
+        ready, waiting = await asyncio.to_thread(board.readiness, followers)
+        return web.json({"ready": ready, "waiting_for": waiting}, status=200 if ready else 503)
+
     if database is None:
         return
 

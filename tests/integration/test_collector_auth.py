@@ -1,6 +1,6 @@
 """Keys decide the tenant, end to end: events sent with tenant A's write key are A's whatever
 the payload says; the worker's views need a read (or admin) key and answer for its tenant
-only; /health and /metrics stay open; the CLI passes SHOPSTREAM_API_KEY."""
+only; /health, /ready and /metrics stay open; the CLI passes SHOPSTREAM_API_KEY."""
 
 from __future__ import annotations
 
@@ -71,11 +71,12 @@ def test_keys_scope_writes_and_reads_to_their_tenant(settings, kafka, worker_fac
                           read_a)
     assert status == 400 and "table functions" in body["error"]
 
-    # without a key: 401; open: /health and /metrics
+    # without a key: 401; open: /health, /ready and /metrics (ready: its events are in)
     assert sql(worker, "SELECT 1", None)[0] == 401
     assert get(worker, "/recommender/train", None, method="POST")[0] == 401
     assert get(worker, "/", None)[0] == 401
     assert get(worker, "/health")[0] == 200 and get(worker, "/metrics")[0] == 200
+    assert get(worker, "/ready")[:2] == (200, {"ready": True, "waiting_for": {}})
     # roles and tenants
     assert get(worker, "/recommender/train", read_a, method="POST")[0] == 403
     assert sql(worker, "SELECT 1", write_a)[0] == 403

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 from deploy.local.broker import free_port
 from models.validation import Rules, validate_bytes
 from streams.monitoring.scrape import fetch_metrics, total
-from tests.support import REPO, count, read_topic, wait_for
+from tests.support import REPO, count, read_topic, wait_for, wait_until_equal
 
 pytestmark = pytest.mark.integration
 SAMPLE = REPO / "tests" / "data" / "rees46-head.csv"
@@ -171,7 +172,20 @@ def test_ctrl_c_stops_a_worker_cleanly_with_its_validation_process(kafka, prefix
                 health = json.loads(answer.read())
             return any(p.startswith(raw) for p in health["assigned_partitions"])
 
-        wait_for(validating, 120, "the worker's validation process to own the raw topic")
+        seen: list[tuple[int, dict]] = []
+
+        def ready() -> tuple[int, dict]:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as answer:
+                    seen.append((answer.status, json.loads(answer.read())))
+            except urllib.error.HTTPError as exc:  # 503 with what it waits for
+                seen.append((exc.code, json.loads(exc.read())))
+            return seen[-1]
+
+        wait_until_equal(ready, (200, {"ready": True, "waiting_for": {}}), 120,
+                         "the worker's /ready to answer 200")
+        assert all(status == 503 and body["waiting_for"] for status, body in seen[:-1]), seen
+        assert validating()  # ready: its validation process owns the raw topic's partitions
         os.killpg(worker.pid, signal.SIGINT)  # what Ctrl-C does
         code = worker.wait(120)
     finally:

@@ -143,3 +143,45 @@ def test_a_stage_process_followers_count_in_the_workers_health() -> None:
         server.shutdown()
     assert not ok and stages["validate"]["healthy"]
     assert followers == {"erasure list (process 0)": stale}
+
+
+def test_ready_once_every_stage_runs_with_its_partitions_restored() -> None:
+    """/ready: not while a stage starts, waits for its first partitions, rebuilds their state
+    or is blocked; a stage of no consumer group (webhooks) needs no partitions."""
+    board = HealthBoard()
+    live, webhooks = board.stage("live", "events"), board.stage("webhooks")
+    assert board.readiness({}) == (False, {"live": "starting", "webhooks": "starting"})
+    live.running()
+    webhooks.running()
+    assert board.readiness({}) == (False, {"live": "its partitions"})
+    live.restoring()  # a rebalance gave it partitions: their state is being read
+    live.assigned([0, 1])
+    assert board.readiness({}) == (False, {"live": "restoring"})
+    live.running()
+    assert board.readiness({}) == (True, {})
+    live.assigned([])  # a rebalance took them all: still a member that was given its share
+    assert board.readiness({}) == (True, {})
+    live.failed("boom")
+    live.restoring()  # (a failed stage stays failed)
+    assert board.readiness({}) == (False, {"live": "failed"})
+
+
+def test_not_ready_while_a_follower_or_a_stage_process_is_not() -> None:
+    board = HealthBoard()
+    stage = board.stage("webhooks")
+    stage.running()
+    unread = {"topic": "shop.keys", "loaded": False, "alive": True, "healthy": True}
+    assert board.readiness({"api keys": unread}) == (False, {"api keys": "reading shop.keys"})
+    assert board.readiness({"api keys": {**unread, "loaded": True}}) == (True, {})
+    waiting = {"state": "running", "healthy": True, "ready": False, "waiting_for": "its partitions"}
+    server, url = _stage_process(200, {"status": "ok", "stages": {"validate": waiting}})
+    try:
+        assert HealthBoard([url]).readiness({}) == (False, {"validate": "its partitions"})
+    finally:
+        server.shutdown()
+    server, url = _stage_process(200, {"status": "ok", "stages": {
+        "validate": {**waiting, "ready": True, "waiting_for": None}}})
+    try:
+        assert HealthBoard([url]).readiness({}) == (True, {})
+    finally:
+        server.shutdown()
