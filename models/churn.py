@@ -4,7 +4,9 @@ A ``churn_risk`` trigger goes out when a training run finds a customer's risk at
 the threshold while the previous run had it below (or did not forecast the customer), and
 the customer is valuable: net revenue so far at least the minimum. The first run of a
 tenant has nothing to compare with and sends none, so installing shopstream on years of
-history does not alert on every customer who left long ago.
+history does not alert on every customer who left long ago; nor does a run whose horizon
+differs from the previous run's (a risk is of no order within the horizon: a longer or
+shorter one moves every customer's, and would alert on them all).
 """
 
 from __future__ import annotations

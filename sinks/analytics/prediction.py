@@ -131,11 +131,18 @@ def train(client: Client, tenant: str, horizon_days: float, rule_days: float, no
     model = fit_clv(summary)
     predicted = forecast(model, summary, horizon_days)
     run_at = as_utc(now)
-    alerts = churn_alerts(client, tenant, orders, summary, predicted, alert_rule) \
-        if alert_rule is not None else []
+    alerts: list[ChurnAlert] = []
     if alert_rule is not None:
-        progress(f"{len(alerts)} valuable customer(s) crossed churn risk {alert_rule.threshold:g} "
-                 "since the previous run")
+        previous_horizon = latest_horizon(client, tenant)
+        if previous_horizon is not None and previous_horizon != float(horizon_days):
+            # a risk is of no order within the horizon: another horizon's is another figure
+            progress(f"the previous run forecast {previous_horizon:g} days, this one "
+                     f"{horizon_days:g}: its churn risks are not comparable, so this run is the "
+                     "new baseline (no churn triggers)")
+        else:
+            alerts = churn_alerts(client, tenant, orders, summary, predicted, alert_rule)
+            progress(f"{len(alerts)} valuable customer(s) crossed churn risk "
+                     f"{alert_rule.threshold:g} since the previous run")
     if before_write is not None:
         before_write(alerts, ms_to_datetime(end_ms))
     client.insert("prediction_runs", [[
@@ -177,6 +184,13 @@ def churn_alerts(client: Client, tenant: str, orders: list[Order], summary: Any,
                 round_cents(Decimal(repr(float(predicted.expected_revenue[i])))),
                 int(summary.orders[i]), round_cents(Decimal(repr(revenue))), last_order[customer]))
     return alerts
+
+
+def latest_horizon(client: Client, tenant: str) -> float | None:
+    """The horizon (days) of ``tenant``'s latest run; None before its first."""
+    rows = client.query("SELECT horizon_days FROM prediction_runs WHERE tenant = {tenant:String} "
+                        "ORDER BY run_at DESC LIMIT 1", parameters={"tenant": tenant}).result_rows
+    return float(rows[0][0]) if rows else None
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:

@@ -199,3 +199,32 @@ def test_churn_risk_triggers_for_valuable_customers_who_crossed_the_threshold(
     again = churn_triggers("default", list(second.alerts), second.data_end, sent_at, 90, rule)
     assert sorted(t.trigger_id for t in triggers) == sorted(t.trigger_id for t in again)
     assert all(t.time == second.data_end and t.churn_risk >= 0.5 for t in triggers)
+
+
+
+def test_a_run_with_another_horizon_is_a_new_baseline_without_churn_triggers(cdnow):
+    """The risk of no order within 30 days is not that within a year: a run whose horizon
+    differs from the previous run's would see valuable customers "cross" the threshold by
+    the horizon alone. It is a new baseline and sends none; the next at the same horizon
+    compares again."""
+    from models.churn import ChurnAlertRule
+
+    rule = ChurnAlertRule(threshold=0.5, min_revenue=100.0)
+    said: list[str] = []
+    train(cdnow, "default", 365, 90, NOW, alert_rule=rule)
+    risk_year = {user: float(row[3]) for user, row in latest_predictions(cdnow, "default").items()}
+    month = train(cdnow, "default", 30, 90, NOW + timedelta(days=1), alert_rule=rule,
+                  progress=said.append)
+    risk_month = {user: float(row[3]) for user, row in latest_predictions(cdnow, "default").items()}
+    revenue: dict[str, Decimal] = {}
+    for user, _at, value in order_history(cdnow, "default"):
+        revenue[user] = revenue.get(user, Decimal(0)) + value
+    crossed = {user for user, risk in risk_month.items()
+               if risk_year[user] < 0.5 <= risk and revenue[user] >= 100}
+    assert crossed and month.alerts == ()  # (what comparing the two runs would have sent)
+    assert "the previous run forecast 365 days, this one 30: its churn risks are not " \
+        "comparable, so this run is the new baseline (no churn triggers)" in said, said
+    again = train(cdnow, "default", 30, 90, NOW + timedelta(days=2), alert_rule=rule,
+                  progress=said.append)
+    assert again.alerts == () and "0 valuable customer(s) crossed churn risk 0.5 since the " \
+        "previous run" in said, said
