@@ -5,7 +5,9 @@ only while the partition is idle.
 answers whatever the speed of the replay. A partition is idle when it has nothing more to
 read (the stage has caught up with its input, :meth:`EventClock.idle`); from then on the
 clock moves with the wall clock, so a cart abandoned at 3 a.m. still triggers. The next
-event ends the idle stretch. A partition that is behind (a replay, a restart catching up,
+event ends the idle stretch. When input is waiting again without an event for this
+partition yet (the stage upstream has fallen behind), the clock holds where the stretch
+took it: it stops, it never goes back. A partition that is behind (a replay, a restart catching up,
 a broker outage while behind) never moves by the wall clock, so the triggers of old data
 depend on the data alone. An event older than ``now()`` minus the allowed lateness is late.
 """
@@ -33,28 +35,32 @@ def clock_time(ts_ms: int, received_ms: int | None) -> int:
 @dataclass
 class EventClock:
     event_ms: int = 0               # the latest event time seen
-    idle_since_ms: int | None = None  # wall time the partition was first seen caught up
+    idle_since_ms: int | None = None  # wall time the partition was last seen caught up
+    held_ms: int = 0                # idle time passed since the latest event, before that
 
     def observe(self, ts_ms: int) -> None:
         if ts_ms > self.event_ms:
             self.event_ms = ts_ms
-        self.idle_since_ms = None
+        self.idle_since_ms, self.held_ms = None, 0
 
     def idle(self, wall_ms: int) -> None:
         """The partition has nothing more to read: from now on, wall time passes."""
         if self.idle_since_ms is None:
             self.idle_since_ms = wall_ms
 
-    def busy(self) -> None:
-        """The partition has input waiting: event time alone moves the clock."""
-        self.idle_since_ms = None
+    def busy(self, wall_ms: int) -> None:
+        """The partition has input waiting: event time alone moves the clock, which keeps
+        the idle time that passed (it stops; it does not go back)."""
+        if self.idle_since_ms is not None:
+            self.held_ms += max(0, wall_ms - self.idle_since_ms)
+            self.idle_since_ms = None
 
     def now(self, wall_ms: int) -> int:
         if self.event_ms == 0:
             return 0
         if self.idle_since_ms is None:
-            return self.event_ms
-        return self.event_ms + max(0, wall_ms - self.idle_since_ms)
+            return self.event_ms + self.held_ms
+        return self.event_ms + self.held_ms + max(0, wall_ms - self.idle_since_ms)
 
     def is_late(self, ts_ms: int, wall_ms: int, lateness_ms: int) -> bool:
         return self.event_ms > 0 and ts_ms < self.now(wall_ms) - lateness_ms

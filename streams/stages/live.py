@@ -208,7 +208,7 @@ class LiveDecisions:
         if idle:
             state.idle(now_ms)
         else:
-            state.busy()
+            state.busy(now_ms)
         effects = state.due(now_ms)
         if housekeeping:
             effects.merge(state.housekeeping(now_ms))
