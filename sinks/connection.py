@@ -33,6 +33,15 @@ def chdb_path(url: str) -> Path:
     return Path(urlparse(url).path)
 
 
+def load_engine(url: str) -> None:
+    """Load the embedded engine now, if ``url`` names one. chDB's import moves the whole
+    process into its package directory while it loads its library (``os.chdir``), so a
+    relative path used by another thread meanwhile (``data/worker.json``) points there: a
+    process with threads loads it before starting them."""
+    if is_embedded(url):
+        import chdb  # noqa: F401  # (the import is the point)
+
+
 def connect(url: str, database: str, create: bool = True, cluster: str | None = None,
             **settings: Any) -> Client:
     """A client on ``database`` (created when missing, unless ``create`` is false; on every

@@ -187,8 +187,10 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     """Blocks until SIGINT/SIGTERM; then stops cleanly: the validation and live stages commit
     what they handled, the sink writes and commits what it holds. Exits non-zero when a
     stage died or did not stop cleanly."""
+    from sinks.connection import load_engine
     from streams.cli.queries import worker_state_file
 
+    load_engine(settings.resolved_clickhouse_url)  # before any thread: it moves the process
     ensure_topics(settings, bootstrap,
                   compacted_extra=[dedupe_topic(settings), live_changelog(settings),
                                    trending_changelog(settings)])
