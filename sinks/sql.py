@@ -19,6 +19,21 @@ _QUOTED = re.compile(r"\$(\w*)\$.*?\$\1\$|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)
 # a SELECT ... INTO OUTFILE writes a file where the engine runs (the worker's host, with
 # the embedded engine): readonly does not stop it
 _INTO_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
+# what reaches beyond the database, from the host the engine runs on: its files, other
+# hosts (URLs, object stores, other databases, other ClickHouse servers) and programs. The
+# embedded engine runs them on the worker's host whoever sent the query; readonly = 2 (which
+# lets a query carry settings, such as a tenant's row filters) does not stop them
+OUTSIDE_FUNCTIONS = (
+    "file", "fileCluster", "url", "urlCluster", "s3", "s3Cluster", "gcs", "oss", "cosn",
+    "azureBlobStorage", "azureBlobStorageCluster", "hdfs", "hdfsCluster", "hive", "remote",
+    "remoteSecure", "cluster", "clusterAllReplicas", "mysql", "postgresql", "mongodb", "redis",
+    "sqlite", "odbc", "jdbc", "executable", "input", "iceberg", "icebergS3", "icebergAzure",
+    "icebergHDFS", "icebergLocal", "icebergCluster", "icebergS3Cluster", "icebergAzureCluster",
+    "icebergHDFSCluster", "deltaLake", "deltaLakeS3", "deltaLakeAzure", "deltaLakeLocal",
+    "deltaLakeCluster", "deltaLakeS3Cluster", "deltaLakeAzureCluster", "hudi", "hudiCluster",
+    "paimon", "paimonS3", "paimonAzure", "paimonHDFS", "paimonLocal", "arrowFlight",
+    "ytsaurus", "prometheusQuery", "prometheusQueryRange")
+_OUTSIDE = re.compile(r"(?<![\w.])(" + "|".join(OUTSIDE_FUNCTIONS) + r")\s*\(", re.I)
 
 
 def check_read_only(sql: str) -> str:
@@ -37,6 +52,11 @@ def check_read_only(sql: str) -> str:
     if _INTO_OUTFILE.search(bare):
         raise ReadOnlyViolation("INTO OUTFILE writes a file: not here (`shopstream sql "
                                 "--format csv > FILE` or `shopstream export` write files)")
+    outside = _OUTSIDE.search(bare)
+    if outside:
+        raise ReadOnlyViolation(f"{outside.group(1)}() reads from outside the database (files, "
+                                "other hosts or programs where ClickHouse runs): not here; "
+                                "query shopstream's tables and views")
     return statement
 
 

@@ -12,7 +12,10 @@ from sinks.sql import check_read_only
                                  "SHOW TABLES;", "-- note\nDESCRIBE events", "EXPLAIN SELECT 1",
                                  "SELECT 'into outfile x' AS note, formatDateTime(now(), '%F')",
                                  "SELECT `into outfile` FROM t", "SELECT $$ into outfile $$ AS a",
-                                 "SELECT 1 AS format ORDER BY format DESC"])
+                                 "SELECT 1 AS format ORDER BY format DESC",
+                                 "SELECT url, domain(url), cutURLParameter(url, 'a') FROM events",
+                                 "SELECT 'file(x)', `s3` FROM t", "SELECT URLHierarchy(u) FROM t",
+                                 "SELECT e.file FROM events AS e", "SELECT * FROM numbers(3)"])
 def test_read_only_statements_pass(sql):
     assert check_read_only(sql)
 
@@ -26,6 +29,13 @@ def test_read_only_statements_pass(sql):
     ("SELECT 1 /* */ Into\nOutFile 'x'", "INTO OUTFILE writes a file"),
     ("SELECT $$'$$ AS a INTO OUTFILE '/tmp/x'", "INTO OUTFILE writes a file"),
     ("SELECT $q$it's$q$ INTO OUTFILE 'x'", "INTO OUTFILE writes a file"),
+    ("SELECT * FROM file('/etc/passwd', 'LineAsString')", r"file\(\) reads from outside"),
+    ("SELECT file('/etc/hostname')", r"file\(\) reads from outside"),
+    ("select * from URL ('http://10.0.0.1/x', 'CSV')", r"URL\(\) reads from outside"),
+    ("SELECT * FROM events, s3('https://b/x.csv')", r"s3\(\) reads from outside"),
+    ("SELECT 1 WHERE 1 IN (SELECT * FROM remote('db:9000', system.one))", "remote"),
+    ("SELECT * FROM executable('x.sh', 'TSV', 'a String')", "executable"),
+    ("SELECT * FROM loop(mysql('h', 'd', 't', 'u', 'p'))", "mysql"),
 ])
 def test_writes_are_refused(sql, why):
     with pytest.raises(ReadOnlyViolation, match=why):
