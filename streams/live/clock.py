@@ -35,8 +35,9 @@ def clock_time(ts_ms: int, received_ms: int | None) -> int:
 @dataclass
 class EventClock:
     event_ms: int = 0               # the latest event time seen
-    idle_since_ms: int | None = None  # wall time the partition was last seen caught up
-    held_ms: int = 0                # idle time passed since the latest event, before that
+    idle_since_ms: int | None = None  # wall time this idle stretch began
+    idle_seen_ms: int = 0           # wall time the partition was last seen idle
+    held_ms: int = 0                # idle time of earlier stretches since the latest event
 
     def observe(self, ts_ms: int) -> None:
         if ts_ms > self.event_ms:
@@ -47,12 +48,14 @@ class EventClock:
         """The partition has nothing more to read: from now on, wall time passes."""
         if self.idle_since_ms is None:
             self.idle_since_ms = wall_ms
+        self.idle_seen_ms = max(self.idle_seen_ms, wall_ms)
 
-    def busy(self, wall_ms: int) -> None:
+    def busy(self) -> None:
         """The partition has input waiting: event time alone moves the clock, which keeps
-        the idle time that passed (it stops; it does not go back)."""
+        the idle time that passed up to when the partition was last seen idle (the time
+        its deadlines were last fired at: it stops there, it does not go back)."""
         if self.idle_since_ms is not None:
-            self.held_ms += max(0, wall_ms - self.idle_since_ms)
+            self.held_ms += max(0, self.idle_seen_ms - self.idle_since_ms)
             self.idle_since_ms = None
 
     def now(self, wall_ms: int) -> int:

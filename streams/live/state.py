@@ -97,16 +97,16 @@ class PartitionState:
     def restored(self, wall_ms: int) -> None:
         """After restoring: idle time counts from when the partition is next seen caught up,
         not from before the restart."""
-        self.clock.busy(wall_ms)
+        self.clock.busy()
 
     def idle(self, wall_ms: int) -> None:
         """The stage has read everything there is on this partition: wall time passes."""
         self.clock.idle(wall_ms)
 
-    def busy(self, wall_ms: int) -> None:
+    def busy(self) -> None:
         """Input is waiting on this partition: only event time moves the clock (it keeps the
         idle time that passed)."""
-        self.clock.busy(wall_ms)
+        self.clock.busy()
 
     def apply_at(self, offset: int, ev: LiveEvent, wall_ms: int) -> Effects | None:
         """Apply the event at ``offset`` of the source partition, once: an offset at or

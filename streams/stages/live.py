@@ -208,7 +208,7 @@ class LiveDecisions:
         if idle:
             state.idle(now_ms)
         else:
-            state.busy(now_ms)
+            state.busy()
         effects = state.due(now_ms)
         if housekeeping:
             effects.merge(state.housekeeping(now_ms))
