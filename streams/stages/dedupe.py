@@ -1,7 +1,10 @@
 """The dedupe memory of the validation stage: which messageIds a partition has seen.
 
-Pure bookkeeping. Time is event time: the window is measured back from the latest event
-time seen on the partition, so a replay of old traffic dedupes exactly as the live run did.
+Pure bookkeeping. Time is arrival time: the stage passes each record's Kafka timestamp (the
+event's own time for a record without one), and the window is measured back from the latest
+time seen on the partition. Resends arrive close together whatever their event time, so a
+backfill of old events produced twice is deduplicated like live traffic; a replay of the
+raw records reads the same timestamps and dedupes exactly as the live run did.
 
 The stage persists the memory to a compacted Kafka topic (its dedupe changelog,
 partitioned like the raw topic) inside the transaction that writes the outputs, and
@@ -13,7 +16,7 @@ event (:meth:`DedupeMemory.changes`):
 - key ``{"from_offset": N, "part": P}``: N is the raw offset of the first event the batch
   remembers (unique per partition: committed batches cover distinct offsets), P numbers
   the records of a batch too large for one (``MAX_RECORD_BYTES``);
-- value ``{id: event time in ms, ...}``, where an id is the event's messageId for the
+- value ``{id: time in ms, ...}``, where an id is the event's messageId for the
   default tenant and ``<tenant>\x00<messageId>`` for any other (:func:`models.validation.dedupe_id`);
 - a tombstone for the key once every id in it is older than the window.
 
@@ -46,7 +49,7 @@ MAX_TOMBSTONE_BYTES = 256 * 1024
 
 @dataclass
 class PartitionMemory:
-    ids: dict[str, int] = field(default_factory=dict)  # messageId -> event time (ms)
+    ids: dict[str, int] = field(default_factory=dict)  # messageId -> arrival time (ms)
     heap: list[tuple[int, str]] = field(default_factory=list)  # (time, id): expiry order
     watermark: int | None = None
     unsaved: dict[str, int] = field(default_factory=dict)  # remembered since the last save
@@ -108,7 +111,7 @@ class DedupeMemory:
 
     def remember(self, partition: int, message_id: str, ts_ms: int, offset: int) -> bool:
         """Record the id of the event at raw ``offset``, then forget the ids the window has
-        left behind; False when the event is already older than the window."""
+        left behind; False when its time is already older than the window."""
         memory = self._partitions.setdefault(partition, PartitionMemory())
         if memory.watermark is not None and ts_ms < memory.watermark - self.window_ms:
             return False

@@ -178,9 +178,12 @@ class ValidationStage:
                                "offset": record.offset}}
             return Decision("duplicate", [Record(self.duplicates_topic, record.key,
                                                  orjson.dumps(note))])
-        # saved with the output's transaction, at its commit (changelog())
-        self.memory.remember(partition, remembered, datetime_to_ms(canonical["timestamp"]),
-                             record.offset)
+        # saved with the output's transaction, at its commit (changelog()); the window is in
+        # arrival time (the record's Kafka timestamp, else the event's own): resends arrive
+        # close together whatever their event time, so a backfill of last year's events sent
+        # twice is deduplicated too, and a replay of the raw records decides the same
+        arrived = record.timestamp_ms or datetime_to_ms(canonical["timestamp"])
+        self.memory.remember(partition, remembered, arrived, record.offset)
         get = canonical.get
         key = device_key(get("userId"), get("anonymousId"), get("previousId"))
         records = [Record(self.events_topic, key.encode(), dumps(canonical))]

@@ -1,6 +1,6 @@
 """The validation stage's per-record decisions, without a broker: canonical output and its
 dedupe changelog batch at the commit, duplicates, dead letters with the original bytes,
-expiry in event time."""
+expiry in arrival time."""
 
 from __future__ import annotations
 
@@ -111,6 +111,28 @@ def test_a_batch_whose_ids_the_window_left_behind_is_tombstoned_at_the_next_comm
                   timestamp="2026-11-21T10:00:00Z")
     assert [r.topic for r in s.handle(raw(dumps(stale), 2), NOW).records] == ["events"]
     assert s.changelog() == [] and not s.memory.seen(0, "stale")
+
+
+def test_a_backfill_of_old_events_sent_twice_is_deduplicated_by_arrival_time() -> None:
+    """The window is measured in arrival time (the records' Kafka timestamps): after current
+    traffic, events of 2019 produced again are duplicates, as resends of today's are."""
+    s = stage()
+    arrived = 1_795_258_800_000  # 2026-11-21 11:00
+    today = track("Product Viewed", {"product_id": "p1"}, messageId="now",
+                  timestamp="2026-11-21T11:00:00Z")
+    s.handle(Consumed("raw", 0, 0, b"k", dumps(today), arrived), NOW)
+    old = dumps(track("Product Viewed", {"product_id": "p1"}, messageId="rees46-row-7",
+                      timestamp="2019-10-01T00:00:00Z"))
+    first = s.handle(Consumed("raw", 0, 1, b"k", old, arrived + 60_000), NOW)
+    again = s.handle(Consumed("raw", 0, 2, b"k", old, arrived + 120_000), NOW)
+    assert (first.outcome, again.outcome) == ("canonical", "duplicate")
+    (batch,) = s.changelog()
+    assert orjson.loads(batch.value) == {"now": arrived, "rees46-row-7": arrived + 60_000}
+    # once arrivals are a day past it, the window has left it behind
+    tomorrow = dumps(track("Product Viewed", {"product_id": "p1"}, messageId="next-day"))
+    s.handle(Consumed("raw", 0, 3, b"k", tomorrow, arrived + DAY_MS + 60_001), NOW)
+    later = s.handle(Consumed("raw", 0, 4, b"k", old, arrived + DAY_MS + 60_002), NOW)
+    assert later.outcome == "canonical"
 
 
 def test_enrichment_is_on_by_default_and_bots_are_kept_flagged_and_counted() -> None:
