@@ -153,6 +153,29 @@ class ClickHouseWriter:
         context.settings = {**INSERT_SETTINGS, "insert_deduplication_token": f"{token}:{table}"}
         self.client.insert(context=context)
 
+    def stored(self, target: Target, rows: Rows) -> set[tuple[str, str]]:
+        """The ``(tenant, event_id)`` of ``rows`` (of ``events`` or ``order_items``) whose event
+        ``target`` already holds, written by another batch: inserting them again would count
+        them again in every materialized view, before the table's merges drop the copy."""
+        if not rows:
+            return set()
+        tenant, event_id = target.columns.index("tenant"), target.columns.index("event_id")
+        at = target.columns.index("event_time")
+        by_tenant: dict[str, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            by_tenant.setdefault(row[tenant], []).append(row)
+        found: set[tuple[str, str]] = set()
+        for name, some in by_tenant.items():
+            times = [row[at] for row in some]
+            result = self.client.query(
+                f"SELECT DISTINCT event_id FROM {target.table} WHERE tenant = {{tenant:String}} "
+                "AND event_time >= {lo:DateTime64(3, 'UTC')} AND event_time <= {hi:DateTime64(3, 'UTC')} "
+                "AND event_id IN {ids:Array(String)}",
+                parameters={"tenant": name, "lo": min(times), "hi": max(times),
+                            "ids": list({row[event_id] for row in some})})
+            found.update((name, str(row[0])) for row in result.result_rows)
+        return found
+
     def write(self, batch: Batch | TableBatch) -> float:
         """Insert the batch; returns seconds taken. A failure raises ClickHouseUnavailable
         (not reached, or overloaded: retry) or RowsRefused (refused: the same rows will be

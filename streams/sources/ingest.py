@@ -3,8 +3,11 @@
 The same validation and the same writer as the worker: JSON lines, a flat CSV
 (the flat envelope's columns) or the REES46 clickstream CSV. Invalid lines go
 to a dead-letter file with their reasons. messageIds are deduplicated within
-the run, and every batch carries a token derived from the file's content, so
-ingesting the same file twice writes nothing the second time.
+the run, and against what ClickHouse already holds: an event (or its order lines) already
+stored is not written again, so a file ingested twice, or one that overlaps an earlier one,
+adds only what is new, and the rollups count every event once. Every batch also carries a
+token derived from the file's content, so a batch written in part before a failure is
+completed, not doubled, by the next run.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from models.deadletters import dead_letter
 from models.serde import dumps
 from models.validation import Rules, ValidationResult, dedupe_id, validate_line, validate_obj
 from sinks.rows import rows_for, user_rows
-from sinks.writer import Batch, ClickHouseWriter
+from sinks.writer import EVENTS, ORDER_ITEMS, Batch, ClickHouseWriter
 from streams.sources.files import csv_rows, rees46_objects
 from streams.sources.lines import read_lines
 
@@ -38,6 +41,7 @@ class IngestSummary:
     duplicates: int = 0
     batches: int = 0
     erased: int = 0  # events of erased people left out (the suppression list)
+    stored: int = 0  # events ClickHouse already held (written before): not written again
 
 
 def file_digest(path: Path) -> str:
@@ -62,6 +66,44 @@ def _records(stream: BinaryIO, fmt: str, rules: Rules,
             yield number, dumps(obj), validate_obj(obj, rules, now())
 
 
+class _Pending:
+    """The events of the next batch, with their order lines and ``users`` rows."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        self.items: list[tuple[Any, ...]] = []
+        self.users: list[tuple[Any, ...]] = []
+        self.first_line = self.last_line = 0
+
+    def add(self, line: int, event: dict[str, Any]) -> int:
+        """Add an event (read at ``line``); returns how many order lines it has."""
+        row, items = rows_for(event)
+        if not self.events:
+            self.first_line = line
+        self.last_line = line
+        self.events.append(row)
+        self.items.extend(items)
+        self.users.extend(user_rows(event))
+        return len(items)
+
+    def batch(self, writer: ClickHouseWriter, token: str, summary: IngestSummary) -> Batch | None:
+        """What of it ClickHouse does not hold yet, as a batch (None: nothing), and start
+        the next. Each table is asked on its own: a run that failed between two inserts
+        left events without their lines. (``users`` rows go as they are: that table keeps
+        the latest row of a user and feeds no count.)"""
+        stored = writer.stored(EVENTS, self.events)
+        lines_stored = writer.stored(ORDER_ITEMS, self.items)
+        summary.stored += len(stored)
+        batch = Batch(token, [row for row in self.events if (row[0], row[1]) not in stored],
+                      [row for row in self.items if (row[0], row[1]) not in lines_stored],
+                      self.users)
+        self.clear()
+        return batch if batch.events or batch.items or batch.users else None
+
+
 def ingest(
     path: Path,
     fmt: str,
@@ -80,10 +122,14 @@ def ingest(
     digest = file_digest(path)
     summary = IngestSummary()
     seen: set[str] = set()
-    batch = Batch(f"ingest:{digest}:0")
+    pending = _Pending()
 
     def flush() -> None:
-        if batch.events:
+        # a batch's token names the file and its lines: the same lines again (a run after a
+        # failure) dedupe, other lines never do, whatever the batch size of either run
+        batch = pending.batch(writer, f"ingest:{digest}:{pending.first_line}-{pending.last_line}",
+                              summary)
+        if batch is not None:
             writer.write(batch)
             summary.batches += 1
 
@@ -106,15 +152,10 @@ def ingest(
                 summary.duplicates += 1
                 continue
             seen.add(remembered)
-            event = orjson.loads(dumps(canonical))
-            event_row, items = rows_for(event)
-            batch.events.append(event_row)
-            batch.items.extend(items)
-            batch.users.extend(user_rows(event))
+            items = pending.add(number, orjson.loads(dumps(canonical)))
             summary.events += 1
-            summary.order_items += len(items)
-            if len(batch.events) >= batch_rows:
+            summary.order_items += items
+            if len(pending.events) >= batch_rows:
                 flush()
-                batch = Batch(f"ingest:{digest}:{summary.batches}")
         flush()
     return summary
