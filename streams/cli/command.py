@@ -4,19 +4,27 @@ each one line and an exit code)."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from models.environment import settings_problems, unknown_variables
 from models.errors import ShopstreamError
+from models.fields import TENANT_RULE, Tenant
 from models.settings import Settings, load_settings
+from models.times import parse_iso
 
 # the tenant of a command that reads reports (streams.cli.queries.command_tenant)
 TENANT_HELP = ("tenant (default: the tenant of $SHOPSTREAM_API_KEY when the command goes "
                "through a worker, else $SHOPSTREAM_DEFAULT_TENANT)")
+UINT32_MAX = 2**32 - 1  # the largest LIMIT a report's query takes (UInt32)
+_TENANT = TypeAdapter(Tenant)
+_T = TypeVar("_T", int, float)
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -30,6 +38,67 @@ class CommandParser(argparse.ArgumentParser):
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return parsed, extras
+
+
+# -- option types: a bad value is refused by the parser, with the command's usage, exit code 2
+
+
+def time_arg(text: str) -> datetime:
+    """``--from``, ``--to``, ``--as-of``, ``--start``: ISO 8601 (a date, or a time with ``Z``,
+    an offset, or none = UTC) as an aware UTC datetime."""
+    try:
+        return parse_iso(text)
+    except (ValueError, OverflowError):  # (overflow: an offset past year 1 or 9999)
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+
+
+def tenant_arg(text: str) -> str:
+    """``--tenant``: the tenant rule of events and API keys (:data:`models.fields.Tenant`)."""
+    try:
+        return _TENANT.validate_python(text)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(f"not a tenant: {text!r} (a tenant is {TENANT_RULE})") \
+            from None
+
+
+def _number(text: str, convert: Callable[[str], _T], ok: Callable[[_T], bool], rule: str) -> _T:
+    try:
+        value = convert(text)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"not {rule}: {text!r}") from None
+    if not ok(value):  # (NaN and infinities fail every comparison made here)
+        raise argparse.ArgumentTypeError(f"not {rule}: {text!r}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """A rate: a finite number > 0 (not NaN, not infinity)."""
+    return _number(text, float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+
+
+def non_negative_number(text: str) -> float:
+    """A span of time: a finite number >= 0."""
+    return _number(text, float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+
+
+def share_arg(text: str) -> float:
+    """A share: a number from 0 to 1."""
+    return _number(text, float, lambda v: 0 <= v <= 1, "a share from 0 to 1")
+
+
+def positive_int(text: str) -> int:
+    """How many of something there must be at least one of: a whole number >= 1."""
+    return _number(text, int, lambda v: v >= 1, "a whole number >= 1")
+
+
+def non_negative_int(text: str) -> int:
+    return _number(text, int, lambda v: v >= 0, "a whole number >= 0")
+
+
+def limit_arg(text: str) -> int:
+    """``--limit``: rows of a report, 1 to 4294967295 (what its query's LIMIT takes)."""
+    return _number(text, int, lambda v: 1 <= v <= UINT32_MAX,
+                   f"a whole number from 1 to {UINT32_MAX}")
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -22,10 +22,10 @@ import orjson
 
 from models.errors import ShopstreamError
 from models.signatures import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signature
-from models.times import as_utc, parse_iso
+from models.times import as_utc
 from sinks.report_types import column_kinds
 from sinks.reports import GRAINS, REPORTS, Table
-from streams.cli.command import TENANT_HELP
+from streams.cli.command import TENANT_HELP, limit_arg, tenant_arg, time_arg
 from streams.cli.output import write_table
 
 FORMATS = ("csv", "json", "parquet", "xlsx")
@@ -146,23 +146,18 @@ def announce(url: str, secret: str | None, payload: dict[str, Any], idempotency_
 
 def add_report_options(p: argparse.ArgumentParser) -> None:
     """The options ``shopstream report`` takes that shape the table (not its format)."""
-    p.add_argument("--from", dest="start", help="start, inclusive (ISO 8601 date or time, UTC)")
-    p.add_argument("--to", dest="end", help="end, exclusive (ISO 8601 date or time, UTC)")
-    p.add_argument("--tenant", help=TENANT_HELP)
+    p.add_argument("--from", dest="start", type=time_arg,
+                   help="start, inclusive (ISO 8601 date or time, UTC)")
+    p.add_argument("--to", dest="end", type=time_arg,
+                   help="end, exclusive (ISO 8601 date or time, UTC)")
+    p.add_argument("--tenant", type=tenant_arg, help=TENANT_HELP)
     p.add_argument("--grain", choices=list(GRAINS), help="time reports' bucket")
-    p.add_argument("--limit", type=int, default=50, help="products, affinity, customers")
+    p.add_argument("--limit", type=limit_arg, default=50,
+                   help="products, affinity, customers: rows, >= 1")
     p.add_argument("--min-support", type=float, default=0.0, help="affinity")
-    p.add_argument("--as-of", help="rfm: the day recency is counted to (default: latest event)")
+    p.add_argument("--as-of", type=time_arg,
+                   help="rfm: the day recency is counted to (default: latest event)")
     p.add_argument("--include-bots", action="store_true", help="every report but quality: bots too")
-
-
-def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return parse_iso(text)
-    except ValueError:
-        raise ShopstreamError(f"not an ISO 8601 time: {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -173,8 +168,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     params = report_params(settings, tenant=command_tenant(settings, args.tenant),
-                           start=_time(args.start),
-                           end=_time(args.end), as_of=_time(args.as_of), grain=args.grain,
+                           start=args.start, end=args.end, as_of=args.as_of, grain=args.grain,
                            limit=args.limit, min_support=args.min_support,
                            include_bots=args.include_bots)
     table = query_backend(settings).report(args.name, params)

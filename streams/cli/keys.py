@@ -4,6 +4,7 @@ collector and worker follows the topic, so a change counts everywhere within sec
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from models.keys import ApiKey, Role, new_key
 from models.settings import Settings, load_settings
 from models.times import format_time
 from sinks.reports import Table
+from streams.cli.command import positive_number, tenant_arg
 from streams.kafka.admin import topics_for_producing
 from streams.kafka.discovery import require_bootstrap
 
@@ -25,6 +27,8 @@ def create_key(settings: Settings, bootstrap: str, tenant: str, role: Role,
     """Make a key and store its record; the key itself is returned once, never stored."""
     from streams.collector.keystore import write_record
 
+    if rate is not None and not math.isfinite(rate):  # (NaN passes a "> 0" check)
+        raise ShopstreamError(f"rate must be a finite number > 0 events per second, got {rate}")
     topics_for_producing(settings, bootstrap)
     key, record = new_key(tenant, role, format_time(datetime.now(UTC)), origins, rate, note)
     write_record(bootstrap, settings.topics.keys, record)
@@ -75,12 +79,12 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
             "tenant's data; admin: read, train and activate models)")
     p.add_argument("action", choices=["create", "list", "revoke"])
     p.add_argument("key_id", nargs="?", help="revoke: the key id (or the whole key)")
-    p.add_argument("--tenant", help="create: the key's tenant; list: only this tenant's")
+    p.add_argument("--tenant", type=tenant_arg, help="create: the key's tenant; list: only this tenant's")
     p.add_argument("--role", choices=[r.value for r in Role], help="create: what the key may do")
     p.add_argument("--origin", action="append", help="create, write keys: a browser origin "
                    "allowed to send with it (https://shop.example.com, or '*'); repeatable")
-    p.add_argument("--rate", type=float, help="create, write keys: events per second per "
-                   "collector (default: $SHOPSTREAM_COLLECTOR_DEFAULT_RATE)")
+    p.add_argument("--rate", type=positive_number, help="create, write keys: events per second "
+                   "per collector, > 0 (default: $SHOPSTREAM_COLLECTOR_DEFAULT_RATE)")
     p.add_argument("--note", help="create: a note shown by list")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=command)

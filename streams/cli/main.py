@@ -13,7 +13,17 @@ from typing import BinaryIO
 
 from models.errors import ShopstreamError
 from models.settings import TRIGGER_KINDS, Settings, load_settings
-from streams.cli.command import TENANT_HELP, CommandParser, log_level, run_command
+from streams.cli.command import (
+    TENANT_HELP,
+    CommandParser,
+    limit_arg,
+    log_level,
+    non_negative_number,
+    positive_number,
+    run_command,
+    tenant_arg,
+    time_arg,
+)
 from streams.kafka.discovery import require_bootstrap
 
 
@@ -107,13 +117,6 @@ def cmd_produce(args: argparse.Namespace) -> int:
                         settings, bootstrap)
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from streams.cli.simulate import run_simulation
-
-    settings = _settings(args)
-    return run_simulation(args, settings)
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.cli.demo import run_demo
 
@@ -163,21 +166,14 @@ def _refuse_if_worker_owns_chdb(settings: Settings, what: str) -> None:
         )
 
 
-def _time_arg(text: str | None) -> datetime | None:
-    from models.times import parse_iso
-
-    return parse_iso(text) if text else None
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     from streams.cli.output import write_table
     from streams.cli.queries import command_tenant, query_backend, report_params
 
     settings = _settings(args)
     params = report_params(
-        settings, tenant=command_tenant(settings, args.tenant), start=_time_arg(args.start),
-        end=_time_arg(args.end),
-        as_of=_time_arg(args.as_of), grain=args.grain, limit=args.limit,
+        settings, tenant=command_tenant(settings, args.tenant), start=args.start, end=args.end,
+        as_of=args.as_of, grain=args.grain, limit=args.limit,
         min_support=args.min_support, include_bots=args.include_bots, by=args.by,
     )
     write_table(query_backend(settings).report(args.name, params), args.format)
@@ -220,7 +216,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     added = client.query("SELECT count() FROM events").result_rows[0][0] - before
     print(f"ingested {summary.events} events ({summary.order_items} order items) from "
           f"{summary.lines} lines in {summary.batches} batch(es): {added} new rows in events "
-          f"(batches already written are skipped); {summary.duplicates} duplicate(s) skipped; "
+          f"({summary.stored} already in ClickHouse, not written again); "
+          f"{summary.duplicates} duplicate(s) in the file skipped; "
           f"{summary.erased} of erased people left out; {summary.invalid} invalid -> {dead}", file=sys.stderr)
     return 0 if summary.invalid == 0 else 1
 
@@ -263,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_schema)
 
     p = add("triggers", "read trigger topics (an example automation consumer)")
-    p.add_argument("action", choices=["tail"])
+    p.add_argument("action", choices=["tail"], help="tail: print committed triggers as JSON lines")
     p.add_argument("topic", help=", ".join(TRIGGER_KINDS) + ", or a full topic name")
     p.add_argument("--from-beginning", action="store_true", help="start at the oldest trigger")
     p.add_argument("--group", help="consumer group (commits offsets: a restart carries on)")
@@ -275,28 +272,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="input file, or - for stdin")
     p.add_argument("--format", choices=["jsonl", "rees46"], default="jsonl")
     p.add_argument("--topic", help="target topic (default: the raw events topic)")
-    p.add_argument("--tenant", help="tenant for rees46 rows")
+    p.add_argument("--tenant", type=tenant_arg, help="tenant for rees46 rows")
     p.set_defaults(func=cmd_produce)
 
-    p = add("simulate", "generate shop traffic (to Kafka, or to a file with --out)")
-    p.add_argument("--rate", type=float, default=50.0, help="events/s of event time (default 50)")
-    p.add_argument("--duration", type=float, default=60.0, help="seconds of traffic (default 60)")
-    p.add_argument("--count", type=int, help="events (overrides --duration); resends come on top")
-    p.add_argument("--seed", type=int, default=7, help="same seed, same traffic (default 7)")
-    p.add_argument("--users", type=int, default=2_000, help="shoppers (default 2000)")
-    p.add_argument("--products", type=int, default=500, help="products (default 500)")
-    p.add_argument("--malformed", type=float, default=0.02, help="share malformed (default 0.02)")
-    p.add_argument("--duplicates", type=float, default=0.01, help="share re-sent (default 0.01)")
-    p.add_argument("--bots", type=float, default=0.0, help="share of crawlers' sessions (default 0)")
-    p.add_argument("--tenant", help="tenant to stamp on events")
-    p.add_argument("--start", help="event time of the first event (ISO 8601; default: now)")
-    p.add_argument("--out", help="write JSON lines here instead of producing ('-' = stdout)")
-    p.add_argument("--fast", action="store_true", help="do not pace to the wall clock")
-    p.set_defaults(func=cmd_simulate)
+    from streams.cli import simulate
+
+    simulate.register(add)
 
     p = add("demo", "broker + worker + simulated traffic, with a live console view")
-    p.add_argument("--rate", type=float, default=40.0)
-    p.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    p.add_argument("--rate", type=positive_number, default=40.0, help="events/s, > 0 (default 40)")
+    p.add_argument("--duration", type=non_negative_number, default=None, help="stop after N seconds")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--web-port", type=int)
     p.set_defaults(func=cmd_demo)
@@ -308,14 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("report", "run an analyst report on ClickHouse")
     p.add_argument("name", choices=list(REPORTS))
-    p.add_argument("--from", dest="start", help="start, inclusive (ISO 8601 date or time, UTC)")
-    p.add_argument("--to", dest="end", help="end, exclusive (ISO 8601 date or time, UTC)")
-    p.add_argument("--tenant", help=TENANT_HELP)
+    p.add_argument("--from", dest="start", type=time_arg,
+                   help="start, inclusive (ISO 8601 date or time, UTC)")
+    p.add_argument("--to", dest="end", type=time_arg,
+                   help="end, exclusive (ISO 8601 date or time, UTC)")
+    p.add_argument("--tenant", type=tenant_arg, help=TENANT_HELP)
     p.add_argument("--grain", choices=list(GRAINS), help="time reports' bucket: kpis, funnel, "
                    "automation, quality (default day), cohorts (day, week or month; default month)")
-    p.add_argument("--limit", type=int, default=50, help="products, affinity, customers (50)")
+    p.add_argument("--limit", type=limit_arg, default=50,
+                   help="products, affinity, customers: rows, >= 1 (50)")
     p.add_argument("--min-support", type=float, default=0.0, help="affinity")
-    p.add_argument("--as-of", help="rfm: the day recency is counted to (default: latest event)")
+    p.add_argument("--as-of", type=time_arg,
+                   help="rfm: the day recency is counted to (default: latest event)")
     p.add_argument("--include-bots", action="store_true", help="every report but quality: bots too")
     p.add_argument("--by", choices=["device", "country", "source"], help="kpis per dimension")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -338,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "ab-stop", "ab-report"])
     p.add_argument("version", nargs="?", type=int,
                    help="activate, ab-start: the model version; list: whose candidates to show")
-    p.add_argument("--tenant", help="tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
+    p.add_argument("--tenant", type=tenant_arg, help="tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
     p.add_argument("--holdout", default=None,
                    help="evaluation: held-out span at the end, e.g. 7d, 12h, 30m "
                         "(default: $SHOPSTREAM_RECO_HOLDOUT, auto = min(7d, 20%% of the data))")

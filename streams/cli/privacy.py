@@ -28,6 +28,7 @@ from models.erasure import Person, suppression_value
 from models.errors import ShopstreamError
 from models.settings import Settings, load_settings
 from models.times import datetime_to_ms, format_time
+from streams.cli.command import tenant_arg
 
 
 def _refuse_shared_database(settings: Settings) -> None:
@@ -151,7 +152,8 @@ def command(args: argparse.Namespace) -> int:
 def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p = add("privacy", "erase a person everywhere (GDPR), or export everything held about them")
     p.add_argument("action", choices=["erase", "export"])
-    p.add_argument("--tenant", help="the person's tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
+    p.add_argument("--tenant", type=tenant_arg,
+                   help="the person's tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
     p.add_argument("--user", required=True, help="the person's user id")
     p.add_argument("--anonymous-id", action="append", help="an anonymous id of theirs not "
                    "linked in the data (repeatable); linked ones are found on their own")

@@ -157,12 +157,28 @@ def worker_request(base_url: str, method: str, path: str, params: dict[str, Any]
                                      headers={"Authorization": f"Bearer {key}"} if key else {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read(), parse_float=Decimal if decimals else float)
+            body = response.read()
     except urllib.error.HTTPError as exc:
-        detail = json.loads(exc.read() or b"{}").get("error", str(exc))
-        raise ShopstreamError(detail) from exc
+        raise ShopstreamError(_error_of(base_url, exc)) from exc
     except urllib.error.URLError as exc:
         raise ShopstreamError(f"cannot reach the worker at {base_url}: {exc.reason}") from exc
+    try:
+        return json.loads(body, parse_float=Decimal if decimals else float)
+    except ValueError:
+        raise ShopstreamError(f"the worker at {base_url} answered {path} with something "
+                              "that is not JSON") from None
+
+
+def _error_of(base_url: str, exc: urllib.error.HTTPError) -> str:
+    """What a worker's error answer says: its ``{"error": ...}``, else its HTTP status (an
+    answer that is not JSON, from a failure the worker did not expect)."""
+    try:
+        detail = json.loads(exc.read() or b"{}")
+    except (ValueError, OSError):
+        detail = None
+    if isinstance(detail, dict) and detail.get("error"):
+        return str(detail["error"])
+    return f"the worker at {base_url} answered {exc.code} {exc.reason}".rstrip()
 
 
 def command_tenant(settings: Settings, given: str | None) -> str:

@@ -25,6 +25,7 @@ from models.errors import ShopstreamError
 from models.settings import Settings
 from models.times import datetime_to_ms, format_time
 from sinks.reports import GRAINS, REPORTS, Table
+from streams.cli.command import limit_arg, tenant_arg
 from streams.cli.export import announce, export_table
 from streams.cli.output import write_table
 from streams.cli.queries import QueryBackend, report_params
@@ -159,6 +160,9 @@ def run(args: argparse.Namespace) -> int:
         say(f"added {new.name}: {new.report} {new.cadence} as {new.format}")
         return 0
     if args.action == "remove":
+        if not args.report:
+            raise ShopstreamError("schedules remove needs a NAME: the schedule's name "
+                                  "(`shopstream schedules list` shows them)")
         saved = saved_schedules(settings)
         kept = [s for s in saved if s.name != args.report]
         if len(kept) == len(saved):
@@ -192,9 +196,10 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p.add_argument("--cadence", choices=CADENCES, help="add: daily, weekly or monthly")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="csv", help="add: the file format")
     p.add_argument("--name", help="add: the schedule's name (default REPORT-CADENCE)")
-    p.add_argument("--tenant", help="add: tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
+    p.add_argument("--tenant", type=tenant_arg, help="add: tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
     p.add_argument("--grain", choices=list(GRAINS), help="add: time reports' bucket")
-    p.add_argument("--limit", type=int, default=50, help="add: rows of products, affinity, customers")
+    p.add_argument("--limit", type=limit_arg, default=50,
+                   help="add: rows of products, affinity, customers (>= 1)")
     p.add_argument("--once", action="store_true", help="run: one pass, then exit (for cron)")
     p.add_argument("--list-format", choices=["table", "csv", "json"], default="table",
                    help="list: output format")

@@ -4,12 +4,14 @@
 
     with Tracker("localhost:9092") as tracker:
         tracker.product_viewed("u42", {"product_id": "p1", "price": "19.99"})
-        tracker.order_completed("u42", order_id="o1", products=[...], total="19.99")
+        tracker.order_completed("u42", {"order_id": "o1", "total": "19.99", "products": [
+            {"product_id": "p1", "price": "19.99", "quantity": 1}]})
 
 Idempotent confluent-kafka producer (no duplicates from producer retries),
 lz4 compression, linger batching; keyed by device (anonymousId, else userId:
 ``models.identity``) so one browser's events stay ordered across a login.
-``messageId`` and ``timestamp`` are filled in when absent.
+``messageId`` and ``timestamp`` are filled in when absent (a flat envelope's id is its
+``message_id``, or ``event_id``: ``models.flat``).
 Delivery failures are counted and passed to ``on_error``; nothing raises from
 the background thread.
 """
@@ -27,6 +29,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from models.ecommerce import EventName
 from models.errors import Issue, ShopstreamError
+from models.flat import is_flat
 from models.identity import raw_device_key
 from models.serde import dumps
 from models.times import format_time
@@ -43,6 +46,16 @@ class InvalidEvent(ShopstreamError):
     def __init__(self, issues: Sequence[Issue]) -> None:
         self.issues = tuple(issues)
         super().__init__("; ".join(f"{i.code} at {i.path or '<event>'}: {i.message}" for i in issues))
+
+
+def _id_field(body: dict[str, Any]) -> str:
+    """Where an event keeps its id: ``messageId``; a flat envelope's (``models.flat``) is
+    ``message_id``, or ``event_id`` when only that one is sent."""
+    if not is_flat(body):
+        return "messageId"
+    if body.get("message_id") is None and body.get("event_id") is not None:
+        return "event_id"
+    return "message_id"
 
 
 class Tracker:
@@ -164,9 +177,12 @@ class Tracker:
     # -- raw access ----------------------------------------------------------
 
     def send_event(self, event: Mapping[str, Any]) -> str:
-        """Send a complete event dict (messageId/timestamp/tenant filled when absent)."""
+        """Send a complete event dict (messageId/timestamp/tenant filled when absent);
+        returns the id the stored event will carry."""
         body = dict(event)
-        body.setdefault("messageId", str(uuid.uuid4()))
+        id_field = _id_field(body)
+        if body.get(id_field) is None:
+            body[id_field] = str(uuid.uuid4())
         body.setdefault("timestamp", format_time(self._clock()))
         if self.tenant and "tenant" not in body:
             body["tenant"] = self.tenant
@@ -175,7 +191,7 @@ class Tracker:
             if not result.ok:
                 raise InvalidEvent(result.issues)
         self.send_raw(dumps(body), raw_device_key(body))
-        return str(body["messageId"])
+        return str(body[id_field])
 
     def send_raw(self, value: bytes, key: bytes | None = None) -> None:
         """Send bytes as they are (used by ``shopstream produce`` and the simulator). A record

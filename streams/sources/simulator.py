@@ -167,13 +167,13 @@ class Shop:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def _products(self, k: int, user: str) -> list[Product]:
-        """``k`` products: from the shopper's favourite categories with probability TASTE,
-        else from the whole catalogue, by popularity either way."""
+        """``k`` products: from the shopper's favourite categories with probability TASTE, else
+        (or when a small catalogue has none) from the whole catalogue, by popularity either way."""
         out = []
         for _ in range(k):
             if self.rng.random() < TASTE:
                 category = self.rng.choice(self.tastes[int(user[1:]) - 1])
-                products, weights = self.by_category[category]
+                products, weights = self.by_category.get(category, (self.catalog, self.weights))
                 out.append(self.rng.choices(products, weights=weights)[0])
             else:
                 out.append(self.rng.choices(self.catalog, weights=self.weights)[0])

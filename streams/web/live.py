@@ -38,6 +38,12 @@ def recent_triggers(live: LiveStage, tenant: str | None) -> list[dict[str, Any]]
     return [t for t in live.recent if tenant is None or t.get("tenant") == tenant]
 
 
+def triggers_tenant(request: Any) -> str | None:
+    """Whose triggers a request asks for: ``?tenant=`` (with auth on, always the key's
+    tenant), else every tenant's."""
+    return request.query.get("tenant") or scoped_tenant(request)
+
+
 def register_live_web(app: faust.App, settings: Settings, live: LiveStage,
                       database: Callable[[], Client] | None = None) -> None:
     page = resources.files("streams.web.static").joinpath("dashboard.html").read_bytes()
@@ -72,7 +78,7 @@ def register_live_web(app: faust.App, settings: Settings, live: LiveStage,
 
     @app.page("/triggers/recent")
     async def recent_view(web: Any, request: Any) -> Any:
-        return _json(web, recent_triggers(live, scoped_tenant(request)))
+        return _json(web, recent_triggers(live, triggers_tenant(request)))
 
     @app.page("/live/stream")
     async def stream_view(web: Any, request: Any) -> Any:
@@ -81,7 +87,7 @@ def register_live_web(app: faust.App, settings: Settings, live: LiveStage,
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no"})
         await response.prepare(request)
-        tenant, scoped = tenant_of(request), scoped_tenant(request) is not None
+        tenant, scoped = tenant_of(request), triggers_tenant(request) is not None
         try:
             while True:
                 await response.write(b"data: " + dumps(snapshot(live, tenant, scoped)) + b"\n\n")

@@ -246,6 +246,9 @@ def test_export_command_writes_the_report(planted, chdb_url, tmp_path, monkeypat
     assert main(["export", "kpis", "--format", "csv", "--out", str(tmp_path / "k.csv"),
                  "--grain", "month"]) == 0
     assert (tmp_path / "k.csv").read_text().splitlines()[1].startswith("2026-03-01,")
-    assert main(["export", "kpis", "--format", "csv", "--out", str(tmp_path / "x.csv"),
-                 "--from", "yesterday"]) == 2
+    with pytest.raises(SystemExit) as refused:  # a usage error, as argparse ends one
+        main(["export", "kpis", "--format", "csv", "--out", str(tmp_path / "x.csv"),
+              "--from", "yesterday"])
+    assert refused.value.code == 2
     assert "not an ISO 8601 time: 'yesterday'" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()

@@ -51,3 +51,10 @@ def test_a_name_is_used_once(data_dir, capsys):
     assert main(["schedules", "add", "kpis", "--cadence", "daily"]) == 0
     assert main(["schedules", "add", "kpis", "--cadence", "daily"]) == 2
     assert "a schedule named kpis-daily exists" in capsys.readouterr().err
+
+
+def test_remove_without_a_name_says_a_name_is_needed(data_dir, capsys):
+    assert main(["schedules", "remove"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("shopstream schedules: schedules remove needs a NAME")
+    assert "None" not in err
