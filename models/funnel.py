@@ -21,6 +21,9 @@ SESSION_GAP_MS = 30 * 60_000
 GAP_PREFIX = "gap:"
 # identify calls carry traits, not shopping: they belong to no session and are no visit
 IDENTIFY_CALL = "identify"
+# what sessions are made of: track and page calls; identify, alias and group calls say who
+# someone is, not what they did, and open no session (a visit) by themselves
+SESSION_CALLS = ("track", "page")
 
 
 def continues_session(last_ms: int, ts_ms: int) -> bool:

@@ -19,7 +19,7 @@ from sinks.schema.automation import DEAD_LETTERS, DUPLICATES, TRIGGERS
 from sinks.schema.bots import BOT_STATEMENTS
 from sinks.schema.currency import CURRENCY_STATEMENTS
 from sinks.schema.enrichment import ENRICHMENT_STATEMENTS
-from sinks.schema.identity import IDENTITY_STATEMENTS
+from sinks.schema.identity import IDENTITY_STATEMENTS, SESSION_EVENTS_OF_SESSION_CALLS
 from sinks.schema.predictions import CUSTOMER_PREDICTIONS, PREDICTION_RUNS
 from sinks.schema.privacy import PRIVACY_REQUESTS
 from sinks.schema.rollups import (
@@ -109,4 +109,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "identity links, users' traits, events resolved to people", IDENTITY_STATEMENTS),
     Migration(13, "the audit of privacy requests (erase, export)", (PRIVACY_REQUESTS,)),
     Migration(14, "kpi_hourly and kpi_daily leave bots out (kpi_*_with_bots keep them)", BOT_STATEMENTS),
+    Migration(15, "sessions are made of track and page calls (alias and group calls were "
+              "sessions of their own)", (SESSION_EVENTS_OF_SESSION_CALLS,)),
 )

@@ -24,11 +24,11 @@ an event's person that every per-person figure uses.
 
 from __future__ import annotations
 
-from models.funnel import GAP_PREFIX, IDENTIFY_CALL
+from models.funnel import GAP_PREFIX, IDENTIFY_CALL, SESSION_CALLS
 from models.identity import ALIAS_CALL, MAX_LINK_HOPS
 from sinks.schema.enrichment import SESSION_EVENTS_WITH_BOTS
 from sinks.schema.sessions import LEGACY_BUCKET_ID, SESSION_RUN
-from sinks.schema.types import DEDUP, TIME
+from sinks.schema.types import DEDUP, TIME, sql_names
 
 IDENTITIES = f"""
 CREATE TABLE IF NOT EXISTS identities (
@@ -176,6 +176,11 @@ def _by_device(statement: str) -> str:
 
 
 SESSION_EVENTS_BY_PERSON = _by_device(SESSION_EVENTS_WITH_BOTS)
+# migration 15: sessions made of track and page calls only (an alias or group call, or a
+# run of them, was a session, a visit in the funnel and the kpis)
+SESSION_EVENTS_OF_SESSION_CALLS = _replaced(
+    SESSION_EVENTS_BY_PERSON, f"WHERE type != '{IDENTIFY_CALL}' AND user_key != ''",
+    f"WHERE type IN ({sql_names(*SESSION_CALLS)}) AND user_key != ''")
 
 IDENTITY_STATEMENTS = (IDENTITIES, IDENTITIES_MV, IDENTITY_LINKS, IDENTITY_MAP, USERS,
                        RESOLVED_EVENTS, RESOLVED_ORDER_ITEMS, USER_PROFILES,

@@ -26,6 +26,7 @@ class LiveEvent(NamedTuple):
     cost to make)."""
 
     name: str            # the track event name, or the call type ("page", "identify")
+    call: str            # the call type: track, page, identify, alias, group
     tenant: str
     ts: int              # event time, ms since the epoch (at most a minute past received_ms)
     user_key: str        # the person: userId, else the user its anonymousId is linked to, else
@@ -60,7 +61,7 @@ def live_event(obj: dict[str, Any]) -> LiveEvent:
     amount = order_amount(name, props) if name in _AMOUNT_EVENTS else ZERO
     received_ms = parse_iso_ms(received) if (received := obj.get("receivedAt")) else None
     return LiveEvent(
-        name=name,
+        name=name, call=str(obj.get("type") or ""),
         tenant=str(obj.get("tenant") or "default"),
         # stamped ahead of its receipt (a device's clock): as if a minute after it arrived
         ts=clock_time(parse_iso_ms(obj["timestamp"]), received_ms),

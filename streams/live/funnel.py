@@ -18,7 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.funnel import FUNNEL_STAGES, GAP_PREFIX, STAGE_OF, continues_session, gap_session_id
+from models.funnel import (
+    FUNNEL_STAGES,
+    GAP_PREFIX,
+    SESSION_CALLS,
+    STAGE_OF,
+    continues_session,
+    gap_session_id,
+)
 from streams.live.events import Effects, LiveEvent
 
 STAGES = FUNNEL_STAGES
@@ -70,7 +77,7 @@ class Funnel:
 
     def apply(self, ev: LiveEvent) -> Effects:
         effects = Effects()
-        if ev.name == "identify" or not ev.user_key:
+        if ev.call not in SESSION_CALLS or not ev.user_key:
             return effects
         session_id = self._session_id(ev)
         skey = (ev.tenant, session_id)

@@ -318,6 +318,22 @@ def test_funnel_counts_against_a_hand_count():
     assert first["stages"][0]["sessions"] == 3
 
 
+def test_identify_alias_and_group_calls_open_no_session():
+    """Sessions are made of track and page calls (models.funnel.SESSION_CALLS), as in
+    ClickHouse's session_events: a call that says who someone is is no visit."""
+    run = Run()
+    calls = [{**ev("page", T0 + n, user="dora", session=None), "type": call, "userId": "dora",
+              **extra} for n, (call, extra) in enumerate([
+                  ("identify", {"anonymousId": "dev-d", "traits": {"plan": "gold"}}),
+                  ("alias", {"previousId": "dev-d"}), ("group", {"groupId": "acme"})])]
+    run.feed(*calls)
+    view = funnel_view([run.state.funnel], "t1", T0, T0 + 60 * MIN)
+    assert [s["sessions"] for s in view["stages"]] == [0, 0, 0, 0, 0]
+    run.feed(ev("page", T0 + 10, user="dora", session=None))
+    view = funnel_view([run.state.funnel], "t1", T0, T0 + 60 * MIN)
+    assert [s["sessions"] for s in view["stages"]] == [1, 0, 0, 0, 0]
+
+
 # -- customers -----------------------------------------------------------------------------
 
 
