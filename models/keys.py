@@ -24,6 +24,9 @@ from models.fields import TENANT_PATTERN, TENANT_RULE
 
 PREFIX = "ssk_"
 _KEY = re.compile(r"^ssk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
+# scheme://host[:port]: a name or an IPv4 address, or an IPv6 address in brackets
+_ORIGIN = re.compile(r"^(https?)://([^/\s:@?#\[\]]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$",
+                     re.IGNORECASE)
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # OWASP's minimum for scrypt; a check takes ~50 ms
 
 
@@ -85,8 +88,11 @@ class ApiKey:
         return replace(self, revoked=True)
 
     def allows_origin(self, origin: str) -> bool:
-        """Whether a browser page at ``origin`` may use this key (``*`` allows any)."""
-        return "*" in self.origins or origin.rstrip("/") in self.origins
+        """Whether a browser page at ``origin`` may use this key (``*`` allows any). Scheme
+        and host match in any case (a record stored before origins were kept lower-case
+        too), the port exactly."""
+        wanted = origin_form(origin)
+        return any(mine == "*" or origin_form(mine) == wanted for mine in self.origins)
 
 
 def hash_secret(secret: str, salt: bytes) -> str:
@@ -99,13 +105,30 @@ def check_tenant(tenant: str) -> str:
     return tenant
 
 
+def origin_form(origin: str) -> str:
+    """An origin as a browser serialises it (RFC 6454): scheme and host lower-case (they are
+    case-insensitive), no trailing slash; the port is kept as written."""
+    return origin.strip().rstrip("/").lower()
+
+
 def check_origin(origin: str) -> str:
-    """``*`` or a browser origin, ``scheme://host[:port]`` without a path."""
+    """``*`` or a browser origin, ``scheme://host[:port]`` without a path, in the form a
+    browser sends it: lower-case, a host of other letters than ASCII in its IDNA form
+    (``xn--``)."""
     origin = origin.strip().rstrip("/")
-    if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
+    if origin == "*":
+        return origin
+    match = _ORIGIN.match(origin)
+    if match is None:
         raise ApiKeyError(f"origin {origin!r} must be '*' or scheme://host[:port], e.g. "
-                        "https://shop.example.com")
-    return origin
+                          "https://shop.example.com")
+    scheme, host, port = match.groups()
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ApiKeyError(f"origin {origin!r}: the host is not a valid name: {exc}") from None
+    return origin_form(f"{scheme}://{host}{port or ''}")
 
 
 def new_key(tenant: str, role: Role, created_at: str, origins: tuple[str, ...] = (),

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 ALLOWED_HEADERS = "Authorization, Content-Type, Content-Encoding"
 UNAVAILABLE_RETRY_S = 5
 Send = Callable[[list[tuple[bytes | None, bytes]]], Awaitable[None]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
@@ -83,15 +84,45 @@ def _answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = 
                         content_type="application/json")
 
 
-def _cors(request: web.Request, keys: KeyStore) -> dict[str, str]:
-    """CORS headers for a browser origin that some active write key allows; each request is
-    then held to its own key's origins."""
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None
+           ) -> web.Response:
+    return _answer(status, {"success": False, "code": code, "message": message}, headers)
+
+
+def _cors(request: web.Request) -> dict[str, str]:
+    """CORS headers for a page at any origin, so that it can read every answer: its events
+    acknowledged, or why they were refused (an answer a page may not read is a network error
+    to it, and the SDK retries those: forever, for a revoked key). Safe: no credentials are
+    involved (the key travels in the request, no cookie is read), and the key's origins are
+    checked on the request itself: a page at an origin its key does not allow reads a 403
+    ``origin_not_allowed``, never a 200."""
     origin = request.headers.get("Origin")
-    if not origin or not any(k.allows_origin(origin) for k in keys.active() if may_write(k.role)):
+    if not origin:
         return {}
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
             "Access-Control-Allow-Methods": "POST, OPTIONS",
-            "Access-Control-Allow-Headers": ALLOWED_HEADERS, "Access-Control-Max-Age": "600"}
+            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+            "Access-Control-Expose-Headers": "Retry-After", "Access-Control-Max-Age": "600"}
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The router's own refusals as the collector's other errors are: JSON, with CORS
+    headers for a browser (an unknown path is a 404 naming it)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = _cors(request)
+        if exc.status == 404:
+            return _error(404, "not_found", f"there is no {request.path} here: events go to "
+                          "/v1/batch, /v1/<call> or /collect", headers)
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            allowed = ", ".join(sorted(exc.allowed_methods))
+            return _error(405, "method_not_allowed", f"{request.method} is not allowed on "
+                          f"{request.path} (allowed: {allowed})", {**headers, "Allow": allowed})
+        return _error(exc.status, "http_error", exc.reason, headers)
 
 
 async def _read(request: web.Request) -> bytes:
@@ -111,15 +142,18 @@ def events_view(collector: Collector, endpoint: str,
                 parse: Callable[[bytes], Body]) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         started = time.perf_counter()
-        cors = _cors(request, collector.keys)
+        cors = _cors(request)
         try:
             response = await _take(collector, request, endpoint, parse, cors)
         except Rejected as exc:
             headers = dict(cors)
             if exc.retry_after is not None:
                 headers["Retry-After"] = exc.retry_after
-            response = _answer(exc.status, {"success": False, "code": exc.code,
-                                            "message": exc.message}, headers)
+            response = _error(exc.status, exc.code, exc.message, headers)
+        except Exception:  # a bug: logged, and answered as the other errors are (CORS too)
+            log.exception("answering 500 to %s %s", request.method, request.path)
+            response = _error(500, "internal_error", "the collector failed on this request; "
+                              "its log says why", cors)
         metrics.REQUESTS.labels(endpoint, str(response.status)).inc()
         metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - started)
         return response
@@ -158,21 +192,24 @@ async def _take(collector: Collector, request: web.Request, endpoint: str,
 
 def build_app(collector: Collector, health: Callable[[], tuple[bool, dict[str, Any]]]
               ) -> web.Application:
-    app = web.Application(client_max_size=BATCH_LIMIT + 1)
+    app = web.Application(client_max_size=BATCH_LIMIT + 1, middlewares=[_json_errors])
+
+    async def preflight(request: web.Request) -> web.Response:
+        return web.Response(status=204, headers=_cors(request))
+
+    def events(path: str, view: Handler) -> None:  # the paths browsers post to
+        app.router.add_post(path, view)
+        app.router.add_route("OPTIONS", path, preflight)
+
     segment_batch = events_view(collector, "/v1/batch", lambda raw: segment_body(raw, None))
-    app.router.add_post("/v1/batch", segment_batch)
-    app.router.add_post("/v1/import", segment_batch)
+    events("/v1/batch", segment_batch)
+    events("/v1/import", segment_batch)
     for call in SEGMENT_CALLS:
-        app.router.add_post(f"/v1/{call}", events_view(
+        events(f"/v1/{call}", events_view(
             collector, f"/v1/{call}", functools.partial(segment_body, call=call)))
     flat = events_view(collector, "/collect", flat_body)
     for path in ("/collect", "/api/v1/core/collect/", "/api/v1/core/collect"):
-        app.router.add_post(path, flat)
-
-    async def preflight(request: web.Request) -> web.Response:
-        return web.Response(status=204, headers=_cors(request, collector.keys))
-
-    app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
+        events(path, flat)
 
     sdk = resources.files("streams.collector.static").joinpath("sdk.js").read_bytes()
 

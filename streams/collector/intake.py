@@ -92,6 +92,41 @@ def _write_key(doc: dict[str, Any]) -> str | None:
     return key if isinstance(key, str) and key else None
 
 
+def _bounded(events: list[dict[str, Any]], sent: int) -> list[dict[str, Any]]:
+    """Segment's per-event limit, on each event as the client sent it (compact JSON), before
+    the server stamps anything; in a body of ``sent`` bytes within the limit, every event is."""
+    if sent > EVENT_LIMIT:
+        for event in events:
+            size = len(orjson.dumps(event))
+            if size > EVENT_LIMIT:
+                raise Rejected(400, Code.TOO_LARGE, f"an event is at most {EVENT_LIMIT} bytes "
+                               f"as sent; one is {size}")
+    return events
+
+
+def _own(event: dict[str, Any], name: str, where: str) -> dict[str, Any]:
+    """A Segment message's ``context`` or ``integrations``: an object, or none (absent, null,
+    or ``[]``: what some clients send for an empty map). Anything else is refused: the
+    collector stamps ``context.ip`` into it and merges a batch's shared ones into it."""
+    value = event.get(name)
+    if value is None or value == []:
+        return {}
+    if not isinstance(value, dict):
+        raise Rejected(400, Code.NOT_OBJECT, f"{where}.{name} must be a JSON object, not "
+                       f"{orjson.dumps(value).decode()[:40]}")
+    return value
+
+
+def _checked(events: list[dict[str, Any]], sent: int, where: str) -> list[dict[str, Any]]:
+    """``events`` (``where``: how the body names them), each within the event limit and, when
+    Segment-style, with an object (or nothing) as its ``context`` and ``integrations``."""
+    for index, event in enumerate(_bounded(events, sent)):
+        if not is_flat(event):
+            for name in ("context", "integrations"):
+                _own(event, name, f"{where}[{index}]" if where else "the event")
+    return events
+
+
 def segment_body(raw: bytes, call: str | None) -> Body:
     """Segment's HTTP Tracking API: ``call`` is the path's method (``track`` ...), its type
     wins over the body's; None is ``/v1/batch``, whose ``context`` and ``integrations`` apply
@@ -100,14 +135,17 @@ def segment_body(raw: bytes, call: str | None) -> Body:
     if not isinstance(doc, dict):
         raise Rejected(400, Code.NOT_OBJECT, "the body must be a JSON object")
     if call is not None:
-        return Body([{k: v for k, v in doc.items() if k != "writeKey"} | {"type": call}],
-                    _write_key(doc))
-    events = _objects(doc.get("batch"), "batch")
+        [event] = _bounded([{k: v for k, v in doc.items() if k != "writeKey"}], len(raw))
+        for name in ("context", "integrations"):
+            _own(event, name, "the event")
+        return Body([event | {"type": call}], _write_key(doc))
+    events = _checked(_objects(doc.get("batch"), "batch"), len(raw), "batch")
     shared = {name: doc[name] for name in ("context", "integrations")
               if isinstance(doc.get(name), dict)}
     if shared:
-        events = [{**event, **{name: {**value, **(event.get(name) or {})}
-                               for name, value in shared.items()}} for event in events]
+        events = [{**event, **{name: {**value, **_own(event, name, f"batch[{index}]")}
+                               for name, value in shared.items()}}
+                  for index, event in enumerate(events)]
     return Body(events, _write_key(doc))
 
 
@@ -116,12 +154,14 @@ def flat_body(raw: bytes) -> Body:
     ``{"events": [...]}``."""
     doc = _json(raw)
     if isinstance(doc, list):
-        return Body(_objects(doc, "the body"), None)
+        return Body(_checked(_objects(doc, "the body"), len(raw), "the body"), None)
     if not isinstance(doc, dict):
         raise Rejected(400, Code.NOT_OBJECT, "the body must be a JSON object or an array")
     if "events" in doc and "event_type" not in doc and "type" not in doc:
-        return Body(_objects(doc["events"], "events"), _write_key(doc))
-    return Body([{k: v for k, v in doc.items() if k != "writeKey"}], _write_key(doc))
+        return Body(_checked(_objects(doc["events"], "events"), len(raw), "events"),
+                    _write_key(doc))
+    return Body(_checked([{k: v for k, v in doc.items() if k != "writeKey"}], len(raw), ""),
+                _write_key(doc))
 
 
 def stamp(event: dict[str, Any], *, tenant: str, received_at: datetime,
@@ -152,13 +192,9 @@ def stamp(event: dict[str, Any], *, tenant: str, received_at: datetime,
 
 def frame(event: dict[str, Any]) -> tuple[bytes | None, bytes]:
     """(Kafka key, value) of a stamped event: keyed by device as ``shopstream produce`` does
-    (:func:`models.identity.raw_device_key`);
-    an event over ``EVENT_LIMIT`` is refused."""
-    value = orjson.dumps(event)
-    if len(value) > EVENT_LIMIT:
-        raise Rejected(400, Code.TOO_LARGE, f"an event is at most {EVENT_LIMIT} bytes; one "
-                       f"is {len(value)}")
-    return raw_device_key(event), value
+    (:func:`models.identity.raw_device_key`). Its size was checked as sent (``EVENT_LIMIT``,
+    when the body was parsed): what the server stamps does not count."""
+    return raw_device_key(event), orjson.dumps(event)
 
 
 def credentials(authorization: str | None) -> str | None:

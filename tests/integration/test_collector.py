@@ -187,7 +187,8 @@ def test_segment_api_flat_envelope_and_stamping(settings, kafka, collector_facto
 
 
 def test_refusals_produce_nothing(settings, kafka, collector_factory):
-    write, _ = create_key(settings, kafka, "shop-a", Role.WRITE, origins=("https://shop.a",))
+    # scheme and host are case-insensitive: the browser's lower-case origin matches
+    write, _ = create_key(settings, kafka, "shop-a", Role.WRITE, origins=("https://Shop.A",))
     read, _ = create_key(settings, kafka, "shop-a", Role.READ)
     slow, _ = create_key(settings, kafka, "shop-a", Role.WRITE, rate=5)
     url = collector_factory().url
@@ -201,6 +202,11 @@ def test_refusals_produce_nothing(settings, kafka, collector_factory):
         ("a read key", one, basic(read), 403, "key_not_write"),
         ("an origin the key does not allow", one, {**basic(write), "Origin": "https://evil"},
          403, "origin_not_allowed"),
+        ("an unknown key from a page", one, {**basic("ssk_0123456789ab_" + "x" * 43),
+                                              "Origin": "https://shop.a"}, 403, "key_invalid"),
+        ("a message's context not an object", orjson.dumps({
+            "context": {"locale": "de"}, "batch": [event, {**event, "context": "oops"}]}),
+         basic(write), 400, "not_object"),
         ("not JSON", b"{oops", basic(write), 400, "json_invalid"),
         ("not an object", b"[1, 2]", basic(write), 400, "not_object"),
         ("a batch with a non-object", orjson.dumps({"batch": [event, 3]}), basic(write), 400,
@@ -217,10 +223,24 @@ def test_refusals_produce_nothing(settings, kafka, collector_factory):
          400, "encoding_invalid"),
     ]
     for what, body, headers, status, code in cases:
-        got, answer, _ = post_status(f"{url}/v1/batch", body, headers)
+        got, answer, head = post_status(f"{url}/v1/batch", body, headers)
         assert (got, answer.get("code")) == (status, code), (what, answer)
         assert answer["message"], what
-    assert raw_events(kafka, settings) == []
+        # a page reads the refusal (its SDK drops the batch rather than retry forever)
+        assert head.get("Access-Control-Allow-Origin") == headers.get("Origin"), (what, head)
+    # an event of 32 KB as sent is taken, though what the server stamps makes it larger
+    blob = {**event, "messageId": "at-limit", "properties": {"product_id": "p", "blob": ""}}
+    blob["properties"]["blob"] = "x" * (32 * 1024 - len(orjson.dumps(blob)))
+    assert post_status(f"{url}/v1/track", orjson.dumps(blob), basic(write))[0] == 200
+    [stored] = read_topic(kafka, settings.topics.raw)  # nothing of the refusals above
+    assert len(stored.value) > 32 * 1024
+    # unknown paths: a JSON 404 naming the path (a page may read it too)
+    for method, path in (("POST", "/v1/trak"), ("GET", "/nothing")):
+        status, answer, head = post_status(f"{url}{path}", one if method == "POST" else None,
+                                           {**basic(write), "Origin": "https://shop.a"},
+                                           method=method)
+        assert (status, answer["code"]) == (404, "not_found") and path in answer["message"]
+        assert head["Access-Control-Allow-Origin"] == "https://shop.a"
 
     # CORS: the key's origin gets the headers, preflight included
     status, _, head = post_status(f"{url}/v1/batch", None, {
@@ -235,11 +255,12 @@ def test_refusals_produce_nothing(settings, kafka, collector_factory):
     assert post_status(f"{url}/v1/batch", five, basic(slow))[0] == 200
     status, answer, head = post_status(f"{url}/v1/batch", five, basic(slow))
     assert (status, answer["code"]) == (429, "rate_limited") and int(head["Retry-After"]) >= 1
-    assert len(raw_events(kafka, settings)) == 1 + 5
+    assert len(raw_events(kafka, settings)) == 1 + 1 + 5
 
     metrics = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
     assert 'shopstream_collector_requests_total{endpoint="/v1/batch",status="429"} 1.0' in metrics
     assert 'shopstream_collector_events_total{endpoint="/v1/batch"} 6.0' in metrics
+    assert 'shopstream_collector_events_total{endpoint="/v1/track"} 1.0' in metrics
 
 
 def test_keys_created_and_revoked_count_without_a_restart(settings, kafka, collector_factory):

@@ -1,6 +1,7 @@
 """The browser SDK in headless Chromium against a real collector, broker and worker: a shop
 on another origin is clicked through (home, product, cart, log-in, order, thank-you page);
-every event lands in shop.events once, with one anonymous id and one session throughout."""
+every event lands in shop.events once, with one anonymous id and one session throughout. A
+revoked key, or a page at an origin its key does not allow, has its events dropped."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import pytest
 from deploy.local.broker import free_port
 from models.keys import Role
 from streams.cli.keys import create_key
+from streams.collector.keystore import write_record
 from tests.browser import Chromium, require_chromium
 from tests.integration.test_collector import collector_factory  # noqa: F401 - a fixture
-from tests.support import read_topic, wait_for, wait_until_stable
+from tests.support import read_topic, wait_for, wait_until_equal, wait_until_stable
 
 pytestmark = pytest.mark.integration
 
@@ -142,5 +144,53 @@ def test_a_shopper_clicks_through_and_every_event_lands_once(
         assert by_name["Product Added"]["properties"]["cart_id"] == "cart-1"
         assert by_name["Order Completed"]["properties"]["total"] == 59.9
         assert by_name["Products Searched"]["context"]["page"]["path"] == "/index.html"
+    finally:
+        server.shutdown()
+
+
+REFUSED = """<title>%(title)s</title>
+<script>window.warnings = []; var warn = console.warn;
+console.warn = function (m) { window.warnings.push(String(m)); return warn.apply(console, arguments); };
+</script>%(snippet)s
+<script src="%(host)s/sdk.js"></script>
+<script>shopstream.page(); shopstream.track("Refused Visit");</script>"""
+
+
+def test_a_revoked_key_or_a_refused_origin_drops_the_events_without_retries(
+        settings, kafka, tmp_path, collector_factory):  # noqa: F811
+    """The collector's 403 carries CORS headers, so the SDK reads it and drops the batch
+    (a 4xx) instead of taking it for a network error and retrying it forever."""
+    require_chromium()
+    root = tmp_path / "shop"
+    root.mkdir()
+    server, origin = serve_shop(root)
+    try:
+        revoked, record = create_key(settings, kafka, "shop-a", Role.WRITE, origins=(origin,))
+        write_record(kafka, settings.topics.keys, record.revoke())
+        # no key allows the shop's origin: nothing answers it with CORS headers but the fix
+        elsewhere, _ = create_key(settings, kafka, "shop-a", Role.WRITE,
+                                  origins=("https://elsewhere.example",))
+        collector = collector_factory()  # serves once it has read the keys, revocation too
+        for name, key in (("revoked", revoked), ("elsewhere", elsewhere)):
+            snippet = SNIPPET % {"key": key, "host": collector.url, "interval": 200}
+            (root / f"{name}.html").write_text(REFUSED % {"title": name, "snippet": snippet,
+                                                          "host": collector.url})
+        dropped = {"warnings": ["shopstream: batch refused with 403"], "queued": 0,
+                   "sent": 0, "retries": 0}
+
+        with Chromium(f"{origin}/revoked.html") as page:
+            def state(path: str) -> dict[str, object] | str:
+                return page.evaluate(
+                    f"location.pathname !== '/{path}' || !(window.shopstream || {{}}).ready ? "
+                    "'loading ' + location.pathname : {warnings: window.warnings, "
+                    "queued: (JSON.parse(localStorage.getItem('shopstream_queue')) || []).length, "
+                    "sent: window.shopstream.sent, retries: window.shopstream.retries}")
+
+            wait_until_equal(lambda: state("revoked.html"), dropped, 60,
+                             "the revoked key's batch dropped, not retried")
+            page.evaluate("location.href = '/elsewhere.html'")
+            wait_until_equal(lambda: state("elsewhere.html"), dropped, 60,
+                             "the batch from an origin the key does not allow dropped")
+        assert read_topic(kafka, settings.topics.raw) == []
     finally:
         server.shutdown()

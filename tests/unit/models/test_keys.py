@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from models.keys import (
@@ -29,6 +31,25 @@ def test_a_new_key_stores_only_a_hash_of_its_secret():
     assert again.revoke().revoked and not record.revoked
 
 
+def test_origins_match_in_any_case_of_scheme_and_host_and_with_their_exact_port():
+    _, record = new_key("shop-a", Role.WRITE, "", origins=(
+        "HTTPS://Shop.Example.COM/", "http://LOCALHOST:8080", "https://Bücher.Example"))
+    # stored as a browser serialises an origin (RFC 6454): lower-case, IDNA host
+    assert record.origins == ("https://shop.example.com", "http://localhost:8080",
+                              "https://xn--bcher-kva.example")
+    assert record.allows_origin("https://shop.example.com")
+    assert record.allows_origin("https://SHOP.example.com")
+    assert record.allows_origin("http://localhost:8080")
+    assert record.allows_origin("https://xn--bcher-kva.example")
+    assert not record.allows_origin("http://localhost:8081")  # ports are exact
+    assert not record.allows_origin("https://shop.example.com:443")
+    assert not record.allows_origin("http://shop.example.com")
+    # a record stored before origins were kept lower-case matches too
+    old = ApiKey.from_json(replace(record, origins=("https://Shop.Example.COM",)).to_json())
+    assert old.allows_origin("https://shop.example.com")
+    assert not old.allows_origin("https://shop.example.org")
+
+
 def test_roles():
     assert [may_write(r) for r in Role] == [True, False, False]
     assert [may_read(r) for r in Role] == [False, True, True]
@@ -38,6 +59,9 @@ def test_roles():
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"tenant": "a b"}, "tenant"),
     ({"origins": ("shop.example.com",)}, "origin"),
+    ({"origins": ("https://shop.example.com/cart",)}, "origin"),
+    ({"origins": ("https://user@shop.example.com",)}, "origin"),
+    ({"origins": ("https://shop.example.com:port",)}, "origin"),
     ({"origins": ("https://a",), "role": Role.READ}, "for write keys"),
     ({"rate": 0}, "rate must be > 0"),
 ])

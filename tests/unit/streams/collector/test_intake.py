@@ -59,6 +59,54 @@ def test_segment_single_call_takes_the_paths_type_and_batch_shares_context():
     assert rejected(segment_body, b"\xff\xfe", "track") == (400, "encoding_invalid")
 
 
+@pytest.mark.parametrize("own", ["oops", 5, [1], True])
+@pytest.mark.parametrize("name", ["context", "integrations"])
+def test_a_messages_context_or_integrations_that_is_not_an_object_is_refused(name, own):
+    track = {"type": "track", "event": "x", "userId": "u"}
+    shared = {name: {"library": {"name": "x"}}}
+    for top in (shared, {}):  # whether or not the batch has one of its own to merge in
+        body = orjson.dumps({**top, "batch": [track, {**track, name: own}]})
+        with pytest.raises(Rejected) as info:
+            segment_body(body, None)
+        assert (info.value.status, info.value.code) == (400, "not_object")
+        assert f"batch[1].{name} must be a JSON object" in info.value.message
+    assert rejected(segment_body, orjson.dumps({**track, name: own}), "track") == (
+        400, "not_object")
+    assert rejected(flat_body, orjson.dumps([track, {**track, name: own}])) == (
+        400, "not_object")
+    # none: absent, null, or the empty array some clients send for an empty map
+    for none in (None, []):
+        [merged] = segment_body(orjson.dumps({**shared, "batch": [{**track, name: none}]}),
+                                None).events
+        assert merged[name] == shared[name]
+
+
+def test_the_event_limit_is_on_the_event_as_sent():
+    def event(size: int) -> dict[str, object]:
+        base = {"type": "track", "event": "x", "userId": "u", "properties": {"blob": ""}}
+        base["properties"] = {"blob": "x" * (size - len(orjson.dumps(base)))}
+        assert len(orjson.dumps(base)) == size
+        return base
+
+    at_limit = event(EVENT_LIMIT)
+    # what the server stamps (messageId, receivedAt, tenant, context.ip) does not count
+    for body in (segment_body(orjson.dumps(at_limit), "track"),
+                 segment_body(orjson.dumps({"batch": [at_limit, at_limit]}), None),
+                 flat_body(orjson.dumps({"events": [at_limit]})),
+                 flat_body(orjson.dumps(at_limit))):
+        stamped = stamp(body.events[0], tenant="shop-a", received_at=NOW,
+                        client_ip="203.0.113.5")
+        assert len(frame(stamped)[1]) > EVENT_LIMIT
+    # a pretty-printed body: the event's JSON, not the spaces around it
+    assert segment_body(orjson.dumps({"batch": [at_limit]}, option=orjson.OPT_INDENT_2)
+                        + b" " * EVENT_LIMIT, None).events == [at_limit]
+    over = event(EVENT_LIMIT + 1)
+    assert rejected(segment_body, orjson.dumps(over), "track") == (400, "too_large")
+    assert rejected(segment_body, orjson.dumps({"batch": [at_limit, over]}), None) == (
+        400, "too_large")
+    assert rejected(flat_body, orjson.dumps([over])) == (400, "too_large")
+
+
 def test_flat_bodies_one_many_or_wrapped():
     one = {"category": "user", "event_type": "login", "user_id": "u"}
     assert flat_body(orjson.dumps(one)).events == [one]
@@ -85,13 +133,13 @@ def test_stamping_overrides_the_tenant_and_fixes_the_message_id():
         "a", "203.0.113.5", "2026-11-21T12:00:00.000Z") and flat["message_id"]
 
 
-def test_frames_are_keyed_by_device_and_bounded():
+def test_frames_are_keyed_by_device():
     assert frame({"userId": "u1", "anonymousId": "a"})[0] == b"a"
     assert frame({"userId": "u1"})[0] == b"u1"
     assert frame({"anonymousId": "a"})[0] == b"a"
     assert frame({"user_id": 7})[0] == b"7"
     assert frame({"type": "track"})[0] is None
-    assert rejected(frame, {"userId": "u", "blob": "x" * EVENT_LIMIT}) == (400, "too_large")
+    assert frame({"userId": "u1"})[1] == b'{"userId":"u1"}'
 
 
 def test_keys_from_authorization_headers():
