@@ -87,8 +87,12 @@ def rees46_event(row: dict[str, str], tenant: str | None = None) -> dict[str, An
 
 
 def csv_reader(stream: BinaryIO) -> csv.DictReader[str]:
-    """The rows of a UTF-8 CSV file with a header line (``fieldnames``: that line)."""
-    return csv.DictReader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+    """The rows of a UTF-8 CSV file with a header line (``fieldnames``: that line). A
+    byte-order mark (Excel's "CSV UTF-8" writes one) is skipped; bytes that are not UTF-8
+    are kept as they are (``surrogateescape``), for :func:`undecodable` to find in a row, so
+    one bad row is one dead letter, not the end of the file."""
+    return csv.DictReader(io.TextIOWrapper(stream, encoding="utf-8-sig",
+                                           errors="surrogateescape", newline=""))
 
 
 def csv_rows(stream: BinaryIO) -> Iterator[tuple[int, dict[str, str]]]:
@@ -96,15 +100,30 @@ def csv_rows(stream: BinaryIO) -> Iterator[tuple[int, dict[str, str]]]:
     return enumerate(csv_reader(stream), start=2)
 
 
+def undecodable(row: dict[str, Any]) -> bytes | None:
+    """A row of :func:`csv_reader` holding bytes that are not UTF-8: its fields' bytes, as
+    read, comma-separated (what its dead letter keeps); None for a row of text."""
+    fields = [value for value in row.values() if isinstance(value, str)]
+    if all(value.isascii() for value in fields):
+        return None
+    try:
+        for value in fields:
+            value.encode("utf-8")
+    except UnicodeEncodeError:
+        return ",".join(fields).encode("utf-8", "surrogateescape")
+    return None
+
+
 # the columns every REES46 row is read from (the others are optional)
 REES46_COLUMNS = ("event_time", "event_type", "product_id", "price", "user_id")
 
 
 def rees46_objects(stream: BinaryIO, tenant: str | None = None,
-                   ) -> Iterator[tuple[int, dict[str, Any]]]:
+                   ) -> Iterator[tuple[int, dict[str, Any] | bytes]]:
     """``(line number, event)`` per REES46 row; a row that cannot be mapped still travels,
-    as ``{"rees46_row": ..., "error": ...}``, so validation turns it into a dead letter. A
-    file whose header lacks a REES46 column is not one: a ShopstreamError, before any row."""
+    as ``{"rees46_row": ..., "error": ...}``, and a row that is not UTF-8 as its bytes
+    (:func:`undecodable`), so validation turns either into a dead letter. A file whose
+    header lacks a REES46 column is not one: a ShopstreamError, before any row."""
     reader = csv_reader(stream)
     missing = [column for column in REES46_COLUMNS if column not in (reader.fieldnames or [])]
     if missing:
@@ -112,6 +131,10 @@ def rees46_objects(stream: BinaryIO, tenant: str | None = None,
         raise ShopstreamError(f"not a REES46 CSV file: its header line ({header}) lacks "
                               f"{', '.join(missing)}")
     for number, row in enumerate(reader, start=2):
+        raw = undecodable(row)
+        if raw is not None:
+            yield number, raw
+            continue
         try:
             yield number, rees46_event(row, tenant)
         except (KeyError, ValueError) as exc:
@@ -121,5 +144,8 @@ def rees46_objects(stream: BinaryIO, tenant: str | None = None,
 def rees46_records(stream: BinaryIO, tenant: str | None = None,
                    ) -> Iterator[tuple[int, bytes | None, bytes]]:
     for number, obj in rees46_objects(stream, tenant):
+        if isinstance(obj, bytes):  # not UTF-8: sent as read, a dead letter once validated
+            yield number, None, obj
+            continue
         user = obj.get("userId")
         yield number, None if user is None else str(user).encode(), dumps(obj)

@@ -23,10 +23,17 @@ import orjson
 
 from models.deadletters import dead_letter
 from models.serde import dumps
-from models.validation import Rules, ValidationResult, dedupe_id, validate_line, validate_obj
+from models.validation import (
+    Rules,
+    ValidationResult,
+    dedupe_id,
+    validate_bytes,
+    validate_line,
+    validate_obj,
+)
 from sinks.rows import rows_for, user_rows
 from sinks.writer import EVENTS, ORDER_ITEMS, Batch, ClickHouseWriter
-from streams.sources.files import csv_rows, rees46_objects
+from streams.sources.files import csv_rows, rees46_objects, undecodable
 from streams.sources.lines import read_lines
 
 FORMATS = ("jsonl", "csv", "rees46")
@@ -52,16 +59,24 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()[:20]
 
 
-def _records(stream: BinaryIO, fmt: str, rules: Rules,
-             now: Callable[[], datetime]) -> Iterator[tuple[int, bytes, ValidationResult]]:
+def validated_records(stream: BinaryIO, fmt: str, rules: Rules,
+                      now: Callable[[], datetime]) -> Iterator[tuple[int, bytes, ValidationResult]]:
+    """``(line number, the bytes a dead letter keeps, verdict)`` per line or row of ``fmt``."""
     if fmt == "jsonl":
         for number, line, too_long in read_lines(stream, rules.max_event_bytes):
             yield number, line, validate_line(line, too_long, rules, now())
     elif fmt == "rees46":
         for number, obj in rees46_objects(stream):
-            yield number, dumps(obj), validate_obj(obj, rules, now())
+            if isinstance(obj, bytes):  # not UTF-8
+                yield number, obj, validate_bytes(obj, rules, now())
+            else:
+                yield number, dumps(obj), validate_obj(obj, rules, now())
     else:  # a CSV of the flat envelope's columns
         for number, row in csv_rows(stream):
+            raw = undecodable(row)
+            if raw is not None:
+                yield number, raw, validate_bytes(raw, rules, now())
+                continue
             obj = {k: v for k, v in row.items() if v not in (None, "")}
             yield number, dumps(obj), validate_obj(obj, rules, now())
 
@@ -134,7 +149,7 @@ def ingest(
             summary.batches += 1
 
     with path.open("rb") as source, dead_letters.open("wb") as dlq:
-        for number, raw, result in _records(source, fmt, rules, now):
+        for number, raw, result in validated_records(source, fmt, rules, now):
             summary.lines += 1
             progress(1)
             canonical = result.canonical

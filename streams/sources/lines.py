@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 _CHUNK = 64 * 1024
+_BOM = b"\xef\xbb\xbf"  # UTF-8's
 
 
 def read_lines(stream: BinaryIO, max_bytes: int,
@@ -15,7 +16,8 @@ def read_lines(stream: BinaryIO, max_bytes: int,
     A line longer than ``max_bytes`` is skipped through in chunks (never held in
     memory whole) and yielded with ``too_long=True`` and its first bytes only. A blank line
     (white space at most) holds no event and is not yielded: ``blank`` is told its number,
-    and the numbers of the lines after it still count it.
+    and the numbers of the lines after it still count it. A UTF-8 byte-order mark at the
+    start of the file is skipped.
     """
     number = 0
     while True:
@@ -23,6 +25,8 @@ def read_lines(stream: BinaryIO, max_bytes: int,
         if not line:
             return
         number += 1
+        if number == 1 and line.startswith(_BOM):  # a byte-order mark, as some editors write
+            line = line[len(_BOM):]
         too_long = False
         if not line.endswith(b"\n") and len(line) > max_bytes:
             too_long = True

@@ -15,6 +15,7 @@ import pytest
 from models.errors import ShopstreamError
 from models.validation import Rules, validate_bytes
 from streams.sources.files import jsonl_records, rees46_records
+from streams.sources.ingest import validated_records
 from streams.sources.simulator import SimConfig, simulate
 from tests.support import REPO
 
@@ -211,3 +212,40 @@ def test_some_carts_started_anonymously_are_abandoned_after_the_login_with_the_e
 def test_a_file_that_is_not_rees46_is_said_to_be_so_before_any_row(content):
     with pytest.raises(ShopstreamError, match="not a REES46 CSV file: .* lacks .*user_id"):
         list(rees46_records(io.BytesIO(content)))
+
+
+# -- what editors and spreadsheets write: a byte-order mark, bytes that are not UTF-8 -------
+
+
+BOM = b"\xef\xbb\xbf"
+CSV_HEADER = b"category,event_type,user_id,product_id,price\n"
+
+
+def test_a_byte_order_mark_is_skipped_in_json_lines_and_csv():
+    line = orjson.dumps({"type": "track", "event": "Product Viewed", "userId": "u1",
+                         "properties": {"product_id": "p1"}})
+    [(number, _key, value)] = jsonl_records(io.BytesIO(BOM + line + b"\n"), 1 << 20)
+    assert number == 1 and validate_bytes(value, Rules(), LATER).ok
+    body = BOM + CSV_HEADER + b"product,view,u1,p1,9.99\n"
+    [(_n, _raw, result)] = list(validated_records(io.BytesIO(body), "csv", Rules(), lambda: LATER))
+    assert result.ok, result.issues  # the first column is "category", not "\ufeffcategory"
+
+
+def test_a_row_that_is_not_utf8_is_one_dead_letter_and_the_rows_after_it_are_read():
+    body = (CSV_HEADER + b"product,view,u1,p1,9.99\n" + b"product,view,caf\xe9,p2,5\n"
+            + b"product,view,u2,p3,7\n")
+    read = list(validated_records(io.BytesIO(body), "csv", Rules(), lambda: LATER))
+    assert [(number, result.ok) for number, _raw, result in read] == [
+        (2, True), (3, False), (4, True)]
+    _number, raw, refused = read[1]
+    assert refused.issues[0].code == "encoding_invalid" and b"caf\xe9" in raw
+    rees46 = (b"event_time,event_type,product_id,category_id,category_code,brand,price,"
+              b"user_id,user_session\n"
+              b"2019-10-01 00:00:00 UTC,view,1,2,,br\xe9nd,9.99,7,s1\n"
+              b"2019-10-01 00:00:01 UTC,view,1,2,,brand,9.99,7,s1\n")
+    records = list(rees46_records(io.BytesIO(rees46)))  # what produce sends
+    assert [validate_bytes(value, Rules(), LATER).ok for _n, _key, value in records] == [
+        False, True]
+    assert validate_bytes(records[0][2], Rules(), LATER).issues[0].code == "encoding_invalid"
+    ingested = list(validated_records(io.BytesIO(rees46), "rees46", Rules(), lambda: LATER))
+    assert [result.ok for _n, _raw, result in ingested] == [False, True]
