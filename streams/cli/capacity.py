@@ -35,6 +35,7 @@ from deploy.replicas import replica_warnings
 from models.errors import ShopstreamError
 from models.settings import load_settings
 from sinks.reports import Table
+from streams.cli.command import positive_int, positive_number, utilisation_arg
 from streams.cli.output import write_table
 
 DEFAULT_PARTITIONS = 12
@@ -188,14 +189,16 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """``shopstream capacity`` on the command line (``add`` makes a sub-command)."""
     p = add("capacity", "partitions, workers, collectors and ClickHouse inserts for an event "
             f"rate, from this machine's `{BENCH_HINT}` figures")
-    p.add_argument("--rate", type=float, nargs="+", required=True, help="raw events per second")
+    p.add_argument("--rate", type=positive_number, nargs="+", required=True,
+                   help="raw events per second, > 0")
     p.add_argument("--bench", type=Path, default=Path("bench.json"), help="the JSON of "
                    f"{BENCH_HINT} (default: ./bench.json)")
     p.add_argument("--collector-bench", type=Path, help="the JSON of "
                    f"{COLLECTOR_HINT}: the collectors from their own measured rate (default: "
                    "estimated from the contract's rate on one core)")
-    p.add_argument("--utilisation", type=float, default=0.7, help="the share of each core to plan")
-    p.add_argument("--partitions", type=int, help="the topics' partition count: warn when the "
+    p.add_argument("--utilisation", type=utilisation_arg, default=0.7,
+                   help="the share of each core to plan, above 0 and at most 1 (0.7)")
+    p.add_argument("--partitions", type=positive_int, help="the topics' partition count: warn when the "
                    "workers would outnumber it")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=command)

@@ -81,6 +81,11 @@ def non_negative_number(text: str) -> float:
     return _number(text, float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 
 
+def utilisation_arg(text: str) -> float:
+    """A share of a core to plan: above 0, at most 1."""
+    return _number(text, float, lambda v: 0 < v <= 1, "a share above 0 and at most 1")
+
+
 def share_arg(text: str) -> float:
     """A share: a number from 0 to 1."""
     return _number(text, float, lambda v: 0 <= v <= 1, "a share from 0 to 1")

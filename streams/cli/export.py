@@ -25,7 +25,7 @@ from models.signatures import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signature
 from models.times import as_utc
 from sinks.report_types import column_kinds
 from sinks.reports import GRAINS, REPORTS, Table
-from streams.cli.command import TENANT_HELP, limit_arg, tenant_arg, time_arg
+from streams.cli.command import TENANT_HELP, limit_arg, share_arg, tenant_arg, time_arg
 from streams.cli.output import write_table
 
 FORMATS = ("csv", "json", "parquet", "xlsx")
@@ -154,7 +154,7 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grain", choices=list(GRAINS), help="time reports' bucket")
     p.add_argument("--limit", type=limit_arg, default=50,
                    help="products, affinity, customers: rows, >= 1")
-    p.add_argument("--min-support", type=float, default=0.0, help="affinity")
+    p.add_argument("--min-support", type=share_arg, default=0.0, help="affinity: 0 to 1 (0)")
     p.add_argument("--as-of", type=time_arg,
                    help="rfm: the day recency is counted to (default: latest event)")
     p.add_argument("--include-bots", action="store_true", help="every report but quality: bots too")

@@ -19,8 +19,10 @@ from streams.cli.command import (
     limit_arg,
     log_level,
     non_negative_number,
+    positive_int,
     positive_number,
     run_command,
+    share_arg,
     tenant_arg,
     time_arg,
 )
@@ -264,8 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("topic", help=", ".join(TRIGGER_KINDS) + ", or a full topic name")
     p.add_argument("--from-beginning", action="store_true", help="start at the oldest trigger")
     p.add_argument("--group", help="consumer group (commits offsets: a restart carries on)")
-    p.add_argument("--max", type=int, help="stop after this many triggers")
-    p.add_argument("--idle-timeout", type=float, help="stop after this many quiet seconds")
+    p.add_argument("--max", type=positive_int, help="stop after this many triggers")
+    p.add_argument("--idle-timeout", type=positive_number,
+                   help="stop after this many quiet seconds")
     p.set_defaults(func=cmd_triggers)
 
     p = add("produce", "send a file of events to the raw topic")
@@ -302,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "automation, quality (default day), cohorts (day, week or month; default month)")
     p.add_argument("--limit", type=limit_arg, default=50,
                    help="products, affinity, customers: rows, >= 1 (50)")
-    p.add_argument("--min-support", type=float, default=0.0, help="affinity")
+    p.add_argument("--min-support", type=share_arg, default=0.0,
+                   help="affinity: the least share of orders a pair is in, 0 to 1 (0)")
     p.add_argument("--as-of", type=time_arg,
                    help="rfm: the day recency is counted to (default: latest event)")
     p.add_argument("--include-bots", action="store_true", help="every report but quality: bots too")

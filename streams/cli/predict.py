@@ -25,7 +25,7 @@ from models.times import format_time, ms_to_datetime
 from models.triggers import ChurnRisk, trigger_id
 from sinks.analytics.prediction import ChurnAlert
 from sinks.reports import Table
-from streams.cli.command import tenant_arg
+from streams.cli.command import positive_number, tenant_arg
 from streams.cli.output import write_table
 
 
@@ -174,7 +174,7 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
             "report the latest run")
     p.add_argument("action", choices=["train", "report"])
     p.add_argument("--tenant", type=tenant_arg, help="tenant (default: $SHOPSTREAM_DEFAULT_TENANT)")
-    p.add_argument("--horizon-days", type=float,
-                   help="train: forecast span (default: $SHOPSTREAM_PREDICT_HORIZON_DAYS, 90)")
+    p.add_argument("--horizon-days", type=positive_number,
+                   help="train: forecast span, > 0 (default: $SHOPSTREAM_PREDICT_HORIZON_DAYS, 90)")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=run)

@@ -8,11 +8,13 @@ With a ClickHouse server they always query it directly.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
@@ -23,12 +25,13 @@ from models.currency import reporting_currencies, reporting_currency
 from models.errors import ShopstreamError
 from models.segments import SegmentRules
 from models.settings import Settings, load_settings
-from models.times import format_time, parse_iso
+from models.times import format_time
 from sinks.connection import is_embedded
 from sinks.report_types import typed_rows
 from sinks.reports import ReportParams, Table, run_report
 from sinks.sql import run_sql
 from sinks.stats.ab_tests import ExperimentRules
+from streams.cli.command import limit_arg, share_arg, tenant_arg, time_arg
 
 
 class QueryBackend(Protocol):
@@ -111,14 +114,21 @@ def report_params(settings: Settings, *, tenant: str | None = None,
 
 
 def params_from_query(query: dict[str, str], settings: Settings) -> ReportParams:
-    """Report parameters from the worker's URL query (as written by :func:`report_query`)."""
-    def time(name: str) -> datetime | None:
-        return parse_iso(query[name]) if query.get(name) else None
+    """Report parameters from the worker's URL query (as written by :func:`report_query`),
+    held to the command line's rules; a value they refuse is a ValueError naming it."""
+    def value(name: str, convert: Callable[[str], Any], default: Any = None) -> Any:
+        text = query.get(name)
+        if not text:
+            return default
+        try:
+            return convert(text)
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"{name}: {exc}") from None
 
     return report_params(
-        settings, tenant=query.get("tenant"), start=time("start"), end=time("end"),
-        as_of=time("as_of"), grain=query.get("grain"), limit=int(query.get("limit", 50)),
-        min_support=float(query.get("min_support", 0.0)),
+        settings, tenant=value("tenant", tenant_arg), start=value("start", time_arg),
+        end=value("end", time_arg), as_of=value("as_of", time_arg), grain=query.get("grain"),
+        limit=value("limit", limit_arg, 50), min_support=value("min_support", share_arg, 0.0),
         include_bots=query.get("include_bots", "").lower() in ("1", "true"), by=query.get("by"),
     )
 

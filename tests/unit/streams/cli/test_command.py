@@ -128,3 +128,17 @@ def test_triggers_tail_help_names_the_action(capsys):
     out = capsys.readouterr().out
     assert out.startswith("usage: shopstream triggers ")
     assert "tail: print committed triggers as JSON lines" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["predict", "train", "--horizon-days", "nan"], ["predict", "train", "--horizon-days", "0"],
+    ["capacity", "--rate", "inf"], ["capacity", "--rate", "1000", "--utilisation", "1.5"],
+    ["capacity", "--rate", "1000", "--utilisation", "0"],
+    ["capacity", "--rate", "1000", "--partitions", "0"],
+    ["triggers", "tail", "cart_abandoned", "--idle-timeout", "-1"],
+    ["report", "affinity", "--min-support", "nan"],
+    ["export", "affinity", "--format", "csv", "--out", "x.csv", "--min-support", "1.5"]])
+def test_numbers_nan_and_out_of_range_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(argv)
+    assert refused.value.code == 2 and "error: argument" in capsys.readouterr().err

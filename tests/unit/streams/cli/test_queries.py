@@ -40,6 +40,18 @@ def test_bots_and_dimension_travel_to_the_worker_and_back():
         assert params_from_query({k: str(v) for k, v in query.items()}, settings) == params
 
 
+@pytest.mark.parametrize(("query", "named"), [
+    ({"limit": "-1"}, "limit"), ({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"),
+    ({"start": "yesterday"}, "start"), ({"as_of": "junk"}, "as_of"),
+    ({"tenant": "bad tenant"}, "tenant"), ({"min_support": "nan"}, "min_support"),
+    ({"min_support": "2"}, "min_support")])
+def test_the_workers_report_parameters_follow_the_command_lines_rules(query, named):
+    """/report/NAME's query is held to the options' rules: a value they refuse is a
+    ValueError naming it (a 400), not a query ClickHouse refuses (a 500)."""
+    with pytest.raises(ValueError, match=f"^{named}: "):
+        params_from_query(query, load_settings())
+
+
 @pytest.fixture
 def failing_worker():
     """A worker that answers every request with ``(status, content type, body)``."""
