@@ -1,7 +1,8 @@
 """Live metrics (pure): revenue and orders in the last minute and hour, shoppers active
 in the last 5 minutes, in event time. Orders are kept in 10-second buckets for an
 hour (persisted), their amounts summed per currency as sent; the active-shopper set is held
-in memory only and refills within 5 minutes of a restart.
+in memory only and refills within 5 minutes of a restart. A shopper is a person: an
+anonymous id linked to a user (a login) is counted once, as the user.
 
 Revenue is given in the tenant's reporting currency when the figures are read
 (:func:`live_figures`, with a conversion passed in: :mod:`models.currency`'s rules): each
@@ -66,6 +67,14 @@ class Pulse:
             effects.writes[f"m|{ev.tenant}|{bucket}"] = [
                 orders + 1, {c: str(a) for c, a in amounts.items()}]
         return effects
+
+    def identified(self, tenant: str, anonymous_id: str, user_id: str) -> None:
+        """A link: the anonymous id's shopper is the user from now on, one active shopper
+        (its later events are the user's; its earlier ones must not count a second)."""
+        was = self.seen.pop((tenant, anonymous_id), None)
+        if was is not None:
+            key = (tenant, user_id)
+            self.seen[key] = max(self.seen.get(key, 0), was)
 
     def expire(self, now_ms: int) -> Effects:
         effects = Effects()

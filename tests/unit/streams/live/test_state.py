@@ -399,6 +399,24 @@ def test_live_figures():
     assert sum(figures["revenue_by_minute"]) == 1.0
 
 
+def test_a_shopper_who_logs_in_is_one_active_shopper():
+    """Anonymous browsing, the login (identify with both ids), then browsing as the user:
+    one person, so one active shopper, not the anonymous id and the user id."""
+    run = Run()
+    anonymous = {**ev("page", T0, user="x", session=None), "anonymousId": "dev-9"}
+    del anonymous["userId"]
+    login = {**ev("page", T0 + 1000, user="zoe", session=None), "type": "identify",
+             "anonymousId": "dev-9", "traits": {"email": "zoe@example.com"}}
+    after = {**ev("Product Viewed", T0 + 2000, user="zoe", session=None, product_id="p1",
+                  price=1.0), "anonymousId": "dev-9"}
+    run.feed(anonymous, login, after)
+    figures = live_figures([run.state.pulse], "t1", T0 + 3000, lambda amount, _c, _d: amount)
+    assert figures["active_users_5m"] == 1
+    run.feed(ev("page", T0 + 2500, user="someone-else", session=None))
+    figures = live_figures([run.state.pulse], "t1", T0 + 3000, lambda amount, _c, _d: amount)
+    assert figures["active_users_5m"] == 2
+
+
 def test_an_event_whose_effects_are_already_in_the_state_is_not_applied_twice():
     state = PartitionState(LiveConfig())
     first = state.apply_at(7, live_event(add(T0, qty=2)), 0)
