@@ -1,4 +1,23 @@
-"""Ad-hoc, read-only SQL for analysts (``shopstream sql`` and the worker's ``/sql``)."""
+"""Ad-hoc, read-only SQL for analysts (``shopstream sql`` and the worker's ``/sql``).
+
+Two checks before a statement runs. :func:`check_read_only` reads its text: one read-only
+statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS), no ``INTO OUTFILE``. Then
+:func:`check_parsed` reads what ClickHouse's own parser makes of it (``EXPLAIN AST``, which
+parses and runs nothing), so that quoting (``"file"(...)``, backticks), comments (``--``,
+``/* */``, ``#``) and names with ``$`` cannot hide anything from it:
+
+- no ``SETTINGS`` clause: the settings are the server's (a tenant's row filters are
+  settings, and ``readonly = 2``, which lets a query carry them, lets the query change them);
+- no ``INTO OUTFILE``: the embedded engine would write the file on the worker's host;
+- table functions only from :data:`SAFE_TABLE_FUNCTIONS` (rows made up in the query); any
+  other reaches beyond the database, where the engine runs: the host's files
+  (``file()``, ``filesystem()``), other hosts (``url()``, ``s3()``, ``remote()``, ...),
+  programs (``executable()``) or queries built at run time (``eval()``); none at all for a
+  tenant's key, whose rows are held to its tenant by filters table functions read around;
+- no function of :data:`OUTSIDE_FUNCTIONS` in an expression (``file('/etc/passwd')``);
+- for a tenant's key, no table of another database (``system.query_log`` holds every
+  tenant's queries).
+"""
 
 from __future__ import annotations
 
@@ -11,59 +30,112 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 from sinks.errors import ClickHouseError, ReadOnlyViolation
 from sinks.report_types import Table, query_table
 
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
-_READ_ONLY_START = re.compile(r"^\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b", re.I)
-# what the statement says outside its quoted strings and names
-_QUOTED = re.compile(r"\$(\w*)\$.*?\$\1\$|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`",
-                     re.S)  # (heredoc strings first: $$it's$$, $tag$...$tag$)
-# a SELECT ... INTO OUTFILE writes a file where the engine runs (the worker's host, with
-# the embedded engine): readonly does not stop it
+_READ_ONLY_START = re.compile(r"(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b", re.I)
+# strings and names, and comments, read left to right as the engine reads them (a "--" in a
+# string is no comment, a quote in a comment starts no string)
+_TOKENS = re.compile(
+    r"(?P<quoted>\$(\w*)\$.*?\$\2\$|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`)"
+    r"|(?P<comment>--[^\n]*|#[^\n]*|/\*.*?\*/)", re.S)
 _INTO_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
-# what reaches beyond the database, from the host the engine runs on: its files, other
-# hosts (URLs, object stores, other databases, other ClickHouse servers) and programs. The
-# embedded engine runs them on the worker's host whoever sent the query; readonly = 2 (which
-# lets a query carry settings, such as a tenant's row filters) does not stop them
-OUTSIDE_FUNCTIONS = (
-    "file", "fileCluster", "url", "urlCluster", "s3", "s3Cluster", "gcs", "oss", "cosn",
-    "azureBlobStorage", "azureBlobStorageCluster", "hdfs", "hdfsCluster", "hive", "remote",
-    "remoteSecure", "cluster", "clusterAllReplicas", "mysql", "postgresql", "mongodb", "redis",
-    "sqlite", "odbc", "jdbc", "executable", "input", "iceberg", "icebergS3", "icebergAzure",
-    "icebergHDFS", "icebergLocal", "icebergCluster", "icebergS3Cluster", "icebergAzureCluster",
-    "icebergHDFSCluster", "deltaLake", "deltaLakeS3", "deltaLakeAzure", "deltaLakeLocal",
-    "deltaLakeCluster", "deltaLakeS3Cluster", "deltaLakeAzureCluster", "hudi", "hudiCluster",
-    "paimon", "paimonS3", "paimonAzure", "paimonHDFS", "paimonLocal", "arrowFlight",
-    "ytsaurus", "prometheusQuery", "prometheusQueryRange")
-_OUTSIDE = re.compile(r"(?<![\w.])(" + "|".join(OUTSIDE_FUNCTIONS) + r")\s*\(", re.I)
+SAFE_TABLE_FUNCTIONS = frozenset({
+    "numbers", "numbers_mt", "zeros", "zeros_mt", "generate_series", "generateseries",
+    "values", "generaterandom", "null"})
+# expressions that read a file or reach another host from where the engine runs
+OUTSIDE_FUNCTIONS = frozenset({"file", "hascolumnintable", "catboostevaluate",
+                               "modelevaluate", "filesystem"})
+_NODE = re.compile(r"^( *)(\S+)(?: (\S+))?")
+
+
+def _bare(sql: str) -> str:
+    """``sql`` with its strings and names emptied and its comments blanked."""
+    return _TOKENS.sub(lambda m: "''" if m.group("quoted") else " ", sql)
 
 
 def check_read_only(sql: str) -> str:
-    """Return the statement to run, or raise ReadOnlyViolation with the reason."""
-    statement = _COMMENTS.sub(" ", sql).strip().rstrip(";").strip()
-    if not statement:
+    """Return the statement to run (``sql`` less a final ``;``), or raise ReadOnlyViolation
+    with the reason. (What its text says; :func:`check_parsed` reads what it means.)"""
+    bare = _bare(sql).strip()
+    if not bare.rstrip(";").strip():
         raise ReadOnlyViolation("no query given")
-    if ";" in statement:
+    if ";" in bare.rstrip("; \n\t"):
         raise ReadOnlyViolation("one statement at a time")
-    if not _READ_ONLY_START.match(statement):
-        first = statement.split()[0].upper()
+    if not _READ_ONLY_START.match(bare):
+        first = bare.split()[0].upper()
         raise ReadOnlyViolation(
             f"only read-only queries run here (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN), not {first}"
         )
-    bare = _QUOTED.sub("''", statement)
     if _INTO_OUTFILE.search(bare):
-        raise ReadOnlyViolation("INTO OUTFILE writes a file: not here (`shopstream sql "
-                                "--format csv > FILE` or `shopstream export` write files)")
-    outside = _OUTSIDE.search(bare)
-    if outside:
-        raise ReadOnlyViolation(f"{outside.group(1)}() reads from outside the database (files, "
-                                "other hosts or programs where ClickHouse runs): not here; "
-                                "query shopstream's tables and views")
-    return statement
+        raise ReadOnlyViolation(_OUTFILE)
+    return sql.strip().rstrip(";").strip()
 
 
-def run_sql(client: Client, sql: str, settings: dict[str, Any] | None = None) -> Table:
+_OUTFILE = ("INTO OUTFILE writes a file: not here (`shopstream sql --format csv > FILE` or "
+            "`shopstream export` write files)")
+
+
+def check_parsed(ast: list[str], tenant_database: str | None = None) -> None:
+    """Refuse what the parsed statement (the lines of its ``EXPLAIN AST``) may not do (the
+    module's list). ``tenant_database``: the query is a tenant's, held to this database's
+    tables."""
+    parents: list[tuple[int, str]] = []  # (depth, node kind) of the lines above
+    for line in ast:
+        match = _NODE.match(line)
+        if match is None:
+            continue
+        depth, kind, name = len(match.group(1)), match.group(2), match.group(3) or ""
+        while parents and parents[-1][0] >= depth:
+            parents.pop()
+        parent = parents[-1][1] if parents else ""
+        if kind == "Set":
+            raise ReadOnlyViolation("a SETTINGS clause is not taken here: the settings are the "
+                                    "server's")
+        if kind == "Literal" and parent == "SelectWithUnionQuery" and depth == 1:
+            raise ReadOnlyViolation(_OUTFILE)
+        if kind == "Function":
+            _check_function(name, table=parent == "TableExpression",
+                            tenant=tenant_database is not None)
+        if tenant_database is not None and kind in ("TableIdentifier", "Identifier"):
+            _check_table(name, tenant_database, table=kind == "TableIdentifier")
+        parents.append((depth, kind))
+
+
+def _check_function(name: str, table: bool, tenant: bool) -> None:
+    if table and tenant:
+        raise ReadOnlyViolation(f"table functions ({name}()) are not available to a tenant's "
+                                "key; query the tables and views")
+    if (table and name.lower() not in SAFE_TABLE_FUNCTIONS) or name.lower() in OUTSIDE_FUNCTIONS:
+        raise ReadOnlyViolation(
+            f"{name}() reaches beyond the database (files, other hosts or programs where "
+            "ClickHouse runs): not here; query shopstream's tables and views (table functions "
+            f"allowed: {', '.join(sorted(SAFE_TABLE_FUNCTIONS))})")
+
+
+def _check_table(name: str, database: str, table: bool) -> None:
+    """A tenant reads its database's tables only: ``db.table`` of another database is
+    refused (an identifier ``a.b`` may be a column of table ``a``: only the databases that
+    are never a table's name are refused there)."""
+    if "." not in name:
+        return
+    qualifier = name.split(".", 1)[0]
+    if table and qualifier != database or qualifier.lower() in ("system", "information_schema"):
+        raise ReadOnlyViolation(f"{name}: a tenant's key reads its shop's tables and views only")
+
+
+def parsed(client: Client, statement: str) -> list[str]:
+    """The lines of ``EXPLAIN AST`` of ``statement``: ClickHouse parses it, runs nothing."""
+    try:
+        return [str(row[0]) for row in client.query(f"EXPLAIN AST {statement}").result_rows]
+    except DatabaseError as exc:
+        raise ClickHouseError(str(exc).split("\n")[0]) from exc
+
+
+def run_sql(client: Client, sql: str, settings: dict[str, Any] | None = None,
+            tenant_database: str | None = None) -> Table:
     """Run a read-only query; the server enforces it too (``readonly = 2``). ``settings``:
-    more ClickHouse settings (a tenant's row filters)."""
+    more ClickHouse settings (a tenant's row filters); ``tenant_database``: the query is a
+    tenant's (:func:`check_parsed`)."""
     statement = check_read_only(sql)
+    check_parsed(parsed(client, statement), tenant_database)
     try:
         return query_table(client, statement, settings={**(settings or {}), "readonly": 2})
     except DatabaseError as exc:

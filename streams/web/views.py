@@ -124,8 +124,9 @@ def register_web(app: faust.App, settings: Settings, board: HealthBoard,
     @app.page("/sql")
     async def sql_view(web: Any, request: Any) -> Any:
         query, tenant = request.query.get("q", ""), scoped_tenant(request)
-        return await answer(web, lambda client: run_sql(client, query,
-                                                        sql_scope(client, tenant, query)))
+        return await answer(web, lambda client: run_sql(
+            client, query, sql_scope(client, tenant),
+            tenant_database=None if tenant is None else client.database or ""))
 
     @app.page("/revenue/breakdown")
     async def breakdown_view(web: Any, request: Any) -> Any:

@@ -255,16 +255,3 @@ def test_sql_writes_no_file(shop, tmp_path):
     with pytest.raises(ReadOnlyViolation, match="INTO OUTFILE"):
         run_sql(shop, f"SELECT tenant FROM events INTO OUTFILE '{target}'")
     assert not target.exists()
-
-
-def test_sql_reads_no_file_of_the_host(shop, tmp_path):
-    """Nor does it stop file() (or url(), remote(), ...), which would read the worker's files
-    or reach other hosts: refused before ClickHouse, on the real engine too."""
-    from sinks.errors import ReadOnlyViolation
-    from sinks.sql import run_sql
-
-    secret = tmp_path / "secret.txt"
-    secret.write_text("the host's own file\n")
-    for query in (f"SELECT * FROM file('{secret}', 'LineAsString')", f"SELECT file('{secret}')"):
-        with pytest.raises(ReadOnlyViolation, match=r"file\(\) reads from outside"):
-            run_sql(shop, query)
