@@ -93,8 +93,10 @@ def _write_key(doc: dict[str, Any]) -> str | None:
 
 
 def _bounded(events: list[dict[str, Any]], sent: int) -> list[dict[str, Any]]:
-    """Segment's per-event limit, on each event as the client sent it (compact JSON), before
-    the server stamps anything; in a body of ``sent`` bytes within the limit, every event is."""
+    """Segment's per-event limit, on each event as the client sent it (compact JSON, with
+    what it takes from its batch's shared ``context`` and ``integrations``), before the
+    server stamps anything; when ``sent`` bytes (the body, and the shared part again) are
+    within the limit, every event is."""
     if sent > EVENT_LIMIT:
         for event in events:
             size = len(orjson.dumps(event))
@@ -146,6 +148,9 @@ def segment_body(raw: bytes, call: str | None) -> Body:
         events = [{**event, **{name: {**value, **_own(event, name, f"batch[{index}]")}
                                for name, value in shared.items()}}
                   for index, event in enumerate(events)]
+        # each event as sent is what it takes from the batch as well: a large shared context
+        # must not become hundreds of large records (a 400 KB one, 1,500 small events)
+        _bounded(events, len(raw) + len(orjson.dumps(shared)))
     return Body(events, _write_key(doc))
 
 

@@ -177,7 +177,8 @@ def test_bad_bodies_are_json_400s_and_the_limit_is_on_the_event_as_sent():
             TRACK, {**TRACK, "context": "oops"}]})}),
         ("POST", "/v1/batch", {"data": orjson.dumps({**batch, "batch": [
             {**TRACK, "integrations": 5}]})}),
-        ("POST", "/v1/batch", {"data": orjson.dumps({**batch, "batch": [at_limit]})}),
+        ("POST", "/v1/batch", {"data": orjson.dumps({"writeKey": key["server"],
+                                                     "batch": [at_limit]})}),
     ])
     assert [(status, body.get("code")) for status, body, _ in got] == [
         (400, "not_object"), (400, "not_object"), (200, None)]

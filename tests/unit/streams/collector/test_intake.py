@@ -81,6 +81,21 @@ def test_a_messages_context_or_integrations_that_is_not_an_object_is_refused(nam
         assert merged[name] == shared[name]
 
 
+def test_a_batchs_shared_context_counts_in_each_event_it_goes_into():
+    """A 400 KB shared context and 1,500 small events would be 1,500 records of 400 KB:
+    each event is bounded with what it takes from the batch."""
+    small = {"type": "track", "event": "x", "userId": "u"}
+    shared = {"blob": "x" * (EVENT_LIMIT - 200)}
+    fits = segment_body(orjson.dumps({"batch": [small] * 3, "context": shared}), None)
+    assert [len(orjson.dumps(e)) <= EVENT_LIMIT for e in fits.events] == [True] * 3
+    bigger = {"blob": "x" * (EVENT_LIMIT + 1)}
+    assert rejected(segment_body, orjson.dumps({"batch": [small] * 1_500, "context": bigger}),
+                    None) == (400, "too_large")
+    own = {**small, "context": {"note": "y" * 300}}  # its own context and the shared one
+    assert rejected(segment_body, orjson.dumps({"batch": [own], "context": shared}),
+                    None) == (400, "too_large")
+
+
 def test_the_event_limit_is_on_the_event_as_sent():
     def event(size: int) -> dict[str, object]:
         base = {"type": "track", "event": "x", "userId": "u", "properties": {"blob": ""}}
