@@ -21,7 +21,11 @@ def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 30.0,
     admin = AdminClient({"bootstrap.servers": bootstrap, **({"log_level": 2} if quiet else {})})
     existing = set(admin.list_topics(timeout=timeout).topics)
     compacted = settings.topics.compacted() | set(compacted_extra or [])
-    configs = {name: {"cleanup.policy": "compact"} for name in compacted}
+    configs: dict[str, dict[str, str]] = {name: {"cleanup.policy": "compact"} for name in compacted}
+    # the raw records' timestamps are when the broker took them, whatever a producer sets:
+    # the dedupe window and receivedAt read them (a producer's clock a year ahead, or a
+    # backfill stamped with its events' times, would otherwise move the window)
+    configs[settings.topics.raw] = {"message.timestamp.type": "LogAppendTime"}
     wanted = [
         NewTopic(name, settings.topic_partitions, settings.topic_replication,
                  config=configs.get(name, {}))

@@ -227,7 +227,8 @@ class TransactionalLoop:
             topic = message.topic() or self.config.topic
             kind, timestamp = message.timestamp()
             record = Consumed(topic, partition, offset, message.key(), message.value(),
-                              None if kind == TIMESTAMP_NOT_AVAILABLE else timestamp)
+                              None if kind == TIMESTAMP_NOT_AVAILABLE or timestamp <= 0
+                              else timestamp)
             outputs = list(self.processor.handle(record))
             if not self._in_transaction:
                 self._begin()

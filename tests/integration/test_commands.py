@@ -226,3 +226,39 @@ def test_a_command_on_a_broker_that_does_not_answer_says_so_and_stops(command, t
 def track_event(user: str) -> dict:
     return {"type": "track", "event": "Product Viewed", "userId": user,
             "properties": {"product_id": "p1"}}
+
+
+def test_the_raw_topic_stamps_records_with_the_brokers_time(kafka, prefix):
+    """The dedupe window and receivedAt read the raw records' timestamps: the broker's time
+    of append, not what a producer sets (a clock a year ahead, a backfill stamped with its
+    events' times would move the window and turn deduplication off)."""
+    import time
+
+    from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, Producer
+    from confluent_kafka.admin import ConfigResource
+
+    from models.settings import load_settings
+    from streams.kafka.admin import ensure_topics
+
+    settings = load_settings(topic_prefix=prefix)
+    ensure_topics(settings, kafka)
+    raw = settings.topics.raw
+    resource = ConfigResource(ConfigResource.Type.TOPIC, raw)
+    admin = AdminClient({"bootstrap.servers": kafka})  # (held while its future is read)
+    configs = admin.describe_configs([resource])[resource].result(30)
+    assert configs["message.timestamp.type"].value == "LogAppendTime"
+    producer = Producer({"bootstrap.servers": kafka})
+    a_year_ahead = int(time.time() * 1000) + 365 * 86_400_000
+    producer.produce(raw, b'{"type": "track"}', partition=0, timestamp=a_year_ahead)
+    assert producer.flush(30) == 0
+    consumer = Consumer({"bootstrap.servers": kafka, "group.id": f"{prefix}ts",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([raw])
+    try:
+        message = wait_for(lambda: next(iter(consumer.consume(1, 1.0)), None), 60,
+                           "the record back from the raw topic")
+    finally:
+        consumer.close()
+    kind, stamped = message.timestamp()
+    assert kind == TIMESTAMP_LOG_APPEND_TIME
+    assert abs(stamped - time.time() * 1000) < 300_000, stamped
