@@ -5,9 +5,10 @@ only while the partition is idle.
 answers whatever the speed of the replay. A partition is idle when it has nothing more to
 read (the stage has caught up with its input, :meth:`EventClock.idle`); from then on the
 clock moves with the wall clock, so a cart abandoned at 3 a.m. still triggers. The next
-event ends the idle stretch. When input is waiting again without an event for this
-partition yet (the stage upstream has fallen behind), the clock holds where the stretch
-took it: it stops, it never goes back. A partition that is behind (a replay, a restart catching up,
+event ends the idle stretch: the clock goes on from the later of the event's time and where
+the stretch had taken it. When input is waiting again without an event for this partition
+yet (the stage upstream has fallen behind), the clock holds where the stretch took it: it
+stops. Read at the stage's ticks, it never goes back. A partition that is behind (a replay, a restart catching up,
 a broker outage while behind) never moves by the wall clock, so the triggers of old data
 depend on the data alone. An event older than ``now()`` minus the allowed lateness is late.
 """
@@ -40,8 +41,12 @@ class EventClock:
     held_ms: int = 0                # idle time of earlier stretches since the latest event
 
     def observe(self, ts_ms: int) -> None:
-        if ts_ms > self.event_ms:
-            self.event_ms = ts_ms
+        """An event: event time again, from the later of its time and where idle time had
+        taken the clock by the last tick (a late event does not take it back)."""
+        reached = self.event_ms + self.held_ms
+        if self.idle_since_ms is not None:
+            reached += max(0, self.idle_seen_ms - self.idle_since_ms)
+        self.event_ms = max(ts_ms, reached)
         self.idle_since_ms, self.held_ms = None, 0
 
     def idle(self, wall_ms: int) -> None:
