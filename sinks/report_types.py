@@ -23,13 +23,16 @@ GRAINS = {"minute": "toStartOfMinute({c})", "hour": "toStartOfHour({c})", "day":
 TIME_RANGE = "{c} >= {{start:DateTime64(3, 'UTC')}} AND {c} < {{end:DateTime64(3, 'UTC')}}"
 
 
+ALL_ROWS = 2**32 - 1  # the LIMIT of a report asked for every row (``limit`` 0)
+
+
 @dataclass(frozen=True)
 class ReportParams:
     tenant: str = "default"
     start: datetime | None = None  # inclusive, event time
     end: datetime | None = None  # exclusive
     grain: str | None = None  # a time report's bucket; None: the report's own default
-    limit: int = 50
+    limit: int = 50  # rows of products, affinity, customers; 0: every row
     min_support: float = 0.0
     as_of: datetime | None = None
     segment_rules: SegmentRules = field(default_factory=SegmentRules)

@@ -34,7 +34,15 @@ from sinks.analytics.dimensions import kpis_by_sql
 from sinks.analytics.experiments import COLUMNS as EXPERIMENT_COLUMNS
 from sinks.analytics.experiments import experiment_rows
 from sinks.analytics.prediction import latest_predictions
-from sinks.report_types import GRAINS, TIME_RANGE, ReportParams, Table, grain_of, query_table
+from sinks.report_types import (
+    ALL_ROWS,
+    GRAINS,
+    TIME_RANGE,
+    ReportParams,
+    Table,
+    grain_of,
+    query_table,
+)
 from sinks.schema import FUNNEL_COUNTS, sql_names
 from sinks.schema.identity import resolved
 
@@ -135,7 +143,7 @@ def products(client: Client, p: ReportParams) -> Table:
     ORDER BY net_revenue DESC, views DESC, product_id
     LIMIT {{limit:UInt32}}
     """
-    return _query(client, sql, p, limit=p.limit)
+    return _query(client, sql, p, limit=p.limit or ALL_ROWS)
 
 
 def attribution(client: Client, p: ReportParams) -> Table:
@@ -291,7 +299,7 @@ def affinity(client: Client, p: ReportParams) -> Table:
     ORDER BY lift DESC, orders_together DESC, product_a, product_b
     LIMIT {{limit:UInt32}}
     """
-    return _query(client, sql, p, min_support=p.min_support, limit=p.limit)
+    return _query(client, sql, p, min_support=p.min_support, limit=p.limit or ALL_ROWS)
 
 
 def customers(client: Client, p: ReportParams) -> Table:

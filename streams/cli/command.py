@@ -101,9 +101,10 @@ def non_negative_int(text: str) -> int:
 
 
 def limit_arg(text: str) -> int:
-    """``--limit``: rows of a report, 1 to 4294967295 (what its query's LIMIT takes)."""
-    return _number(text, int, lambda v: 1 <= v <= UINT32_MAX,
-                   f"a whole number from 1 to {UINT32_MAX}")
+    """``--limit``: rows of a report, 0 (every row) to 4294967295 (what its query's LIMIT
+    takes)."""
+    return _number(text, int, lambda v: 0 <= v <= UINT32_MAX,
+                   f"a whole number from 0 (every row) to {UINT32_MAX}")
 
 
 def run_command(args: argparse.Namespace) -> int:

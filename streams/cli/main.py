@@ -267,8 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-beginning", action="store_true", help="start at the oldest trigger")
     p.add_argument("--group", help="consumer group (commits offsets: a restart carries on)")
     p.add_argument("--max", type=positive_int, help="stop after this many triggers")
-    p.add_argument("--idle-timeout", type=positive_number,
-                   help="stop after this many quiet seconds")
+    p.add_argument("--idle-timeout", type=non_negative_number,
+                   help="stop after this many quiet seconds (0: once caught up)")
     p.set_defaults(func=cmd_triggers)
 
     p = add("produce", "send a file of events to the raw topic")

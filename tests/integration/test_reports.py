@@ -99,6 +99,8 @@ def test_products(shop):
     assert (p3["views"], p3["adds"], p3["purchases"], p3["view_to_cart_rate"],
             p3["cart_to_purchase_rate"]) == (1, 2, 1, 2.0, 0.5)
     assert [r["product_id"] for r in report(shop, "products", limit=1)] == ["p1"]
+    every = [r["product_id"] for r in report(shop, "products", limit=0)]  # 0: every row
+    assert every == [r["product_id"] for r in report(shop, "products")] and len(every) >= 3
 
 
 def test_attribution(shop):

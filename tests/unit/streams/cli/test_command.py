@@ -51,14 +51,13 @@ def test_a_reader_that_stops_reading_ends_a_command_quietly():
     (["export", "kpis", "--format", "csv", "--out", "k.csv", "--from", "notadate"],
      "argument --from: not an ISO 8601 time: 'notadate'"),
     (["simulate", "--start", "notadate"], "argument --start: not an ISO 8601 time: 'notadate'"),
-    (["report", "products", "--limit", "-1"], "argument --limit: not a whole number from 1 to"),
-    (["report", "products", "--limit", "0"], "argument --limit: not a whole number from 1 to"),
+    (["report", "products", "--limit", "-1"], "argument --limit: not a whole number from 0"),
     (["report", "products", "--limit", "4294967296"],
-     "argument --limit: not a whole number from 1 to 4294967295"),
+     "argument --limit: not a whole number from 0 (every row) to 4294967295"),
     (["export", "products", "--format", "csv", "--out", "p.csv", "--limit", "-1"],
-     "argument --limit: not a whole number from 1 to"),
+     "argument --limit: not a whole number from 0"),
     (["schedules", "add", "products", "--cadence", "daily", "--limit", "-1"],
-     "argument --limit: not a whole number from 1 to"),
+     "argument --limit: not a whole number from 0"),
     (["simulate", "--rate", "0"], "argument --rate: not a finite number > 0: '0'"),
     (["simulate", "--rate", "-1"], "argument --rate: not a finite number > 0: '-1'"),
     (["simulate", "--rate", "nan"], "argument --rate: not a finite number > 0: 'nan'"),
@@ -120,6 +119,10 @@ def test_good_values_parse_to_what_the_commands_use():
     defaults = build_parser().parse_args(["simulate"])
     assert (defaults.rate, defaults.users, defaults.start, defaults.tenant) == (50.0, 2000, None, None)
     assert build_parser().parse_args(["keys", "create", "--rate", "2.5"]).rate == 2.5
+    # 0: every row of a report; a tail that stops once caught up
+    assert build_parser().parse_args(["report", "customers", "--limit", "0"]).limit == 0
+    assert build_parser().parse_args(["triggers", "tail", "cart_abandoned",
+                                      "--idle-timeout", "0"]).idle_timeout == 0
 
 
 def test_triggers_tail_help_names_the_action(capsys):

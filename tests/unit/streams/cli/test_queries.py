@@ -41,7 +41,7 @@ def test_bots_and_dimension_travel_to_the_worker_and_back():
 
 
 @pytest.mark.parametrize(("query", "named"), [
-    ({"limit": "-1"}, "limit"), ({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"),
+    ({"limit": "-1"}, "limit"), ({"limit": "x"}, "limit"),
     ({"start": "yesterday"}, "start"), ({"as_of": "junk"}, "as_of"),
     ({"tenant": "bad tenant"}, "tenant"), ({"min_support": "nan"}, "min_support"),
     ({"min_support": "2"}, "min_support")])
