@@ -10,7 +10,8 @@ the stretch had taken it. When input is waiting again without an event for this 
 yet (the stage upstream has fallen behind), the clock holds where the stretch took it: it
 stops. Read at the stage's ticks, it never goes back. A partition that is behind (a
 replay, a restart catching up, a broker outage while behind) never moves by the wall clock,
-so the triggers of old data depend on the data alone. An event older than ``now()`` minus the allowed lateness is late.
+so the triggers of old data depend on the data alone. An event older than ``now()`` minus
+the allowed lateness is late.
 """
 
 from __future__ import annotations
