@@ -97,13 +97,22 @@ def csv_reader(stream: BinaryIO) -> csv.DictReader[str]:
 
 def csv_rows(stream: BinaryIO) -> Iterator[tuple[int, dict[str, str]]]:
     """``(line number, row)`` of a CSV file with a header line."""
-    return enumerate(csv_reader(stream), start=2)
+    return enumerate(_with_header(csv_reader(stream)), start=2)
+
+
+def _with_header(reader: csv.DictReader[str]) -> csv.DictReader[str]:
+    """``reader``, once its header line is known to be text: a header that is not UTF-8
+    names no column, so no row could be read (a ShopstreamError, before any row)."""
+    if undecodable(dict.fromkeys(reader.fieldnames or [], "")) is not None:
+        raise ShopstreamError("the CSV file's header line is not UTF-8: save it as UTF-8 "
+                              "(spreadsheets: \"CSV UTF-8\")")
+    return reader
 
 
 def undecodable(row: dict[str, Any]) -> bytes | None:
     """A row of :func:`csv_reader` holding bytes that are not UTF-8: its fields' bytes, as
     read, comma-separated (what its dead letter keeps); None for a row of text."""
-    fields = [value for value in row.values() if isinstance(value, str)]
+    fields = [value for value in (*row.values(), *row) if isinstance(value, str)]
     if all(value.isascii() for value in fields):
         return None
     try:
@@ -124,7 +133,7 @@ def rees46_objects(stream: BinaryIO, tenant: str | None = None,
     as ``{"rees46_row": ..., "error": ...}``, and a row that is not UTF-8 as its bytes
     (:func:`undecodable`), so validation turns either into a dead letter. A file whose
     header lacks a REES46 column is not one: a ShopstreamError, before any row."""
-    reader = csv_reader(stream)
+    reader = _with_header(csv_reader(stream))
     missing = [column for column in REES46_COLUMNS if column not in (reader.fieldnames or [])]
     if missing:
         header = ",".join(reader.fieldnames or [])[:120] or "(empty)"

@@ -249,3 +249,11 @@ def test_a_row_that_is_not_utf8_is_one_dead_letter_and_the_rows_after_it_are_rea
     assert validate_bytes(records[0][2], Rules(), LATER).issues[0].code == "encoding_invalid"
     ingested = list(validated_records(io.BytesIO(rees46), "rees46", Rules(), lambda: LATER))
     assert [result.ok for _n, _raw, result in ingested] == [False, True]
+
+
+def test_a_header_line_that_is_not_utf8_is_said_to_be_so_before_any_row():
+    body = b"category,event_type,user_id,br\xe9nd\nproduct,view,u1,b\n"
+    for read in (lambda f: list(validated_records(f, "csv", Rules(), lambda: LATER)),
+                 lambda f: list(rees46_records(f))):
+        with pytest.raises(ShopstreamError, match="header line is not UTF-8"):
+            read(io.BytesIO(body))
