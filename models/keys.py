@@ -107,8 +107,13 @@ def check_tenant(tenant: str) -> str:
 
 def origin_form(origin: str) -> str:
     """An origin as a browser serialises it (RFC 6454): scheme and host lower-case (they are
-    case-insensitive), no trailing slash; the port is kept as written."""
-    return origin.strip().rstrip("/").lower()
+    case-insensitive), no trailing slash, no default port (a browser never sends ``:443``
+    for https nor ``:80`` for http); any other port is kept as written."""
+    origin = origin.strip().rstrip("/").lower()
+    for scheme, port in (("https://", ":443"), ("http://", ":80")):
+        if origin.startswith(scheme) and origin.endswith(port):
+            return origin[: -len(port)]
+    return origin
 
 
 def check_origin(origin: str) -> str:
@@ -123,6 +128,9 @@ def check_origin(origin: str) -> str:
         raise ApiKeyError(f"origin {origin!r} must be '*' or scheme://host[:port], e.g. "
                           "https://shop.example.com")
     scheme, host, port = match.groups()
+    if "*" in host:
+        raise ApiKeyError(f"origin {origin!r}: a host is one name, not a pattern (list each "
+                          "origin, or '*' for any)")
     if not host.isascii():
         try:
             host = host.encode("idna").decode("ascii")

@@ -42,8 +42,16 @@ def test_origins_match_in_any_case_of_scheme_and_host_and_with_their_exact_port(
     assert record.allows_origin("http://localhost:8080")
     assert record.allows_origin("https://xn--bcher-kva.example")
     assert not record.allows_origin("http://localhost:8081")  # ports are exact
-    assert not record.allows_origin("https://shop.example.com:443")
+    assert not record.allows_origin("https://shop.example.com:8443")
     assert not record.allows_origin("http://shop.example.com")
+    # a default port is no port: browsers never send one
+    _, explicit = new_key("shop-a", Role.WRITE, "", origins=("https://shop.example.com:443",
+                                                            "http://shop.example.com:80"))
+    assert explicit.origins == ("https://shop.example.com", "http://shop.example.com")
+    assert explicit.allows_origin("https://shop.example.com")
+    assert not explicit.allows_origin("http://shop.example.com:443")
+    with pytest.raises(ApiKeyError, match="not a pattern"):
+        new_key("shop-a", Role.WRITE, "", origins=("https://*.example.com",))
     # a record stored before origins were kept lower-case matches too
     old = ApiKey.from_json(replace(record, origins=("https://Shop.Example.COM",)).to_json())
     assert old.allows_origin("https://shop.example.com")
