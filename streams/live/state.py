@@ -140,7 +140,8 @@ class PartitionState:
         effects.merge(linked)
         for link in links:
             effects.merge(self.carts.identified(link.tenant, link.anonymous_id, link.user_id))
-            self.pulse.identified(link.tenant, link.anonymous_id, link.user_id)
+            self.pulse.identified(link.tenant, link.anonymous_id,
+                                  self.identities.person(link.tenant, link.user_id))
         ev = self.identities.resolve(ev)
         effects.merge(self.carts.apply(ev, late, wall_ms))
         effects.trend.extend(trend_updates(ev, self.config.trending_weights))
