@@ -319,7 +319,9 @@ class TransactionalLoop:
         for tp in committed:
             self.consumer.seek(TopicPartition(tp.topic, tp.partition,
                                               tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
+        self.health.restoring()
         self.processor.assigned(partitions)
+        self.health.running()
 
     # -- rebalances ---------------------------------------------------------------------
 

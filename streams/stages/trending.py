@@ -175,12 +175,14 @@ class TrendingBoard:
     def run(self) -> None:
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group,
                              "enable.auto.commit": False, "isolation.level": "read_committed",
-                             "auto.offset.reset": "earliest"})
+                             "auto.offset.reset": "earliest", "enable.partition.eof": True})
         try:
             partitions = self._partitions(consumer)
             consumer.assign([TopicPartition(self.topic, p, 0) for p in partitions])
             self.health.assigned(partitions)
             self.health.running()
+            self.health.restoring()  # (/ready) until every partition has been read to its end
+            unread = set(partitions)
             while not self._stop.is_set():
                 messages = consumer.consume(500, 0.2)
                 for message in messages:
@@ -188,6 +190,10 @@ class TrendingBoard:
                     if error is not None:
                         if error.code() != KafkaError._PARTITION_EOF:
                             self.health.warn(str(error))
+                        elif unread:
+                            unread.discard(message.partition())
+                            if not unread:
+                                self.health.running()
                         continue
                     self._take(message.value())
                 if messages:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 
+import orjson
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -14,7 +15,7 @@ from models.settings import load_settings
 from streams.kafka.follower import TopicFollower, followers_health
 from streams.monitoring.health import StageHealth
 from streams.stages.trending import TrendingBoard
-from tests.support import wait_for
+from tests.support import wait_for, wait_until_equal
 
 pytestmark = pytest.mark.integration
 
@@ -99,6 +100,29 @@ def test_the_trending_board_waits_for_its_topic_instead_of_reading_nothing(kafka
         wait_for(lambda: health.state == "running", 60,
                  f"the board running (blocked: {health.blocked_reason})")
         assert health.partitions == [0, 1] and health.blocked_reason is None
+    finally:
+        board.stop()
+        thread.join(10)
+    # a board started on lists already there is ready (/ready) once it has read them all
+    producer = Producer({"bootstrap.servers": kafka})
+    for n in range(400):
+        producer.produce(settings.topics.trending_partials, orjson.dumps(
+            {"tenant": "t1", "scope": f"scope-{n}", "partition": n % 2,
+             "items": [{"product_id": "p1", "score": 1.0}]}), partition=n % 2)
+    assert producer.flush(30) == 0
+    health = StageHealth("trending-board", settings.topics.trending_partials)
+    board = TrendingBoard(settings, kafka, health)
+    seen: list[tuple[str, int]] = []
+    thread = threading.Thread(target=board.run, daemon=True)
+    thread.start()
+    try:
+        def readiness() -> tuple[bool, int]:
+            with board._lock:
+                seen.append((health.state, len(board.entries)))
+            return health.snapshot()["ready"], seen[-1][1]
+
+        wait_until_equal(readiness, (True, 400), 60, "the board ready with every list read")
+        assert all(count == 400 for state, count in seen if state == "running"), seen
     finally:
         board.stop()
         thread.join(10)
