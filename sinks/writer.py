@@ -18,6 +18,7 @@ import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -166,12 +167,13 @@ class ClickHouseWriter:
             by_tenant.setdefault(row[tenant], []).append(row)
         found: set[tuple[str, str]] = set()
         for name, some in by_tenant.items():
-            times = [row[at] for row in some]
+            # the days the rows fall on: what the table's key (tenant, event_time, ...) reads,
+            # however the file's lines are ordered
+            days = sorted({row[at].astimezone(UTC).date() for row in some})
             result = self.client.query(
                 f"SELECT DISTINCT event_id FROM {target.table} WHERE tenant = {{tenant:String}} "
-                "AND event_time >= {lo:DateTime64(3, 'UTC')} AND event_time <= {hi:DateTime64(3, 'UTC')} "
-                "AND event_id IN {ids:Array(String)}",
-                parameters={"tenant": name, "lo": min(times), "hi": max(times),
+                "AND toDate(event_time) IN {days:Array(Date)} AND event_id IN {ids:Array(String)}",
+                parameters={"tenant": name, "days": days,
                             "ids": list({row[event_id] for row in some})})
             found.update((name, str(row[0])) for row in result.result_rows)
         return found
