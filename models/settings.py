@@ -275,6 +275,9 @@ class Settings(BaseSettings):
                       "listens beyond loopback")
     api_key: str | None = Field(default=None, description="the key the CLI sends to a worker "
                                 "(SHOPSTREAM_API_KEY)")
+    tenant_sql: bool = Field(default=False, description="/sql answers API keys (held to their "
+                             "tenant by row filters, which a determined query can read "
+                             "around): only where every key holder may see every tenant")
     reporting_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="money "
                                     "in reports and live figures is in this currency "
                                     "(models/currency.py), unless a tenant has its own below")

@@ -31,24 +31,64 @@ from sinks.errors import ClickHouseError, ReadOnlyViolation
 from sinks.report_types import Table, query_table
 
 _READ_ONLY_START = re.compile(r"(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b", re.I)
-# strings and names, and comments, read left to right as the engine reads them (a "--" in a
-# string is no comment, a quote in a comment starts no string)
-_TOKENS = re.compile(
-    r"(?P<quoted>\$(\w*)\$.*?\$\2\$|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`)"
-    r"|(?P<comment>--[^\n]*|#[^\n]*|/\*.*?\*/)", re.S)
+# a string or a quoted name, from its opening character (heredocs: $$...$$, $tag$...$tag$)
+_QUOTED = re.compile(r"\$(\w*)\$.*?\$\1\$|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`",
+                     re.S)
 _INTO_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
+# what an ad-hoc query's parse may hold (EXPLAIN AST's node kinds): a read-only statement
+# and the parts of a query; anything else is refused by name. APPLY is left out: its parse
+# does not show the function it applies, so nothing here could check it
+QUERY_ROOTS = frozenset({"SelectWithUnionQuery", "DescribeQuery", "ExistsTableQuery", "Explain",
+                         "ShowColumns", "ShowCreateTableQuery", "ShowTables"})
+QUERY_NODES = QUERY_ROOTS | frozenset({
+    "ArrayJoin", "Asterisk", "ColumnsExceptTransformer", "ColumnsRegexpMatcher",
+    "ColumnsReplaceTransformer", "ColumnsReplaceTransformer::Replacement",
+    "ColumnsTransformerList", "ExpressionList", "Function", "Identifier", "Literal",
+    "OrderByElement", "QualifiedAsterisk", "SampleRatio", "SelectIntersectExceptQuery",
+    "SelectQuery", "Subquery", "TableExpression", "TableIdentifier", "TableJoin",
+    "TablesInSelectQuery", "TablesInSelectQueryElement", "WindowDefinition",
+    "WindowListElement", "WithElement", "Set"})  # (Set: refused below, with its reason)
 SAFE_TABLE_FUNCTIONS = frozenset({
     "numbers", "numbers_mt", "zeros", "zeros_mt", "generate_series", "generateseries",
     "values", "generaterandom", "null"})
 # expressions that read a file or reach another host from where the engine runs
 OUTSIDE_FUNCTIONS = frozenset({"file", "hascolumnintable", "catboostevaluate",
                                "modelevaluate", "filesystem"})
+# one ad-hoc query may not hold the engine (the worker's, in embedded mode) for long
+QUERY_LIMITS = {"max_execution_time": 60, "max_result_rows": 1_000_000,
+                "result_overflow_mode": "throw"}
 _NODE = re.compile(r"^( *)(\S+)(?: (\S+))?")
 
 
 def _bare(sql: str) -> str:
-    """``sql`` with its strings and names emptied and its comments blanked."""
-    return _TOKENS.sub(lambda m: "''" if m.group("quoted") else " ", sql)
+    """``sql`` with its strings and names emptied and its comments blanked, read left to
+    right as the engine reads it: a ``--`` in a string is no comment, a quote in a comment
+    starts no string, and ``/* */`` comments nest (``/* /* */ */`` is one comment)."""
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        char, pair = sql[i], sql[i:i + 2]
+        if pair in ("--", "#!", "# ") or (char == "#" and i + 1 == n):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end
+            out.append(" ")
+        elif pair == "/*":
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if sql.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif sql.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+            out.append(" ")
+        elif char in "'\"`$" and (match := _QUOTED.match(sql, i)):
+            out.append("''")
+            i = match.end()
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
 
 
 def check_read_only(sql: str) -> str:
@@ -86,10 +126,18 @@ def check_parsed(ast: list[str], tenant_database: str | None = None) -> None:
         while parents and parents[-1][0] >= depth:
             parents.pop()
         parent = parents[-1][1] if parents else ""
+        if not parents and kind not in QUERY_ROOTS:
+            raise ReadOnlyViolation(f"only read-only queries run here (SELECT, WITH, SHOW, "
+                                    f"DESCRIBE, EXPLAIN, EXISTS), not {kind}")
+        if kind not in QUERY_NODES:
+            what = "APPLY" if kind == "ColumnsApplyTransformer" else kind
+            raise ReadOnlyViolation(f"{what} is not taken here: an ad-hoc query selects, joins, "
+                                    "groups, orders, describes and explains"
+                                    + (" (name the function instead)" if what == "APPLY" else ""))
         if kind == "Set":
             raise ReadOnlyViolation("a SETTINGS clause is not taken here: the settings are the "
                                     "server's")
-        if kind == "Literal" and parent == "SelectWithUnionQuery" and depth == 1:
+        if kind == "Literal" and depth == 1:  # a file name hung off the statement
             raise ReadOnlyViolation(_OUTFILE)
         if kind == "Function":
             _check_function(name, table=parent == "TableExpression",
@@ -137,7 +185,8 @@ def run_sql(client: Client, sql: str, settings: dict[str, Any] | None = None,
     statement = check_read_only(sql)
     check_parsed(parsed(client, statement), tenant_database)
     try:
-        return query_table(client, statement, settings={**(settings or {}), "readonly": 2})
+        return query_table(client, statement,
+                           settings={**(settings or {}), **QUERY_LIMITS, "readonly": 2})
     except DatabaseError as exc:
         if "READONLY" in str(exc) or "Code: 164" in str(exc):
             raise ReadOnlyViolation("ClickHouse refused: the query would write") from exc

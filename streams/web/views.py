@@ -124,6 +124,13 @@ def register_web(app: faust.App, settings: Settings, board: HealthBoard,
     @app.page("/sql")
     async def sql_view(web: Any, request: Any) -> Any:
         query, tenant = request.query.get("q", ""), scoped_tenant(request)
+        if tenant is not None and not settings.tenant_sql:
+            return _error(web, "ad-hoc SQL is not served to API keys: row filters cannot hold a "
+                          "query to one tenant (its own errors can show other tenants' values). "
+                          "A key reads its tenant's reports (/report/NAME); an operator runs "
+                          "`shopstream sql` on the worker's machine or against ClickHouse "
+                          "(SHOPSTREAM_TENANT_SQL=true serves keys, where every key holder may "
+                          "see every tenant)", 403)
         return await answer(web, lambda client: run_sql(
             client, query, sql_scope(client, tenant),
             tenant_database=None if tenant is None else client.database or ""))

@@ -44,7 +44,8 @@ def test_keys_scope_writes_and_reads_to_their_tenant(settings, kafka, worker_fac
     read_b, _ = create_key(settings, kafka, "shop-b", Role.READ)
     admin_a, _ = create_key(settings, kafka, "shop-a", Role.ADMIN)
     collector = collector_factory()
-    worker = worker_factory(SHOPSTREAM_AUTH="on").start()
+    # ad-hoc SQL for keys is the operator's choice (row filters, not a boundary: README)
+    worker = worker_factory(SHOPSTREAM_AUTH="on", SHOPSTREAM_TENANT_SQL="true").start()
 
     def batch(prefix: str, n: int, tenant: str) -> bytes:
         return orjson.dumps({"batch": [

@@ -33,6 +33,19 @@ REFUSED = [
     "SELECT * FROM merge(currentDatabase(), '^events$')",
     "SELECT * FROM events SETTINGS additional_table_filters = {{}}",
     "SELECT 1 # ' \n INTO OUTFILE '{written}' # '",
+    # found by a second try: APPLY's parse hides its function; nested comments; other roots
+    "SELECT * APPLY(file) FROM (SELECT '{secret}' AS x)",
+    "SELECT * APPLY(x -> (SELECT * FROM url('http://127.0.0.1:1/a', 'LineAsString'))) "
+    "FROM (SELECT 1 AS x)",
+    "SELECT * APPLY(x -> (SELECT count() FROM events SETTINGS additional_table_filters = {{}})) "
+    "FROM (SELECT 1 AS x)",
+    "SELECT COLUMNS('x') APPLY(file) FROM (SELECT '{secret}' AS x)",
+    "SELECT 1 INTO /* /* */ */ OUTFILE '{written}'",
+    "SHOW TABLES INTO /* /* */ */ OUTFILE '{written}'",
+    "EXPLAIN SYNTAX SELECT 'x' INTO /* /* */ */ OUTFILE '{written}' APPEND",
+    "DESCRIBE events INTO OUTFILE '{written}'",
+    "/* /* */ SELECT */ KILL QUERY WHERE 1",
+    "SHOW PROCESSLIST",
 ]
 
 

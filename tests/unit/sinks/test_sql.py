@@ -36,6 +36,9 @@ def test_the_statement_run_is_the_one_sent_less_its_final_semicolon():
     ("SELECT 1 /* */ Into\nOutFile 'x'", "INTO OUTFILE writes a file"),
     ("SELECT $$'$$ AS a INTO OUTFILE '/tmp/x'", "INTO OUTFILE writes a file"),
     ("SELECT $q$it's$q$ INTO OUTFILE 'x'", "INTO OUTFILE writes a file"),
+    ("SELECT 1 INTO /* /* */ */ OUTFILE 'x'", "INTO OUTFILE writes a file"),  # they nest
+    ("/* /* */ SELECT */ KILL QUERY WHERE 1", "not KILL"),
+    ("SELECT 1 #! '\nINTO OUTFILE 'x'", "INTO OUTFILE writes a file"),
 ])
 def test_writes_are_refused(sql, why):
     with pytest.raises(ReadOnlyViolation, match=why):
@@ -72,6 +75,20 @@ def test_only_table_functions_that_make_rows_up_are_read(table, allowed):
     else:
         with pytest.raises(ReadOnlyViolation, match=r"\(\) reaches beyond the database"):
             check_parsed(parsed)
+
+
+def test_what_the_checks_cannot_see_into_and_statements_that_are_no_query_are_refused():
+    apply_ = ast(SELECT_FROM.format(table="TableIdentifier events")).copy()
+    apply_.insert(5, "     ColumnsTransformerList (children 1)")
+    apply_.insert(6, "      ColumnsApplyTransformer")
+    with pytest.raises(ReadOnlyViolation, match="APPLY is not taken here"):
+        check_parsed(apply_)
+    with pytest.raises(ReadOnlyViolation, match="not KillQueryQuery"):
+        check_parsed(["KillQueryQuery (children 1)", " Identifier Native"])
+    with pytest.raises(ReadOnlyViolation, match="not ShowProcesslistQuery"):
+        check_parsed(["ShowProcesslistQuery", " Identifier Native"])
+    with pytest.raises(ReadOnlyViolation, match="INTO OUTFILE"):  # under any statement
+        check_parsed(["ShowTables (children 2)", " Literal '/tmp/x'", " Identifier Native"])
 
 
 def test_settings_outfile_and_outside_expressions_are_refused():
