@@ -32,10 +32,21 @@ log = logging.getLogger(__name__)
 
 
 def _table_response(web: Any, table: Table) -> Any:
-    return web.bytes(dumps({"columns": table.columns, "rows": table.rows,
-                            "kinds": column_kinds(table),
-                            "unconverted": {c: str(a) for c, a in table.unconverted.items()}}),
-                     content_type="application/json")
+    body = {"columns": table.columns, "rows": table.rows, "kinds": column_kinds(table),
+            "unconverted": {c: str(a) for c, a in table.unconverted.items()}}
+    try:
+        encoded = dumps(body)
+    except TypeError:  # a value JSON has no form for (an ad-hoc query's IPv6 column): as text
+        encoded = dumps({**body, "rows": [[_plain(v) for v in row] for row in table.rows]})
+    return web.bytes(encoded, content_type="application/json")
+
+
+def _plain(value: Any) -> Any:
+    try:
+        dumps(value)
+    except TypeError:
+        return str(value)
+    return value
 
 
 def _error(web: Any, message: str, status: int) -> Any:

@@ -43,3 +43,15 @@ def test_a_key_gets_no_ad_hoc_sql_unless_the_operator_serves_it():
                        "not DROP"})
     # no key (auth off, the machine itself): the guard alone
     assert sql(Request(q="DROP TABLE events"))[0] == 400
+
+
+def test_a_value_json_has_no_form_for_is_answered_as_text():
+    """An ad-hoc query may return a type JSON has none for (an IPv6 column): its text, not a
+    500."""
+    from ipaddress import IPv6Address
+
+    from sinks.report_types import Table
+    from streams.web.views import _table_response
+
+    status, body = _table_response(Web, Table(["ip", "n"], [[IPv6Address("::1"), 2]]))
+    assert (status, body["rows"]) == (200, [["::1", 2]])
