@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,6 +25,7 @@ from sinks.report_types import column_kinds
 from sinks.reports import GRAINS, REPORTS, Table
 from streams.cli.command import TENANT_HELP, limit_arg, share_arg, tenant_arg, time_arg
 from streams.cli.output import write_table
+from streams.webhooks.delivery import post
 
 FORMATS = ("csv", "json", "parquet", "xlsx")
 
@@ -133,15 +132,12 @@ def announce(url: str, secret: str | None, payload: dict[str, Any], idempotency_
     headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: idempotency_key}
     if secret:
         headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        raise ShopstreamError(f"the export webhook at {url} answered {exc.code}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ShopstreamError(f"cannot reach the export webhook at {url}: {reason}") from exc
+    answer = post(url, body, headers, timeout)  # (a redirect is an answer, not followed)
+    if answer.status is None:
+        raise ShopstreamError(f"cannot reach the export webhook at {url}: {answer.error}")
+    if not 200 <= answer.status < 300:
+        raise ShopstreamError(f"the export webhook at {url} answered {answer.error}")
+    return answer.status
 
 
 def add_report_options(p: argparse.ArgumentParser) -> None:

@@ -62,16 +62,31 @@ class Answer:
     seconds: float
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is the endpoint's answer, not a place to go: urllib would follow a 301,
+    302 or 303 with a GET and no body, and the POST would count as delivered."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # (urllib then raises HTTPError with the 3xx status)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
-    """One POST; never raises for what the network or the endpoint does."""
+    """One POST; never raises for what the network or the endpoint does. A redirect is not
+    followed: it is an answer (3xx), refused as any answer but 2xx."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     started = time.perf_counter()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             response.read(65_536)
             return Answer(int(response.status), None, time.perf_counter() - started)
     except urllib.error.HTTPError as exc:
         detail = exc.read(300).decode("utf-8", "replace").strip()
+        if 300 <= exc.code < 400:
+            detail = (f"a redirect to {exc.headers.get('Location')}, not followed (a POST "
+                      "would arrive as a GET without its body): register that URL")
         return Answer(exc.code, f"HTTP {exc.code}{': ' + detail if detail else ''}",
                       time.perf_counter() - started)
     except (urllib.error.URLError, OSError, HTTPException) as exc:
