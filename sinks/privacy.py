@@ -11,11 +11,13 @@ records who asked, when, and how many rows went from which table: never an id in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from clickhouse_connect.driver.client import Client
 
 from models.erasure import PAYLOAD_COLUMNS, PERSON_COLUMNS, Person, payload_needle, rollup_mode
@@ -41,6 +43,33 @@ def names_erased(target: Target, erased: Callable[[str, str], bool],
     def names(row: tuple[Any, ...]) -> bool:
         return anyone() and any(erased(row[tenant], ident)
                                 for ident in {row[i] for i in people} if ident)
+
+    return names
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def payload_names_erased(target: Target, erased: Callable[[str, str], bool],
+                         anyone: Callable[[], bool] = lambda: True
+                         ) -> Callable[[tuple[Any, ...]], bool]:
+    """Whether a row of ``target`` (a dead letter: its raw payload as text) names an erased
+    person: any JSON string in its payload that is an erased id of its tenant, as the
+    erasure finds such rows in ClickHouse (:func:`person_filter`: the id as a JSON string
+    anywhere in the payload)."""
+    tenant, payload = target.columns.index("tenant"), target.columns.index("payload")
+
+    def names(row: tuple[Any, ...]) -> bool:
+        if not anyone() or not isinstance(row[payload], str):
+            return False
+        for quoted in _JSON_STRING.findall(row[payload]):
+            try:
+                text = orjson.loads(quoted)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(text, str) and text and erased(row[tenant], text):
+                return True
+        return False
 
     return names
 

@@ -240,11 +240,12 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
                 EVENTS, erased, anyone=lambda: len(suppression) > 0)),
         )
         stages.append(StageThread("sink", sink.run, sink.stop).start())
-        for automation_sink in automation_sinks(settings, bootstrap, board, database):
+        for automation_sink in automation_sinks(settings, bootstrap, board, database, erased,
+                                                anyone=lambda: len(suppression) > 0):
             stages.append(StageThread(automation_sink.name, automation_sink.run,
                                       automation_sink.stop).start())
     if settings.webhooks_enabled:
-        webhooks = WebhookStage(settings, bootstrap, board.stage("webhooks"))
+        webhooks = WebhookStage(settings, bootstrap, board.stage("webhooks"), erased=erased)
         stages.append(StageThread("webhooks", webhooks.run, webhooks.stop).start())
     state = worker_state_file(settings)
     state.write_text(json.dumps({
@@ -264,12 +265,14 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
 
 
 def automation_sinks(settings: Settings, bootstrap: str, board: HealthBoard,
-                     database: DatabaseHandle) -> list[KafkaSink]:
+                     database: DatabaseHandle, erased: Callable[[str, str], bool],
+                     anyone: Callable[[], bool]) -> list[KafkaSink]:
     """The trigger topics -> ``triggers``, and the dead-letter topics -> ``dead_letters`` with
     the notes of duplicates -> ``duplicates``, exactly once, by the same sink as the events
-    (a consumer group each)."""
+    (a consumer group each); a trigger or dead letter naming an erased person is left out."""
     from sinks.metrics import SINK_TOPIC_LAG
-    from sinks.trigger_rows import TRIGGER_ROWS, dead_letter_rows
+    from sinks.privacy import payload_names_erased
+    from sinks.trigger_rows import DEAD_LETTERS, TRIGGER_ROWS, TRIGGERS, dead_letter_rows
 
     topics = settings.topics
     common: dict[str, Any] = dict(
@@ -279,14 +282,16 @@ def automation_sinks(settings: Settings, bootstrap: str, board: HealthBoard,
         lag=lambda topic, partition: SINK_TOPIC_LAG.labels(topic, str(partition)))
     return [
         KafkaSink(bootstrap, list(topics.triggers.values()),
-                  group=f"{faust_app_id(settings)}-clickhouse-triggers", rows=TRIGGER_ROWS,
+                  group=f"{faust_app_id(settings)}-clickhouse-triggers",
+                  rows=dropping(TRIGGER_ROWS, names_erased(TRIGGERS, erased, anyone)),
                   dlq_topic=topics.dlq, name="trigger-sink",
                   health=board.stage("trigger-sink", f"{topics.prefix}shop.triggers.*",
                                      settings.blocked_limit_s), **common),
         # its own topics' records it cannot write are logged, never dead-lettered again
         KafkaSink(bootstrap, [topics.dlq, topics.webhooks_dlq, topics.duplicates],
                   group=f"{faust_app_id(settings)}-clickhouse-dead-letters",
-                  rows=dead_letter_rows(settings.default_tenant, topics.duplicates),
+                  rows=dropping(dead_letter_rows(settings.default_tenant, topics.duplicates),
+                                payload_names_erased(DEAD_LETTERS, erased, anyone)),
                   dlq_topic=None,
                   name="dead-letter-sink",
                   health=board.stage("dead-letter-sink", topics.dlq, settings.blocked_limit_s),

@@ -112,9 +112,11 @@ class EndpointDelivery:
     def __init__(self, endpoint: Endpoint, config: DeliveryConfig, dead_letters: Producer,
                  on_progress: Callable[[int], None] = lambda n: None,
                  on_warning: Callable[[str], None] = lambda text: None,
-                 send: Callable[[str, bytes, dict[str, str], float], Answer] = post) -> None:
+                 send: Callable[[str, bytes, dict[str, str], float], Answer] = post,
+                 erased: Callable[[str, str | None], bool] = lambda tenant, ident: False) -> None:
         self.endpoint, self.config, self.dead_letters = endpoint, config, dead_letters
         self.on_progress, self.on_warning, self.send = on_progress, on_warning, send
+        self.erased = erased  # the suppression list's check (streams/privacy)
         self.stopping = threading.Event()
         self.error: BaseException | None = None
         self.label = endpoint.id
@@ -169,6 +171,10 @@ class EndpointDelivery:
         first = time.monotonic()
         attempt = 0
         while True:
+            if self._names_erased(trigger):  # erased since it was emitted: sent to nobody
+                metrics.ERASED.labels(self.label).inc()
+                metrics.RETRYING.labels(self.label).set(0)
+                return self._commit(message)
             attempt += 1
             answer = self.send(self.endpoint.url, body, self._headers(body, trigger_id, kind,
                                                                        attempt),
@@ -193,6 +199,11 @@ class EndpointDelivery:
                             f"failed ({answer.error}); retrying in {wait:.1f}s")
             if self.stopping.wait(wait):
                 return False
+
+    def _names_erased(self, trigger: dict[str, object]) -> bool:
+        tenant = str(trigger.get("tenant") or "")
+        return any(self.erased(tenant, str(ident)) for ident in
+                   (trigger.get("user_id"), trigger.get("anonymous_id")) if ident)
 
     def _headers(self, body: bytes, trigger_id: str, kind: str, attempt: int) -> dict[str, str]:
         return {"Content-Type": "application/json", "User-Agent": "shopstream-webhooks",

@@ -34,3 +34,7 @@ LAST_SUCCESS = Gauge(
     "shopstream_webhook_last_success_timestamp_seconds", "When the endpoint last answered 2xx "
     "(unix seconds)", ["endpoint"], registry=REGISTRY,
 )
+ERASED = Counter(
+    "shopstream_webhook_erased_total", "Triggers not sent because they name a person erased "
+    "since they were emitted (the suppression list)", ["endpoint"], registry=REGISTRY,
+)

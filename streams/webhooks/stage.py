@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from confluent_kafka import Producer
 
@@ -30,8 +31,10 @@ log = logging.getLogger(__name__)
 
 
 class WebhookStage:
-    def __init__(self, settings: Settings, bootstrap: str, health: StageHealth) -> None:
+    def __init__(self, settings: Settings, bootstrap: str, health: StageHealth,
+                 erased: Callable[[str, str | None], bool] = lambda tenant, ident: False) -> None:
         self.settings, self.bootstrap, self.health = settings, bootstrap, health
+        self.erased = erased  # an erased person's triggers are sent to no endpoint
         self.policy = RetryPolicy(settings.webhook_backoff_initial_s,
                                   settings.webhook_backoff_max_s, settings.webhook_retry_for_s)
         self._stop = threading.Event()
@@ -80,7 +83,8 @@ class WebhookStage:
             timeout_s=self.settings.webhook_timeout_s,
             session_timeout_s=self.settings.session_timeout_s)
         delivery = EndpointDelivery(endpoint, config, dead_letters,
-                                    on_progress=self._progressed, on_warning=self._warn)
+                                    on_progress=self._progressed, on_warning=self._warn,
+                                    erased=self.erased)
         thread = threading.Thread(target=self._main, args=(delivery,), daemon=True,
                                   name=f"webhook-{endpoint.id}")
         self._running[endpoint.id] = (endpoint, delivery, thread)
