@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -54,8 +55,9 @@ class Table:
     columns: list[str]
     rows: list[list[Any]]
     unconverted: dict[str, Decimal] = field(default_factory=dict)  # no rate: left out of money
-    # what each column holds where its values cannot say (no rows): from ClickHouse's
-    # column types (:func:`query_table`), or from a worker's answer; [] when not known
+    # what each column holds (:func:`column_kinds`), its values or none: from ClickHouse's
+    # column types (:func:`query_table`), those a report computed in Python names
+    # (:func:`kinds_of_types`), or a worker's answer; [] when not known
     kinds: list[str | None] = field(default_factory=list)
 
     def records(self) -> list[dict[str, Any]]:
@@ -94,15 +96,46 @@ def query_table(client: Client, sql: str, parameters: dict[str, Any] | None = No
 _TYPE_KINDS = (("Decimal", "decimal"), ("DateTime", "datetime"), ("Date", "date"),
                ("Bool", "bool"), ("UInt", "int"), ("Int", "int"), ("Float", "float"),
                ("String", "str"), ("FixedString", "str"), ("UUID", "str"), ("Enum", "str"))
+_DECIMAL_PRECISIONS = {"Decimal32": 9, "Decimal64": 18, "Decimal128": 38, "Decimal256": 76}
+_DECIMAL = re.compile(r"^(Decimal(?:32|64|128|256)?)\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)$")
 
 
 def kind_of_type(clickhouse_type: str) -> str | None:
     """The kind (:func:`column_kinds`) of a ClickHouse column type: ``Nullable(Decimal(18,
-    4))`` holds decimals; None for the types no kind names (arrays, maps, ...)."""
+    4))`` holds ``decimal(18,4)`` (a decimal kind names its precision and scale, as
+    ``Decimal64(4)`` does not); None for the types no kind names (arrays, maps, ...)."""
     name = clickhouse_type
     while name.startswith(("Nullable(", "LowCardinality(")):
         name = name[name.index("(") + 1:-1]
+    decimal = _DECIMAL.match(name)
+    if decimal:
+        family, first, second = decimal.groups()
+        precision, scale = ((int(first), int(second)) if family == "Decimal"
+                            else (_DECIMAL_PRECISIONS[family], int(first)))
+        return f"decimal({precision},{scale})"
     return next((kind for prefix, kind in _TYPE_KINDS if name.startswith(prefix)), None)
+
+
+def kinds_of_types(clickhouse_types: list[str]) -> list[str | None]:
+    """The kinds of a report's columns from their ClickHouse types (or the types they would
+    have: a report computed in Python names them, so an empty one is typed as a full one)."""
+    return [kind_of_type(t) for t in clickhouse_types]
+
+
+def base_kind(kind: str | None) -> str | None:
+    """``decimal`` of ``decimal(38,4)``; any other kind as it is."""
+    return kind.split("(", 1)[0] if kind else kind
+
+
+def decimal_digits(kind: str | None) -> tuple[int, int] | None:
+    """(precision, scale) of a decimal kind that names them (``decimal(38,4)``), else None."""
+    if not kind or not kind.startswith("decimal(") or not kind.endswith(")"):
+        return None
+    try:
+        precision, scale = (int(part) for part in kind[len("decimal("):-1].split(","))
+    except ValueError:
+        return None
+    return precision, scale
 
 
 def _kind(value: Any) -> str | None:
@@ -115,16 +148,20 @@ def _kind(value: Any) -> str | None:
 
 
 def column_kinds(table: Table) -> list[str | None]:
-    """What each column holds (``decimal``, ``datetime``, ``date``, ``int``, ``float``,
-    ``bool``, ``str``; None: not known, or something else), from its first value that is not
-    None, else from the table's ``kinds`` (an empty result). Sent with a table as JSON, whose
-    numbers and strings would otherwise come back as floats and text (a worker's answer to
-    the command line, written to Parquet)."""
+    """What each column holds (``decimal(P,S)``, ``decimal`` where P and S are not known,
+    ``datetime``, ``date``, ``int``, ``float``, ``bool``, ``str``; None: not known, or
+    something else): the table's ``kinds`` (its ClickHouse types) where its values agree,
+    else its first value that is not None. Sent with a table as JSON, whose numbers and
+    strings would otherwise come back as floats and text (a worker's answer to the command
+    line, written to Parquet with the same types as on the database directly)."""
     kinds: list[str | None] = []
     for index in range(len(table.columns)):
         first = next((row[index] for row in table.rows if row[index] is not None), None)
         known = table.kinds[index] if len(table.kinds) == len(table.columns) else None
-        kinds.append(_kind(first) if first is not None else known)
+        if first is None or (known is not None and base_kind(known) == _kind(first)):
+            kinds.append(known)
+        else:
+            kinds.append(_kind(first))
     return kinds
 
 
@@ -145,7 +182,7 @@ def typed_rows(rows: list[list[Any]], kinds: list[str | None]) -> list[list[Any]
     convert: dict[str, Any] = {
         "decimal": lambda v: v if isinstance(v, Decimal) else Decimal(str(v)),
         "float": float, "datetime": parse_iso, "date": date.fromisoformat}
-    converters = [convert.get(kind) if kind else _floats for kind in kinds]
+    converters = [convert.get(base_kind(kind) or "") if kind else _floats for kind in kinds]
     if not kinds and rows:  # (a worker older than the kinds: its numbers as they were)
         converters = [_floats] * len(rows[0])
     return [[value if value is None or fn is None else fn(value)

@@ -32,6 +32,7 @@ from sinks.analytics.bots import (
 )
 from sinks.analytics.dimensions import kpis_by_sql
 from sinks.analytics.experiments import COLUMNS as EXPERIMENT_COLUMNS
+from sinks.analytics.experiments import TYPES as EXPERIMENT_TYPES
 from sinks.analytics.experiments import experiment_rows
 from sinks.analytics.prediction import latest_predictions
 from sinks.report_types import (
@@ -41,6 +42,7 @@ from sinks.report_types import (
     ReportParams,
     Table,
     grain_of,
+    kinds_of_types,
     query_table,
 )
 from sinks.schema import FUNNEL_COUNTS, sql_names
@@ -230,7 +232,16 @@ def rfm(client: Client, p: ReportParams) -> Table:
     ]
     out.sort(key=lambda row: (-row[4] - row[5] - row[6], row[0]))
     return Table(["user_id", "recency_days", "frequency", "monetary", "r_score", "f_score",
-                  "m_score", "segment"], out)
+                  "m_score", "segment"], out, kinds=list(RFM_KINDS))
+
+
+# the column types of the reports computed here, as ClickHouse would name them (Parquet: an
+# empty one is typed as a full one); money as _order_figures sums it, aov in cents
+RFM_KINDS = kinds_of_types(["String", "Int64", "Int64", "Decimal(38, 4)"] + ["UInt8"] * 3 + ["String"])
+CUSTOMER_KINDS = kinds_of_types([
+    "String", "Int64", "Decimal(38, 4)", "Decimal(38, 2)", "Nullable(Float64)",
+    "DateTime64(3, 'UTC')", "DateTime64(3, 'UTC')", "UInt64", "String",
+    "Nullable(Float64)", "Nullable(Float64)", "Nullable(Decimal(18, 4))", "Nullable(Float64)"])
 
 
 COHORT_PERIODS = {"day": "dateDiff('day', {a}, {b})", "week": "intDiv(dateDiff('day', {a}, {b}), 7)",
@@ -328,7 +339,7 @@ def customers(client: Client, p: ReportParams) -> Table:
     return Table(["user_id", "orders", "revenue", "aov", "mean_days_between_orders",
                   "first_order", "last_order", "distinct_products", "segment",
                   "p_alive", "expected_orders", "expected_revenue", "churn_risk"],
-                 out[: p.limit] if p.limit else out)
+                 out[: p.limit] if p.limit else out, kinds=list(CUSTOMER_KINDS))
 
 
 def _forecast_cells(forecast: tuple[Any, ...] | None) -> list[Any]:
@@ -341,7 +352,8 @@ def _forecast_cells(forecast: tuple[Any, ...] | None) -> list[Any]:
 
 def experiments(client: Client, p: ReportParams) -> Table:
     return Table(list(EXPERIMENT_COLUMNS), experiment_rows(client, p.bounds(), p.experiment_rules,
-                                                         p.include_bots))
+                                                         p.include_bots),
+                 kinds=kinds_of_types(EXPERIMENT_TYPES))
 
 
 def automation(client: Client, p: ReportParams) -> Table:

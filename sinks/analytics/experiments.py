@@ -67,6 +67,11 @@ COLUMNS = ["experiment_id", "variation_id", "is_control", "shoppers", "conversio
            "conversion_lift_ci_low", "conversion_lift_ci_high", "conversion_p_value",
            "revenue_lift", "revenue_lift_ci_low", "revenue_lift_ci_high", "revenue_p_value",
            "required_shoppers", "srm_p_value", "decision", "winner"]
+# each column's type as ClickHouse would name it (the report is computed here: an empty one
+# is typed by these, as a full one is): money as the query sums it, revenue per shopper in cents
+TYPES = ["String", "String", "Bool", "UInt64", "UInt64", "Float64", "Decimal(38, 4)",
+         "Decimal(38, 2)", "Float64", "Float64", "Float64", "Float64", "Float64", "Float64",
+         "Float64", "Float64", "Nullable(UInt64)", "Float64", "String", "Bool"]
 
 
 def variant_counts(client: Client, bounds: dict[str, Any], include_bots: bool = False

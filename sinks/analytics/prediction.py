@@ -134,7 +134,10 @@ def train(client: Client, tenant: str, horizon_days: float, rule_days: float, no
     alerts: list[ChurnAlert] = []
     if alert_rule is not None:
         previous_horizon = latest_horizon(client, tenant)
-        if previous_horizon is not None and previous_horizon != float(horizon_days):
+        if previous_horizon is None:  # (no forecast to have crossed from)
+            progress(f"the first run of tenant {tenant!r}: nothing to compare with, so this "
+                     "run is the baseline (no churn triggers)")
+        elif previous_horizon != float(horizon_days):
             # a risk is of no order within the horizon: another horizon's is another figure
             progress(f"the previous run forecast {previous_horizon:g} days, this one "
                      f"{horizon_days:g}: its churn risks are not comparable, so this run is the "

@@ -21,7 +21,7 @@ import orjson
 from models.errors import ShopstreamError
 from models.signatures import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signature
 from models.times import as_utc
-from sinks.report_types import column_kinds
+from sinks.report_types import column_kinds, decimal_digits
 from sinks.reports import GRAINS, REPORTS, Table
 from streams.cli.command import TENANT_HELP, limit_arg, share_arg, tenant_arg, time_arg
 from streams.cli.output import write_table
@@ -36,25 +36,44 @@ def _cell_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _write_parquet(table: Table, path: Path) -> None:
+def _arrow_type(kind: str | None, values: list[Any]) -> Any:
+    """The Parquet (Arrow) type of a column of ``kind`` (:func:`column_kinds`): from the
+    report's column type, not its values, so a report's schema is the same whatever its data.
+    ClickHouse's Decimal(P, S) is decimal128(P, S), decimal256(P, S) past 38 digits; a
+    decimal of no known precision (a table not from ClickHouse) is decimal128(38, S), S its
+    values' largest scale (4 when it has none). None: no kind, left to the values."""
     import pyarrow as pa  # type: ignore[import-untyped]
+
+    digits = decimal_digits(kind)
+    if digits is not None:
+        precision, scale = digits
+        return (pa.decimal128 if precision <= 38 else pa.decimal256)(precision, scale)
+    if kind == "decimal":
+        scales = [-int(v.as_tuple().exponent) for v in values
+                  if isinstance(v, Decimal) and v.is_finite()]
+        return pa.decimal128(38, max([0, *scales]) if scales else 4)
+    return {"datetime": pa.timestamp("us", tz="UTC"), "date": pa.date32(), "int": pa.int64(),
+            "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}.get(kind or "")
+
+
+def _write_parquet(table: Table, path: Path) -> None:
+    import pyarrow as pa
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-    empty_types = {"decimal": pa.decimal128(38, 4), "datetime": pa.timestamp("us", tz="UTC"),
-                   "date": pa.date32(), "int": pa.int64(), "float": pa.float64(),
-                   "bool": pa.bool_(), "str": pa.string()}
     kinds = column_kinds(table)
+    failed = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError)
     arrays = []
     for i, _ in enumerate(table.columns):
         # times as UTC instants, whether ClickHouse gave them with their zone or without
         values = [as_utc(v) if isinstance(v, datetime) else v for v in (row[i] for row in table.rows)]
         try:
-            kind = kinds[i] or ""
-            if all(v is None for v in values) and kind in empty_types:  # (no rows)
-                arrays.append(pa.array(values, type=empty_types[kind]))
-                continue
+            arrays.append(pa.array(values, type=_arrow_type(kinds[i], values)))
+            continue
+        except failed:  # values that are not what the column's type says
+            pass
+        try:
             arrays.append(pa.array(values))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        except failed:
             arrays.append(pa.array([None if v is None else _cell_text(v) for v in values],
                                    type=pa.string()))
     pq.write_table(pa.Table.from_arrays(arrays, names=table.columns), path)
@@ -105,6 +124,8 @@ def export_table(table: Table, fmt: str, path: Path) -> None:
     """Write ``table`` to ``path`` in ``fmt``; the file appears complete or not at all."""
     if fmt not in FORMATS:
         raise ShopstreamError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if path.is_dir():
+        raise ShopstreamError(f"{path} is a directory, not a file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(handle)
@@ -136,7 +157,9 @@ def announce(url: str, secret: str | None, payload: dict[str, Any], idempotency_
     if answer.status is None:
         raise ShopstreamError(f"cannot reach the export webhook at {url}: {answer.error}")
     if not 200 <= answer.status < 300:
-        raise ShopstreamError(f"the export webhook at {url} answered {answer.error}")
+        detail = (answer.error or "").removeprefix(f"HTTP {answer.status}").lstrip(": ")
+        raise ShopstreamError(f"the export webhook at {url} answered {answer.status}"
+                              + (f" ({detail})" if detail else ""))
     return answer.status
 
 
@@ -156,20 +179,36 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--include-bots", action="store_true", help="every report but quality: bots too")
 
 
+def checked_out(out: Path, fmt: str) -> Path:
+    """``--out`` as a file to write in ``fmt``: not a directory, and not named for another
+    format (``--format csv --out x.xlsx`` would be CSV in a file Excel refuses to open)."""
+    suffix = out.suffix.lower()
+    if suffix in {f".{f}" for f in FORMATS} and suffix != f".{fmt}":
+        raise ShopstreamError(f"--out {out} ends in {suffix}, but --format is {fmt}: name the "
+                              f"file .{fmt}, or give --format {suffix[1:]}")
+    if out.is_dir():
+        raise ShopstreamError(f"--out {out} is a directory: give the file to write in it, "
+                              f"e.g. {out / f'report.{fmt}'}")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
     from models.settings import load_settings
     from streams.cli.queries import command_tenant, query_backend, report_params
 
+    out = checked_out(Path(args.out), args.format)
     settings = load_settings()
     params = report_params(settings, tenant=command_tenant(settings, args.tenant),
                            start=args.start, end=args.end, as_of=args.as_of, grain=args.grain,
                            limit=args.limit, min_support=args.min_support,
                            include_bots=args.include_bots)
     table = query_backend(settings).report(args.name, params)
-    out = Path(args.out)
-    export_table(table, args.format, out)
+    try:
+        export_table(table, args.format, out)
+    except OSError as exc:  # (a directory made since, no permission, a full disk ...)
+        raise ShopstreamError(f"cannot write {out}: {exc.strerror or exc}") from exc
     print(f"wrote {len(table.rows)} row(s) of {args.name} to {out} ({args.format})", file=sys.stderr)
     return 0
 

@@ -17,7 +17,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -139,7 +139,7 @@ def _listing(settings: Settings, schedules: list[Schedule], now: datetime) -> Ta
 
 def run(args: argparse.Namespace) -> int:
     from models.settings import load_settings
-    from streams.cli.queries import query_backend
+    from streams.cli.queries import command_tenant, query_backend
 
     settings = load_settings()
 
@@ -156,8 +156,11 @@ def run(args: argparse.Namespace) -> int:
             raise ShopstreamError(str(exc)) from exc
         if new.name in {s.name for s in all_schedules(settings)}:
             raise ShopstreamError(f"a schedule named {new.name} exists; remove it or give --name")
+        # the tenant it keeps, whoever runs it: --tenant, else the API key's through a worker
+        # (as `report` reads it), else SHOPSTREAM_DEFAULT_TENANT, as it is now
+        new = replace(new, tenant=command_tenant(settings, args.tenant))
         save(settings, [*saved_schedules(settings), new])
-        say(f"added {new.name}: {new.report} {new.cadence} as {new.format}")
+        say(f"added {new.name}: {new.report} {new.cadence} as {new.format} for tenant {new.tenant}")
         return 0
     if args.action == "remove":
         if not args.report:

@@ -252,3 +252,37 @@ def test_export_command_writes_the_report(planted, chdb_url, tmp_path, monkeypat
     assert refused.value.code == 2
     assert "not an ISO 8601 time: 'yesterday'" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("name", ["rfm", "customers", "experiments", "kpis"])
+def test_a_reports_parquet_schema_does_not_depend_on_its_data(planted, tmp_path, name):
+    """An empty report is typed as a full one (rfm, customers and experiments are computed in
+    Python: their columns' types are named there, not null), and decimals keep the column's
+    ClickHouse precision and scale whatever the values: two periods' files concatenate."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from streams.cli.export import export_table
+
+    client, _ = planted
+    full, empty = tmp_path / "full.parquet", tmp_path / "empty.parquet"
+    table = run_report(client, name, ReportParams(limit=0))
+    assert table.rows
+    export_table(table, "parquet", full)
+    export_table(run_report(client, name, ReportParams(start=datetime(2030, 1, 1, tzinfo=UTC))),
+                 "parquet", empty)
+    schema = pq.read_table(full).schema
+    assert pq.read_table(empty).num_rows == 0
+    assert pq.read_table(empty).schema == schema
+    assert not [f.name for f in schema if str(f.type) == "null"]
+    assert pa.concat_tables([pq.read_table(full), pq.read_table(empty)]).num_rows == len(table.rows)
+    money = {"rfm": {"monetary": "decimal128(38, 4)"},
+             "customers": {"revenue": "decimal128(38, 4)", "aov": "decimal128(38, 2)",
+                           "first_order": "timestamp[us, tz=UTC]", "p_alive": "double",
+                           "expected_revenue": "decimal128(18, 4)"},
+             "experiments": {"revenue": "decimal128(38, 4)",
+                             "revenue_per_shopper": "decimal128(38, 2)", "winner": "bool",
+                             "required_shoppers": "int64", "conversion_lift": "double"},
+             "kpis": {"bucket": "date32[day]", "revenue": "decimal128(38, 4)",
+                      "aov": "decimal128(38, 2)", "orders": "int64"}}[name]
+    assert {c: str(schema.field(c).type) for c in money} == money

@@ -109,8 +109,44 @@ def test_a_clickhouse_type_says_what_its_column_holds():
     assert [kind_of_type(t) for t in (
         "Decimal(18, 4)", "Nullable(Decimal(38, 2))", "DateTime64(3, 'UTC')", "Date",
         "LowCardinality(String)", "LowCardinality(Nullable(String))", "UInt64", "Int32",
-        "Float64", "Bool", "Array(String)")] == [
-        "decimal", "decimal", "datetime", "date", "str", "str", "int", "int", "float", "bool", None]
+        "Float64", "Bool", "Array(String)", "Decimal64(2)", "Decimal(76, 6)")] == [
+        "decimal(18,4)", "decimal(38,2)", "datetime", "date", "str", "str", "int", "int", "float",
+        "bool", None, "decimal(18,2)", "decimal(76,6)"]
+
+
+def test_a_reports_parquet_schema_is_its_column_types_whatever_its_data(tmp_path):
+    """Decimals are typed from the column's ClickHouse type, not inferred from the values (a
+    period with data gave decimal128(7,4), an empty one decimal128(38,4): two scheduled files
+    would not concatenate); past 38 digits, decimal256."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from models.serde import dumps
+    from sinks.report_types import column_kinds, kinds_of_types, typed_rows
+
+    kinds = kinds_of_types(["Date", "Decimal(38, 4)", "Decimal(38, 2)", "Decimal(76, 4)",
+                            "UInt64", "Nullable(Float64)"])
+    columns = ["day", "revenue", "aov", "wide", "orders", "risk"]
+    full = Table(columns, [[date(2026, 3, 1), Decimal("100.5000"), Decimal("58.33"),
+                            Decimal("1.0000"), 3, None]], kinds=kinds)
+    empty = Table(columns, [], kinds=kinds)
+    full_out, empty_out = tmp_path / "full.parquet", tmp_path / "empty.parquet"
+    export_table(full, "parquet", full_out)
+    export_table(empty, "parquet", empty_out)
+    schema = pq.read_table(full_out).schema
+    assert schema == pq.read_table(empty_out).schema
+    assert [str(f.type) for f in schema] == [
+        "date32[day]", "decimal128(38, 4)", "decimal128(38, 2)", "decimal256(76, 4)", "int64",
+        "double"]
+    assert pa.concat_tables([pq.read_table(full_out), pq.read_table(empty_out)]).num_rows == 1
+    # through a worker's JSON answer: the same kinds, so the same schema
+    body = json.loads(dumps({"rows": full.rows, "kinds": column_kinds(full)}), parse_float=Decimal)
+    assert body["kinds"][1:4] == ["decimal(38,4)", "decimal(38,2)", "decimal(76,4)"]
+    export_table(Table(columns, typed_rows(body["rows"], body["kinds"]), kinds=body["kinds"]),
+                 "parquet", full_out)
+    assert pq.read_table(full_out).schema == schema
 
 
 def test_a_column_of_mixed_values_becomes_text_in_parquet(tmp_path):
@@ -169,3 +205,37 @@ def test_signature_is_hmac_sha256_of_timestamp_and_body():
     body = b'{"a":1}'
     expected = hmac.new(b"k", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert signature("k", 1700000000, body) == f"t=1700000000,v1={expected}"
+
+
+@pytest.mark.parametrize(("out", "message"), [
+    ("x.xlsx", "ends in .xlsx, but --format is csv"),
+    ("x.PARQUET", "ends in .parquet, but --format is csv"),
+    ("x.json", "ends in .json, but --format is csv"),
+])
+def test_an_out_named_for_another_format_is_refused(tmp_path, monkeypatch, capsys, out, message):
+    from streams.cli.main import main
+
+    monkeypatch.setenv("SHOPSTREAM_DATA_DIR", str(tmp_path / "data"))
+    assert main(["export", "kpis", "--format", "csv", "--out", str(tmp_path / out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / out).exists()
+
+
+def test_an_out_that_is_a_directory_is_one_line(tmp_path, monkeypatch, capsys):
+    from streams.cli.main import main
+
+    monkeypatch.setenv("SHOPSTREAM_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "dir").mkdir()
+    assert main(["export", "kpis", "--format", "csv", "--out", str(tmp_path / "dir")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a directory" in err and "Traceback" not in err, err
+    with pytest.raises(ShopstreamError, match="is a directory"):  # a scheduled export's too
+        export_table(TABLE, "csv", tmp_path / "dir")
+
+
+def test_an_out_of_another_name_or_no_extension_is_written(tmp_path):
+    from streams.cli.export import checked_out
+
+    for name in ("report", "report.txt", "r.csv.gz", "r.CSV"):
+        assert checked_out(tmp_path / name, "csv") == tmp_path / name
