@@ -24,6 +24,7 @@ from sinks.reports import Table
 from streams.cli.output import FORMATS, write_table
 from streams.cli.queries import running_worker
 from streams.kafka.discovery import require_bootstrap
+from streams.kafka.retrying import partitions_of, retrying, watermarks
 from streams.monitoring.scrape import fetch_metrics, total
 from streams.webhooks.endpoints import Endpoint, EndpointStore, endpoint_group, new_endpoint
 
@@ -38,12 +39,13 @@ def backlog(bootstrap: str, group: str, topics: list[str]) -> int:
     partition, the end offset less the group's committed offset (or the start, before any)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                          "enable.auto.commit": False})
-    try:
+    try:  # (each call asked again while a topic's leader is not known yet)
         wanted = [TopicPartition(topic, p) for topic in topics
-                  for p in consumer.list_topics(topic, timeout=30).topics[topic].partitions]
+                  for p in partitions_of(consumer, topic, bootstrap)]
         pending = 0
-        for tp in consumer.committed(wanted, timeout=30):
-            low, high = consumer.get_watermark_offsets(tp, timeout=30)
+        for tp in retrying(lambda t: consumer.committed(wanted, timeout=t),
+                           f"with the offsets committed by {group}", bootstrap):
+            low, high = watermarks(consumer, tp, bootstrap)
             pending += max(high - (tp.offset if tp.offset >= 0 else low), 0)
         return pending
     finally:
@@ -74,12 +76,14 @@ def _row(endpoint: Endpoint) -> list[Any]:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(**({"kafka_bootstrap": args.bootstrap} if args.bootstrap else {}))
     bootstrap = require_bootstrap(settings)
-    store = EndpointStore(settings, bootstrap)
     if args.action == "add":
         if not args.url or not args.types:
             print("shopstream webhooks add: --url and --types are required", file=sys.stderr)
             return 2
+        # checked before the broker is asked anything: a URL urllib cannot POST to is refused
         endpoint = new_endpoint(args.url, args.types, args.secret, int(time.time() * 1000))
+    store = EndpointStore(settings, bootstrap)  # (creates shopstream's topics on a new broker)
+    if args.action == "add":
         store.start_group_at(endpoint, args.from_beginning)
         store.put(endpoint)
         sys.stdout.write(dumps({"id": endpoint.id, "url": endpoint.url,

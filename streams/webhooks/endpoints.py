@@ -28,6 +28,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from models.errors import ShopstreamError
 from models.settings import TRIGGER_KINDS, Settings
 from streams.app import faust_app_id
+from streams.kafka.admin import topics_for_producing
+from streams.kafka.retrying import DEADLINE_S, partitions_of, retrying, watermarks
 
 GENERATED_PREFIX = "whsec_"  # a secret shopstream made (webhooks add without --secret)
 _GENERATED = re.compile(rf"{GENERATED_PREFIX}[0-9a-f]{{48}}")  # its whole shape
@@ -71,9 +73,26 @@ def parse_types(text: str) -> tuple[str, ...]:
 
 
 def check_url(url: str) -> str:
-    parts = urlsplit(url)
+    """The URL as given, when urllib can POST to it: http(s), a host, a port in 1-65535 when
+    one is given, no user:password@ (urllib would not send it, and would take it for the
+    host), and printable ASCII only (spaces, control characters and other text urllib
+    refuses or cannot send: percent-encode them, and give a host name in its xn-- form)."""
+    shape = f"a webhook URL is http(s)://host[:port]/path, not {url!r}"
+    if not url.isascii() or any(ord(c) <= 0x20 or c == "\x7f" for c in url):
+        raise ShopstreamError(f"{shape}: spaces, control characters and non-ASCII text are "
+                              "not allowed (percent-encode them; a host name in its xn-- form)")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # an unclosed [IPv6 address, a port that is no number or > 65535
+        why = "a port is a number from 1 to 65535" if "Port" in str(exc) else str(exc)
+        raise ShopstreamError(f"{shape}: {why}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ShopstreamError(f"a webhook URL is http(s)://host[:port]/path, not {url!r}")
+        raise ShopstreamError(shape)
+    if port == 0:
+        raise ShopstreamError(f"{shape}: a port is a number from 1 to 65535")
+    if "@" in parts.netloc:
+        raise ShopstreamError(f"{shape}: no user or password in it (they would not be sent)")
     return url
 
 
@@ -111,11 +130,14 @@ def ensure_webhook_topics(settings: Settings, bootstrap: str, timeout: float = 3
 
 
 class EndpointStore:
-    """Writes and reads the endpoint topic (the CLI's side)."""
+    """Writes and reads the endpoint topic (the CLI's side). Needs only the broker: on a
+    fresh one (no worker has run yet) it creates shopstream's topics first, the trigger
+    topics a new endpoint's starting offsets are read from included."""
 
     def __init__(self, settings: Settings, bootstrap: str) -> None:
         self.settings, self.bootstrap = settings, bootstrap
         self.topic = settings.topics.webhooks
+        topics_for_producing(settings, bootstrap)
         ensure_webhook_topics(settings, bootstrap)
 
     def _produce(self, key: str, value: bytes | None) -> None:
@@ -151,20 +173,23 @@ class EndpointStore:
             return
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "enable.auto.commit": False,
                              "group.id": endpoint_group(self.settings, endpoint.id)})
+        bootstrap = self.bootstrap
         try:
             wanted = []
-            for kind in endpoint.types:
+            for kind in endpoint.types:  # (partitions_of: at least one, each with a leader)
                 topic = self.settings.topics.triggers[kind]
-                meta = consumer.list_topics(topic, timeout=30).topics[topic]
-                wanted += [TopicPartition(topic, p, endpoint.created_at_ms) for p in meta.partitions]
-            found = consumer.offsets_for_times(wanted, timeout=30)
+                wanted += [TopicPartition(topic, p, endpoint.created_at_ms)
+                           for p in partitions_of(consumer, topic, bootstrap)]
+            found = retrying(lambda t: consumer.offsets_for_times(wanted, timeout=t),
+                             "with the offsets at the endpoint's creation", bootstrap)
             starts = []
             for tp in found:  # -1: nothing stamped that late yet, so the partition's end
                 offset = tp.offset
                 if offset < 0:
-                    offset = consumer.get_watermark_offsets(tp, timeout=30)[1]
+                    offset = watermarks(consumer, tp, bootstrap)[1]
                 starts.append(TopicPartition(tp.topic, tp.partition, offset))
-            consumer.commit(offsets=starts, asynchronous=False)
+            retrying(lambda _t: consumer.commit(offsets=starts, asynchronous=False),
+                     "to the commit of the endpoint's starting offsets", bootstrap)
         finally:
             consumer.close()
 
@@ -174,7 +199,7 @@ class EndpointFollower:
     :meth:`poll` often; it returns the endpoints as of the latest record read."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
+        self.bootstrap, self.topic = bootstrap, topic
         self.endpoints: dict[str, Endpoint] = {}
         self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
                                   "enable.auto.commit": False, "isolation.level": "read_committed",
@@ -196,11 +221,15 @@ class EndpointFollower:
                 continue  # not an endpoint this version can read: left alone
         return dict(self.endpoints)
 
-    def read_to_end(self, timeout: float = 30.0) -> dict[str, Endpoint]:
+    def read_to_end(self, timeout: float | None = None) -> dict[str, Endpoint]:
+        """Every endpoint up to the topic's current end, within ``timeout`` s (default
+        :data:`~streams.kafka.retrying.DEADLINE_S`). Its end is asked again while the topic's
+        leader is not known yet (a topic created a moment ago)."""
         tp = TopicPartition(self.topic, 0)
-        low, high = self.consumer.get_watermark_offsets(tp, timeout=timeout)
+        low, high = watermarks(self.consumer, tp, self.bootstrap, timeout)
         if high <= low:
             return dict(self.endpoints)
+        timeout = DEADLINE_S if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while self.consumer.position([tp])[0].offset < high:
             if time.monotonic() > deadline:

@@ -1,6 +1,7 @@
 """Webhook delivery on a real broker, worker as a real process, against real HTTP receivers on
 the loopback: a flaky one (30% 503s, some answers later than the worker waits), one that
-always fails, and one held mid-delivery while the worker is SIGKILLed."""
+always fails, and one held mid-delivery while the worker is SIGKILLed; and the commands on a
+broker no worker has used yet."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from models.serde import dumps
+from models.settings import load_settings
 from models.signatures import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify
 from models.triggers import CartAbandoned, Winback, trigger_id
+from streams.webhooks.endpoints import endpoint_group
 from tests.support import REPO, read_topic, wait_for, wait_until_equal
 
 pytestmark = pytest.mark.integration
@@ -104,13 +107,13 @@ class Receiver:
         self.server.shutdown()
 
 
-def cli(settings, *args: str) -> subprocess.CompletedProcess:
+def cli(settings, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
     env = {**os.environ, "KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
            "SHOPSTREAM_TOPIC_PREFIX": settings.topic_prefix,
            "SHOPSTREAM_DATA_DIR": str(settings.data_dir)}
     done = subprocess.run([sys.executable, "-m", "streams.cli.main", "webhooks", *args], env=env,
                           cwd=REPO, capture_output=True, timeout=120)
-    assert done.returncode == 0, done.stderr.decode()
+    assert done.returncode == expect, done.stderr.decode()
     return done
 
 
@@ -243,3 +246,31 @@ def test_sigkill_mid_delivery_neither_loses_nor_repeats_an_acknowledged_trigger(
         raise AssertionError(f"{exc}\n{worker.log_tail(30)}") from None
     finally:
         receiver.close()
+
+
+def test_the_commands_on_a_broker_no_worker_has_used(kafka, prefix, tmp_path):
+    """Fresh topics (the ``settings`` fixture would create them): ``list`` on the very first
+    run, then ``add`` without ``--from-beginning`` (it failed with ``_INVALID_ARG``: the
+    trigger topics it reads its starting offsets from did not exist)."""
+    fresh = load_settings(kafka_bootstrap=kafka, topic_prefix=prefix, data_dir=tmp_path / "data")
+    assert json.loads(cli(fresh, "list", "--format", "json").stdout) == []
+    endpoint_id = add_endpoint(fresh, "http://127.0.0.1:46801/x", "cart_abandoned", "fresh-secret-1")
+    assert [r["id"] for r in json.loads(cli(fresh, "list", "--format", "json").stdout)] == [
+        endpoint_id]
+    # its group starts at the end of every partition of its topic (empty: offset 0)
+    topic = fresh.topics.triggers["cart_abandoned"]
+    consumer = Consumer({"bootstrap.servers": kafka, "group.id": endpoint_group(fresh, endpoint_id)})
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=30)
+    finally:
+        consumer.close()
+    assert len(committed) == fresh.topic_partitions
+    assert [tp.offset for tp in committed] == [0] * fresh.topic_partitions
+    publish_triggers(fresh, "cart_abandoned", 4, "fresh")
+    (row,) = json.loads(cli(fresh, "status", "--format", "json").stdout)
+    assert row["pending"] == 4, row
+    refused = cli(fresh, "add", "--url", "http://127.0.0.1:99999/x", "--types", "cart_abandoned",
+                  expect=2)
+    assert refused.stderr.decode().strip().endswith("a port is a number from 1 to 65535")
+    assert refused.stdout == b""

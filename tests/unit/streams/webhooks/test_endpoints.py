@@ -1,12 +1,21 @@
-"""Endpoint records: what `webhooks add` accepts, and how they travel on the topic."""
+"""Endpoint records: what `webhooks add` accepts, and how they travel on the topic; the
+endpoint topic read to its end while its leader is not known yet."""
 
 from __future__ import annotations
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from models.errors import ShopstreamError
 from models.settings import TRIGGER_KINDS, load_settings
-from streams.webhooks.endpoints import Endpoint, endpoint_group, new_endpoint, parse_types
+from streams.webhooks.endpoints import (
+    Endpoint,
+    EndpointFollower,
+    check_url,
+    endpoint_group,
+    new_endpoint,
+    parse_types,
+)
 
 
 def test_types_are_checked_deduplicated_and_all_means_every_kind():
@@ -51,3 +60,63 @@ def test_a_role_is_named_with_its_article():
     from models.keys import Role
 
     assert [role.key_phrase for role in Role] == ["a write key", "a read key", "an admin key"]
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("http://127.0.0.1:99999/x", "a port is a number from 1 to 65535"),
+    ("http://127.0.0.1:65536/x", "a port is a number from 1 to 65535"),
+    ("http://127.0.0.1:0/x", "a port is a number from 1 to 65535"),
+    ("http://127.0.0.1:abc/x", "a port is a number from 1 to 65535"),
+    ("http://127.0.0.1:+80/x", "a port is a number from 1 to 65535"),
+    ("http://[::1/x", "Invalid IPv6 URL"),
+    ("http://crm.example.com/hooks x", "spaces, control characters and non-ASCII"),
+    ("http://crm.example.com/h\x00", "spaces, control characters and non-ASCII"),
+    ("http://crm.example.com/bestellung/ä", "spaces, control characters and non-ASCII"),
+    ("http://user:pw@crm.example.com/x", "no user or password"),
+])
+def test_a_url_urllib_cannot_post_to_is_refused_in_one_line(url, why):
+    with pytest.raises(ShopstreamError) as caught:
+        new_endpoint(url, "winback", None, 0)
+    assert why in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1/x", "https://crm.example.com:65535/h?a=%20b",
+                                 "http://[::1]:8080/x", "HTTP://crm.example.com", "http://h:/x"])
+def test_a_url_urllib_can_post_to_is_kept_as_given(url):
+    assert check_url(url) == url
+
+
+class NoLeaderYet:
+    """A consumer of a topic created a moment ago: its end is asked ``misses`` times before
+    the partition's leader is known."""
+
+    def __init__(self, misses: int) -> None:
+        self.misses, self.asked = misses, 0
+
+    def get_watermark_offsets(self, tp, timeout):
+        self.asked += 1
+        if self.asked <= self.misses:
+            raise KafkaException(KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION, "no leader yet"))
+        return 0, 0
+
+    def close(self) -> None:
+        pass
+
+
+def follower_with(consumer: NoLeaderYet) -> EndpointFollower:
+    follower = EndpointFollower.__new__(EndpointFollower)
+    follower.bootstrap, follower.topic, follower.endpoints = "b:9092", "t.shop.webhooks", {}
+    follower.consumer = consumer  # type: ignore[assignment]
+    return follower
+
+
+def test_the_endpoint_topic_is_read_once_its_new_leader_is_known():
+    consumer = NoLeaderYet(misses=1)
+    assert follower_with(consumer).read_to_end(timeout=10) == {}
+    assert consumer.asked == 2
+
+
+def test_an_endpoint_topic_without_a_leader_is_one_line_at_the_deadline():
+    with pytest.raises(ShopstreamError, match=r"b:9092 did not answer with the end of "
+                                              r"t\.shop\.webhooks \[0\] within 0\.2 s"):
+        follower_with(NoLeaderYet(misses=10**6)).read_to_end(timeout=0.2)
