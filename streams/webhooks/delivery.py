@@ -92,6 +92,8 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answ
     except (urllib.error.URLError, OSError, HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         return Answer(None, f"{type(reason).__name__}: {reason}", time.perf_counter() - started)
+    except ValueError as exc:  # a URL urllib cannot send (saved before URLs were checked)
+        return Answer(None, f"the URL cannot be sent: {exc}", time.perf_counter() - started)
 
 
 @dataclass(frozen=True)

@@ -61,3 +61,8 @@ def test_the_export_notice_counts_a_redirect_as_not_announced(receiver):
         announce(f"{url}/hook", None, {"report": "kpis"}, "key-1", 1_700_000_000)
     assert [method for method, _path, _length in seen] == ["POST"]
     assert announce(f"{url}/ok", "secret", {"report": "kpis"}, "key-2", 1_700_000_000) == 204
+
+
+def test_a_url_that_cannot_be_sent_is_an_answer_not_a_crash():
+    answer = post("http://127.0.0.1:1/caf\u00e9", b"{}", {}, 1.0)
+    assert answer.status is None and answer.error
