@@ -165,11 +165,23 @@ class Produced:
         return out
 
 
-def produce(bootstrap: str, topic: str, inputs: Inputs, rate: float = 0.0) -> Produced:
+def produce(bootstrap: str, topic: str, inputs: Inputs, rate: float = 0.0,
+            log_file: Path | None = None) -> Produced:
     """One idempotent producer, every message in order, keyed as the simulator keys them;
     paced to ``rate`` messages a second when given (so that disruptions meet a flowing
-    stream even in a short run)."""
+    stream even in a short run). Its client's warnings go to ``log_file`` (a producer that
+    stalls after a broker restart says why there)."""
+    import logging
+
     from confluent_kafka import Producer
+
+    client_log: dict[str, Any] = {"log_level": 0}
+    if log_file is not None:
+        logger = logging.getLogger("soak-producer")
+        logger.propagate = False
+        logger.addHandler(logging.FileHandler(log_file))
+        logger.setLevel(logging.INFO)
+        client_log = {"log_level": 6, "logger": logger}
 
     produced = Produced([None] * len(inputs))
 
@@ -183,7 +195,7 @@ def produce(bootstrap: str, topic: str, inputs: Inputs, rate: float = 0.0) -> Pr
         started = time.monotonic()
         producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
                              "acks": "all", "linger.ms": 20, "compression.type": "lz4",
-                             "delivery.timeout.ms": 600_000, "log_level": 0})
+                             "delivery.timeout.ms": 600_000, **client_log})
         try:
             for index, (key, value) in enumerate(zip(inputs.keys, inputs.values, strict=True)):
                 while True:
@@ -654,7 +666,8 @@ class Soak:
                                   f"{a.point:.0%}" for a in actions) or "no disruptions"))
         run_started = time.monotonic()
         self.worker.start()
-        produced = produce(bootstrap, self.topics.raw, self.inputs, args.produce_rate)
+        produced = produce(bootstrap, self.topics.raw, self.inputs, args.produce_rate,
+                           log_file=self.workdir / "producer.log")
         completed = True
         moved_from: dict[str, float] = {}
         for action in actions:
@@ -687,7 +700,10 @@ class Soak:
             self.checks.append(Check("input produced", len(self.inputs), "errors", False,
                                      "; ".join(produced.errors[:5])))
             completed = False
-        self.figures["produce"] = f"{produced.seconds:.1f}s"
+        delivered = sum(1 for where in produced.where if where is not None)
+        self.figures["produce"] = (f"{produced.seconds:.1f}s" if produced.done.is_set() else
+                                   f"not finished: {delivered:,} of {len(self.inputs):,} "
+                                   "delivered (producer.log in the work dir)")
         events: list[Record] = []
         if completed:
             completed, events = self.catch_up(produced)
