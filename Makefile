@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/shopstream demo
+	$(BIN)/shopstream demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(MAKE) lint

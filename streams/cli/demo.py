@@ -166,12 +166,15 @@ def _print_keys(console: Console, settings: Settings, bootstrap: str, base: str)
     tenant = settings.default_tenant
     made = {role: create_key(settings, bootstrap, tenant, role, note="demo")[0]
             for role in (Role.WRITE, Role.READ, Role.ADMIN)}
+    # one line each, never wrapped inside a key: what is printed is copied and pasted
     console.print(f"[bold]keys[/] tenant {tenant}: write {made[Role.WRITE]}  read "
-                  f"{made[Role.READ]}  admin {made[Role.ADMIN]}")
-    console.print(f"      send events over HTTP: shopstream collector, then curl -u "
-                  f"'{made[Role.WRITE]}:' localhost:{settings.collector_port}/v1/track ...; "
-                  f"dashboard with auth on (SHOPSTREAM_AUTH=on): {base}/?key={made[Role.READ]}; "
-                  f"CLI: SHOPSTREAM_API_KEY={made[Role.READ]}")
+                  f"{made[Role.READ]}  admin {made[Role.ADMIN]}", soft_wrap=True)
+    console.print("      send events over HTTP: shopstream collector, then", soft_wrap=True)
+    console.print(f"      curl -u '{made[Role.WRITE]}:' localhost:{settings.collector_port}"
+                  "/v1/track ...", soft_wrap=True)
+    console.print(f"      dashboard with auth on (SHOPSTREAM_AUTH=on): {base}/?key="
+                  f"{made[Role.READ]}", soft_wrap=True)
+    console.print(f"      CLI: SHOPSTREAM_API_KEY={made[Role.READ]}", soft_wrap=True)
     return made[Role.READ]
 
 
