@@ -44,11 +44,9 @@ class EventClock:
     def observe(self, ts_ms: int) -> None:
         """An event: event time again, from the later of its time and where idle time had
         taken the clock by the last tick (a late event does not take it back)."""
-        reached = self.event_ms + self.held_ms
-        if self.idle_since_ms is not None:
-            reached += max(0, self.idle_seen_ms - self.idle_since_ms)
-        self.event_ms = max(ts_ms, reached)
-        self.idle_since_ms, self.held_ms = None, 0
+        self.busy()  # the stretch so far, as the last tick saw it, into held_ms
+        self.event_ms = max(ts_ms, self.event_ms + self.held_ms)
+        self.held_ms = 0
 
     def idle(self, wall_ms: int) -> None:
         """The partition has nothing more to read: from now on, wall time passes."""
