@@ -136,6 +136,8 @@ class ChurnRisk(Trigger):
     horizon_days: float
     orders: int
     revenue: Decimal = Field(description="net revenue of the customer's orders so far")
+    currency: str = Field(description="of expected_revenue and revenue: the tenant's reporting "
+                          "currency")
     last_order_at: datetime
 
 

@@ -25,6 +25,7 @@ from models.ecommerce import EventName as E
 from models.money import round_cents
 from models.times import as_utc, ms_to_datetime
 from sinks.analytics.bots import human_only
+from sinks.analytics.currency import converted
 from sinks.schema import sql_names
 from sinks.stats.errors import NotEnoughData
 from sinks.stats.purchase_history import DAY_MS, summarise
@@ -34,20 +35,25 @@ if TYPE_CHECKING:  # the model (scipy) is imported by train() only: reading fore
 
 Progress = Callable[[str], None]
 
+_ORDER_EVENTS = converted(
+    "resolved_events", ("revenue",),
+    f"tenant = {{tenant:String}} AND order_id != '' AND event IN "
+    f"({sql_names(E.ORDER_COMPLETED, E.ORDER_REFUNDED, E.ORDER_CANCELLED)})"
+    f"{human_only(include_bots=False)}")
+# value: NULL when an amount of the order (its total or a refund) is in a currency without a
+# rate; the order still counts as an order
 ORDERS_SQL = f"""
 SELECT user_key, toUnixTimestamp64Milli(ordered_at) AS at_ms,
-       greatest(toDecimal128(0, 4), toDecimal128(total, 4) - refunded) AS value
+       if(missing, NULL, greatest(toDecimal128(0, 4), toDecimal128(total, 4) - refunded)) AS value
 FROM (
     SELECT user_key, order_id,
            minIf(event_time, event = {sql_names(E.ORDER_COMPLETED)}) AS ordered_at,
            argMinIf(revenue, event_time, event = {sql_names(E.ORDER_COMPLETED)}) AS total,
            sumIf(toDecimal128(revenue, 4), event = {sql_names(E.ORDER_REFUNDED)}) AS refunded,
+           max(fx_missing) AS missing,
            countIf(event = {sql_names(E.ORDER_COMPLETED)}) AS completed,
            countIf(event = {sql_names(E.ORDER_CANCELLED)}) AS cancelled
-    FROM resolved_events
-    WHERE tenant = {{tenant:String}} AND order_id != ''
-      AND event IN ({sql_names(E.ORDER_COMPLETED, E.ORDER_REFUNDED, E.ORDER_CANCELLED)})
-      {human_only(include_bots=False)}
+    FROM ({_ORDER_EVENTS})
     GROUP BY user_key, order_id
     HAVING completed > 0 AND cancelled = 0
 )
@@ -58,10 +64,25 @@ PREDICTION_COLUMNS = ("tenant", "user_key", "run_at", "repeat_days", "recency_da
                       "p_alive", "expected_orders", "expected_revenue", "churn_risk")
 
 
-def order_history(client: Client, tenant: str) -> list[Order]:
-    """``(customer, ordered_at_ms, net value)`` of every order that counts, oldest first."""
-    rows = client.query(ORDERS_SQL, parameters={"tenant": tenant}).result_rows
-    return [(str(user), int(at_ms), Decimal(value)) for user, at_ms, value in rows]
+@dataclass(frozen=True)
+class Money:
+    """The currency a tenant's forecast money is in (its reporting currency) and the one
+    the rates are expressed in (:mod:`models.currency`)."""
+
+    reporting: str = "USD"
+    fx_base: str = "USD"
+
+    def parameters(self, tenant: str) -> dict[str, str]:
+        return {"tenant": tenant, "reporting": self.reporting, "fx_base": self.fx_base}
+
+
+def order_history(client: Client, tenant: str, money: Money = Money()) -> list[Order]:
+    """``(customer, ordered_at_ms, net value)`` of every order that counts, oldest first; the
+    value in ``money``'s reporting currency at the rate of each amount's date, None when the
+    order has an amount in a currency without a rate."""
+    rows = client.query(ORDERS_SQL, parameters=money.parameters(tenant)).result_rows
+    return [(str(user), int(at_ms), None if value is None else Decimal(value))
+            for user, at_ms, value in rows]
 
 
 def data_end_ms(orders: list[Order]) -> int:
@@ -96,21 +117,27 @@ class TrainingResult:
 
 def train(client: Client, tenant: str, horizon_days: float, rule_days: float, now: datetime,
           progress: Progress = lambda _: None, alert_rule: ChurnAlertRule | None = None,
-          before_write: Callable[[list[ChurnAlert], datetime], None] | None = None
-          ) -> TrainingResult:
+          before_write: Callable[[list[ChurnAlert], datetime], None] | None = None,
+          money: Money = Money()) -> TrainingResult:
     """Evaluate on a time split (the last ``horizon_days`` held out), fit on every order,
     and write the run and every customer's forecast (stamped ``now``). With ``alert_rule``,
     the customers whose risk crossed it since the previous run are returned as alerts, and
     ``before_write(alerts, data_end)`` is called before anything is written: if it fails
     (the triggers could not be sent), the run is not stored and the next one finds the
-    same crossings."""
+    same crossings. Money (expected revenue, revenue so far, the evaluation's revenue) is in
+    ``money``'s reporting currency."""
     from sinks.stats.clv import fit_clv, forecast
     from sinks.stats.clv_evaluation import evaluate
 
     progress(f"reading the orders of tenant {tenant!r}")
-    orders = order_history(client, tenant)
+    orders = order_history(client, tenant, money)
     if not orders:
         raise NotEnoughData(f"no completed orders for tenant {tenant!r}")
+    unknown = sum(1 for _, _, value in orders if value is None)
+    progress(f"money in {money.reporting} (the tenant's reporting currency)" + (
+        f"; {unknown} of {len(orders)} orders have an amount in a currency without an "
+        "exchange rate (`shopstream fx load`): they count as orders, not in the spend model "
+        "or the revenue figures" if unknown else ""))
     end_ms = data_end_ms(orders)
     progress(f"{len(orders)} orders up to {ms_to_datetime(end_ms - 1):%Y-%m-%d}; evaluating on "
              f"the last {horizon_days:g} days held out")

@@ -35,12 +35,12 @@ class Forecast:
 
 def fit_clv(summary: PurchaseSummary) -> ClvModel:
     return ClvModel(fit_bgnbd(summary.frequency, summary.recency, summary.age),
-                    fit_gamma_gamma(summary.frequency, summary.monetary))
+                    fit_gamma_gamma(summary.valued, summary.monetary))
 
 
 def forecast(model: ClvModel, summary: PurchaseSummary, horizon_days: float) -> Forecast:
     x, t_x, T = summary.frequency, summary.recency, summary.age
     orders = expected_purchases(model.purchases, horizon_days, x, t_x, T)
-    value = expected_order_value(model.value, x, summary.monetary)
+    value = expected_order_value(model.value, summary.valued, summary.monetary)
     return Forecast(p_alive(model.purchases, x, t_x, T), orders, orders * value,
                     p_no_purchase(model.purchases, horizon_days, x, t_x, T))

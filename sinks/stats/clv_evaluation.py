@@ -31,7 +31,7 @@ from sinks.stats.clv import fit_clv, forecast
 from sinks.stats.errors import NotEnoughData
 from sinks.stats.purchase_history import DAY_MS, summarise
 
-Order = tuple[str, int, Decimal | float]
+Order = tuple[str, int, Decimal | float | None]  # value None: unknown (no exchange rate)
 
 
 def roc_auc(labels: ArrayLike, scores: ArrayLike) -> float | None:
@@ -93,10 +93,10 @@ def evaluate(orders: Sequence[Order], cut_ms: int, horizon_days: float,
             continue
         if cut_ms <= at_ms < cut_ms + horizon_ms:
             actual_orders[i] += 1
-            actual_revenue[i] += float(value)
+            actual_revenue[i] += 0.0 if value is None else float(value)
             holdout_orders += 1
         elif cut_ms - horizon_ms <= at_ms < cut_ms:
-            recent_revenue[i] += float(value)
+            recent_revenue[i] += 0.0 if value is None else float(value)
     if holdout_orders == 0:
         raise NotEnoughData("no order of a calibration customer in the holdout: nothing to "
                             "judge the model against")

@@ -64,9 +64,9 @@ def evaluation_table(run: dict[str, Any]) -> Table:
 
 
 def _train(settings: Settings, tenant: str, horizon: float, fmt: str) -> int:
-    from sinks.analytics.prediction import train
+    from sinks.analytics.prediction import Money, train
     from sinks.database import open_database
-    from streams.cli.queries import owning_worker
+    from streams.cli.queries import owning_worker, report_params
 
     if owning_worker(settings):
         raise ShopstreamError(
@@ -75,11 +75,14 @@ def _train(settings: Settings, tenant: str, horizon: float, fmt: str) -> int:
     client = open_database(settings)
     now = datetime.now(UTC)
     rule = ChurnAlertRule(settings.predict_churn_threshold, settings.predict_churn_min_revenue)
+    params = report_params(settings, tenant=tenant)  # (the tenant's reporting currency)
+    money = Money(params.reporting_currency, params.fx_base)
     result = train(client, tenant, horizon, settings.predict_churn_rule_days, now,
                    progress=lambda text: print(text, file=sys.stderr, flush=True),
                    alert_rule=rule,
                    before_write=lambda alerts, data_end: send_churn_triggers(
-                       settings, tenant, alerts, data_end, now, horizon, rule))
+                       settings, tenant, alerts, data_end, now, horizon, rule, money.reporting),
+                   money=money)
     run = {"run_at": result.run_at, "data_end": result.data_end, "horizon_days": horizon,
            "customers": result.customers, "params": result.params,
            "evaluation": result.evaluation}
@@ -88,7 +91,7 @@ def _train(settings: Settings, tenant: str, horizon: float, fmt: str) -> int:
 
 
 def churn_triggers(tenant: str, alerts: list[ChurnAlert], data_end: datetime, now: datetime,
-                   horizon: float, rule: ChurnAlertRule) -> list[ChurnRisk]:
+                   horizon: float, rule: ChurnAlertRule, currency: str) -> list[ChurnRisk]:
     """One ``churn_risk`` trigger per alert; its id is derived from the customer and the end
     of the data, so a retrain on the same data repeats the id, never a new one."""
     return [ChurnRisk(
@@ -98,13 +101,13 @@ def churn_triggers(tenant: str, alerts: list[ChurnAlert], data_end: datetime, no
         previous_churn_risk=None if a.previous_churn_risk is None else round(a.previous_churn_risk, 6),
         threshold=rule.threshold, p_alive=round(a.p_alive, 6),
         expected_orders=round(a.expected_orders, 4), expected_revenue=a.expected_revenue,
-        horizon_days=horizon, orders=a.orders, revenue=a.revenue,
+        horizon_days=horizon, orders=a.orders, revenue=a.revenue, currency=currency,
         last_order_at=ms_to_datetime(a.last_order_ms)) for a in alerts]
 
 
 def send_churn_triggers(settings: Settings, tenant: str, alerts: list[ChurnAlert],
                         data_end: datetime, now: datetime, horizon: float,
-                        rule: ChurnAlertRule) -> None:
+                        rule: ChurnAlertRule, currency: str) -> None:
     """Send the run's triggers to ``shop.triggers.churn_risk`` and wait for the broker's
     acknowledgement, before the run is stored (see ``train``)."""
     if not alerts:
@@ -121,7 +124,7 @@ def send_churn_triggers(settings: Settings, tenant: str, alerts: list[ChurnAlert
     try:
         with kafka_sender(bootstrap, topic) as send:
             assert send is not None
-            for trigger in churn_triggers(tenant, alerts, data_end, now, horizon, rule):
+            for trigger in churn_triggers(tenant, alerts, data_end, now, horizon, rule, currency):
                 send(str(trigger.user_id), dumps(trigger.model_dump()))
     except (RuntimeError, KafkaException) as exc:
         raise ShopstreamError(

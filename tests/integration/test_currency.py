@@ -21,7 +21,7 @@ In EUR (tenant ``fx`` reporting in EUR):
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import orjson
@@ -187,3 +187,25 @@ def test_automation_in_the_reporting_currency(shop):
                        ("2026-03-01", "post_purchase"): (1, 2, D("34.71")),
                        ("2026-03-02", "post_purchase"): (1, 1, D("0"))}
     assert unconverted == {"JPY": D("1500")}
+
+
+def test_the_lifetime_model_reads_orders_in_the_reporting_currency(shop):
+    """``predict train``'s orders: each net value converted as the reports convert it (the
+    order at its date, a refund at its own); dave's JPY order, without a rate, is an order
+    of unknown value (None), never 1500 of anything."""
+    from sinks.analytics.prediction import Money, order_history
+
+    def values(currency):
+        return {(user, order_day): value for user, at_ms, value in
+                order_history(shop, "fx", Money(currency, "USD"))
+                for order_day in [datetime.fromtimestamp(at_ms / 1000, UTC).day]}
+
+    # o1 11.00 less its refund at day 2's rate (12.00): nothing left, never below 0
+    assert values("USD") == {("alice", 1): D("0"), ("bob", 1): D("25.00"),
+                             ("carol", 1): D("5.55"), ("alice", 2): D("40.00"),
+                             ("dave", 2): None, ("bob", 2): D("9.71")}
+    # in EUR: o2 20 * 1.25 / 1.10 = 22.727 -> 22.73; o3 5.55 / 1.10 = 5.045 -> 5.05;
+    # o6 7.77 * 1.25 / 1.20 = 8.094 -> 8.09; o1 and its refund are in EUR already
+    assert values("EUR") == {("alice", 1): D("0"), ("bob", 1): D("22.73"),
+                             ("carol", 1): D("5.05"), ("alice", 2): D("33.33"),
+                             ("dave", 2): None, ("bob", 2): D("8.09")}

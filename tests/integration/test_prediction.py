@@ -176,7 +176,7 @@ def test_churn_risk_triggers_for_valuable_customers_who_crossed_the_threshold(
     sent_at = NOW + timedelta(days=1)
     second = train(cdnow, "default", 90, 90, sent_at, alert_rule=rule,
                    before_write=lambda alerts, end: send_churn_triggers(
-                       settings, "default", alerts, end, sent_at, 90, rule))
+                       settings, "default", alerts, end, sent_at, 90, rule, "USD"))
 
     # the alerts, worked out independently from the two runs' stored forecasts and the orders
     revenue: dict[str, Decimal] = {}
@@ -196,9 +196,11 @@ def test_churn_risk_triggers_for_valuable_customers_who_crossed_the_threshold(
     records = read_topic(kafka, settings.topics.triggers["churn_risk"])
     triggers = [ChurnRisk.model_validate(orjson.loads(r.value)) for r in records]
     assert sorted(t.user_id for t in triggers) == sorted(expected)
-    again = churn_triggers("default", list(second.alerts), second.data_end, sent_at, 90, rule)
+    again = churn_triggers("default", list(second.alerts), second.data_end, sent_at, 90, rule,
+                           "USD")
     assert sorted(t.trigger_id for t in triggers) == sorted(t.trigger_id for t in again)
-    assert all(t.time == second.data_end and t.churn_risk >= 0.5 for t in triggers)
+    assert all(t.time == second.data_end and t.churn_risk >= 0.5 and t.currency == "USD"
+               for t in triggers)
 
 
 

@@ -32,6 +32,28 @@ def test_orders_on_one_day_are_one_purchase_worth_their_sum():
     assert s.monetary.tolist() == [15.0, 0.0]  # (22 + 8) / 2; the first day is not a repeat
     assert s.orders.tolist() == [5, 1]
     assert s.revenue.tolist() == [45.0, 50.0]
+    assert s.valued.tolist() == [2, 0]
+
+
+def test_an_order_of_unknown_value_counts_as_an_order_and_not_in_the_spend():
+    """An order in a currency without an exchange rate (value None): its day is a purchase
+    (frequency, recency), but the mean spend (monetary) is over the days of known value only
+    (``valued`` of them), and revenue sums what is known."""
+    history = [
+        ("alice", ms(1), Decimal("10")),
+        ("alice", ms(3), None),  # a repeat day of unknown value
+        ("alice", ms(5), Decimal("30")), ("alice", ms(5, 14), Decimal("6")),  # day 4: 36
+        ("alice", ms(7), Decimal("4")), ("alice", ms(7, 15), None),  # day 6: partly unknown
+        ("bob", ms(2), None), ("bob", ms(4), None),
+    ]
+    s = summarise(history, ms(11, 0))
+    assert s.customers == ["alice", "bob"]
+    assert s.frequency.tolist() == [3, 1]
+    assert s.recency.tolist() == [6, 2]
+    assert s.valued.tolist() == [1, 0]
+    assert s.monetary.tolist() == [36.0, 0.0]
+    assert s.orders.tolist() == [6, 2]
+    assert s.revenue.tolist() == [50.0, 0.0]
 
 
 def test_cdnow_summary_equals_lifetimes_summary():
