@@ -169,10 +169,25 @@ def _check_table(name: str, database: str, table: bool) -> None:
         raise ReadOnlyViolation(f"{name}: a tenant's key reads its shop's tables and views only")
 
 
+_FORMAT_CLAUSE = re.compile(r"\bFORMAT\s+([A-Za-z_]\w*)\s*$", re.I)
+
+
+def _check_format(statement: str, ast: list[str]) -> None:
+    """Refuse the statement's own FORMAT clause (the answer is a table the caller formats): a
+    final ``FORMAT name`` in the text that the parse shows hung off the statement."""
+    match = _FORMAT_CLAUSE.search(_bare(statement).rstrip())
+    if match and f" Identifier {match.group(1)}" in ast:
+        raise ReadOnlyViolation(f"a FORMAT clause ({match.group(1)}) is not taken here: the "
+                                "answer is a table; choose its form with `shopstream sql "
+                                "--format table|csv|json` (the worker's /sql answers JSON)")
+
+
 def parsed(client: Client, statement: str) -> list[str]:
-    """The lines of ``EXPLAIN AST`` of ``statement``: ClickHouse parses it, runs nothing."""
+    """The lines of ``EXPLAIN AST`` of ``statement``: ClickHouse parses it, runs nothing.
+    (A raw query, so that the client appends no FORMAT clause of its own to the statement.)"""
     try:
-        return [str(row[0]) for row in client.query(f"EXPLAIN AST {statement}").result_rows]
+        text = client.raw_query(f"EXPLAIN AST {statement}").decode()
+        return [line for line in text.split("\n") if line]
     except DatabaseError as exc:
         raise ClickHouseError(str(exc).split("\n")[0]) from exc
 
@@ -183,7 +198,9 @@ def run_sql(client: Client, sql: str, settings: dict[str, Any] | None = None,
     more ClickHouse settings (a tenant's row filters); ``tenant_database``: the query is a
     tenant's (:func:`check_parsed`)."""
     statement = check_read_only(sql)
-    check_parsed(parsed(client, statement), tenant_database)
+    ast = parsed(client, statement)
+    _check_format(statement, ast)
+    check_parsed(ast, tenant_database)
     try:
         return query_table(client, statement,
                            settings={**(settings or {}), **QUERY_LIMITS, "readonly": 2})

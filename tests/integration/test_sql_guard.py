@@ -80,3 +80,15 @@ def test_a_tenants_query_reads_its_shops_tables_only(clickhouse):
                        ("SELECT * FROM merge(currentDatabase(), '^events$')", "table functions")):
         with pytest.raises(ReadOnlyViolation, match=why):
             run_sql(clickhouse, query, tenant_database=database)
+
+
+@pytest.mark.parametrize("query", ["SELECT 1 AS x FORMAT JSON",
+                                   "SELECT count() FROM events WHERE 1 FORMAT CSVWithNames",
+                                   "SHOW TABLES FORMAT TSV"])
+def test_a_format_clause_is_refused_with_the_option_to_use_instead(clickhouse, query):
+    """The answer is a table that the command (or /sql) formats: a query's own FORMAT clause
+    was a syntax error about "FORMAT Native" before; it is a refusal naming --format."""
+    with pytest.raises(ReadOnlyViolation, match="--format"):
+        run_sql(clickhouse, query)
+    # a column or table named like a format is no FORMAT clause
+    run_sql(clickhouse, "SELECT 1 AS JSON FROM events AS CSV")
