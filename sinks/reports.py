@@ -22,19 +22,13 @@ from models.segments import customer_segment, quintile_scores, rfm_segment
 from models.times import as_utc
 from sinks.analytics import currency as fx
 from sinks.analytics.automation import automation_sql, quality_sql
-from sinks.analytics.bots import (
-    human_only,
-    not_a_bot_event,
-    not_a_bot_key,
-    without_bot_coupons,
-    without_bot_figures,
-    without_bot_products,
-)
+from sinks.analytics.bots import human_only, not_a_bot_event, not_a_bot_key
 from sinks.analytics.dimensions import kpis_by_sql
 from sinks.analytics.experiments import COLUMNS as EXPERIMENT_COLUMNS
 from sinks.analytics.experiments import TYPES as EXPERIMENT_TYPES
 from sinks.analytics.experiments import experiment_rows
 from sinks.analytics.prediction import latest_predictions
+from sinks.analytics.ranges import coupon_figures, kpi_figures, product_figures
 from sinks.report_types import (
     ALL_ROWS,
     GRAINS,
@@ -57,22 +51,11 @@ def kpis(client: Client, p: ReportParams) -> Table:
     grain = grain_of(p, "day")
     if p.by:
         return _query(client, kpis_by_sql(GRAINS[grain], p.by, p.include_bots), p)
-    bucket = GRAINS[grain].format(c="k.minute")
     first_bucket = GRAINS[grain].format(c="first_seen")
     # sessions (models/funnel.py) are computed from events, bucketed by the minute of each
     # event as the rollup's minutes are
     minute = "toStartOfMinute(toDateTime(e.event_time, 'UTC'))"
     session_bucket = GRAINS[grain].format(c=minute)
-    figures = f"""
-        SELECT {bucket} AS bucket, uniqExactMerge(k.users) AS users,
-               sum(k.page_views) AS page_views, sum(k.product_views) AS product_views,
-               sum(k.adds) AS adds, sum(k.checkouts) AS checkouts, sum(k.orders) AS orders,
-               sum(k.revenue) AS revenue, sum(k.refunds) AS refunds,
-               sum(k.refund_amount) AS refund_amount, sum(k.cancellations) AS cancellations,
-               sum(k.cancel_amount) AS cancel_amount
-        FROM kpi_minute AS k
-        WHERE k.tenant = {{tenant:String}} AND {TIME_RANGE.format(c="k.minute")}
-        GROUP BY bucket"""
     sql = f"""
     SELECT
         k.bucket AS bucket, ifNull(s.sessions, 0) AS sessions, users,
@@ -82,12 +65,12 @@ def kpis(client: Client, p: ReportParams) -> Table:
         m.fx_cancel_amount AS cancel_amount, revenue - refund_amount - cancel_amount AS net_revenue,
         toDecimal128(if(m.fx_orders > 0, round(revenue / m.fx_orders, 2), 0), 2) AS aov,
         if(ifNull(s.sessions, 0) > 0, round(orders / s.sessions, 4), 0) AS conversion_rate
-    FROM ({without_bot_figures(figures, p.include_bots)}
+    FROM ({kpi_figures(p, GRAINS[grain])}
     ) AS k
     LEFT JOIN (
         SELECT {session_bucket} AS bucket, uniqExact(e.session_id) AS sessions
         FROM session_events AS e
-        WHERE e.tenant = {{tenant:String}} AND {TIME_RANGE.format(c=minute)}
+        WHERE e.tenant = {{tenant:String}} AND {TIME_RANGE.format(c="e.event_time")}
               {human_only(p.include_bots, "e.is_bot")}
         GROUP BY bucket
     ) AS s ON s.bucket = k.bucket
@@ -126,13 +109,7 @@ def funnel(client: Client, p: ReportParams) -> Table:
 
 
 def products(client: Client, p: ReportParams) -> Table:
-    daily = without_bot_products(f"""
-        SELECT product_id, sum(views) AS views, sum(adds) AS adds, sum(removes) AS removes,
-               sum(purchases) AS purchases, sum(units) AS units, sum(revenue) AS revenue,
-               sum(refunded_units) AS refunded_units, sum(refunded_revenue) AS refunded_revenue
-        FROM product_daily
-        WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="toDateTime64(day, 3, 'UTC')")}
-        GROUP BY product_id""", p.include_bots)
+    daily = product_figures(p)
     sql = f"""
     SELECT d.product_id AS product_id, views, adds, removes, purchases, units,
            m.fx_revenue AS revenue, refunded_units, m.fx_refunded_revenue AS refunded_revenue,
@@ -169,11 +146,7 @@ def attribution(client: Client, p: ReportParams) -> Table:
 
 
 def coupons(client: Client, p: ReportParams) -> Table:
-    daily = without_bot_coupons(f"""
-        SELECT coupon, sum(applied) AS applied, sum(denied) AS denied, sum(removed) AS removed,
-               sum(orders) AS orders FROM coupon_daily
-        WHERE tenant = {{tenant:String}} AND {TIME_RANGE.format(c="toDateTime64(day, 3, 'UTC')")}
-        GROUP BY coupon""", p.include_bots)
+    daily = coupon_figures(p)
     sql = f"""
     SELECT c.coupon AS coupon, applied, denied, removed, orders, m.fx_discount AS discount,
            m.fx_revenue AS revenue

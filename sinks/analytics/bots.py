@@ -10,7 +10,9 @@ that bucket's users, nor among new users once it ever sent one.
 
 The other daily rollups (``product_daily``, ``coupon_daily``) are read the same way: less
 their own views' rows over the bot events (and the order lines of bot orders), a product or
-coupon whose every figure came from bots left out. Reports over raw tables AND in
+coupon whose every figure came from bots left out (over a range off a rollup's grain,
+:mod:`sinks.analytics.ranges` reads the views' rows of the range instead, and subtracts
+their bot rows of the same range). Reports over raw tables AND in
 :func:`human_only` (tables with ``is_bot``) or :func:`not_a_bot_event` (``order_items``,
 through the line's order event).
 """
@@ -28,7 +30,6 @@ from sinks.schema.rollups import (
 
 KPI_FIGURES = ("users", "page_views", "product_views", "adds", "checkouts", "orders", "revenue",
                "refunds", "refund_amount", "cancellations", "cancel_amount")
-ROLLUP = "FROM kpi_minute AS k"
 
 _MV_QUERY = KPI_MINUTE_MV.split(" AS\n", 1)[1]  # "SELECT ... FROM events AS e GROUP BY ..."
 _MINUTE = "toStartOfMinute(event_time) AS minute"
@@ -52,13 +53,6 @@ def kpi_rows_of_events(where: str, dimension: str | None = None) -> str:
 BOT_KPI_ROWS = kpi_rows_of_events("e.is_bot = 1")
 
 
-def without_bot_figures(figures: str, include_bots: bool) -> str:
-    """``figures`` (a query reading ``FROM kpi_minute AS k`` that gives ``bucket`` and
-    :data:`KPI_FIGURES`), less the same figures of bot events unless ``include_bots``."""
-    return without_bot_rows(figures, ROLLUP, f"FROM ({BOT_KPI_ROWS}) AS k", "bucket",
-                            KPI_FIGURES, include_bots)
-
-
 def without_bot_rows(figures: str, source: str, bot_source: str, key: str,
                      names: tuple[str, ...], include_bots: bool) -> str:
     """``figures`` (a query with ``source``, e.g. ``FROM product_daily``, once, giving
@@ -80,39 +74,41 @@ def without_bot_rows(figures: str, source: str, bot_source: str, key: str,
 BOT_EVENT_IDS = "SELECT event_id FROM events WHERE tenant = {tenant:String} AND is_bot = 1"
 _DAY_RANGE = ("toDateTime64(toDate(event_time), 3, 'UTC') >= {start:DateTime64(3, 'UTC')} AND "
               "toDateTime64(toDate(event_time), 3, 'UTC') < {end:DateTime64(3, 'UTC')}")
+_EXACT_RANGE = ("event_time >= {start:DateTime64(3, 'UTC')} AND "
+                "event_time < {end:DateTime64(3, 'UTC')}")
 
 
-def _view_rows(view: str, table: str, where: str) -> str:
+def view_rows(view: str, table: str, where: str, exact: bool = False) -> str:
     """The rows materialized view ``view`` writes for the tenant's rows of ``table`` (read
-    by it once) that match ``where`` and fall on a day of the range."""
+    by it once) that match ``where`` and fall on a day of the range (``exact``: in the
+    range itself)."""
     query = view.split(" AS\n", 1)[1]
     pattern = rf"FROM {table}(?=\n| AS e\n)"
     if len(re.findall(pattern, query)) != 1:
         raise ValueError(f"a rollup view's query changed: update {__name__}")
-    rows = f"FROM (SELECT * FROM {table} WHERE tenant = {{tenant:String}} AND {_DAY_RANGE} AND {where})"
+    in_range = _EXACT_RANGE if exact else _DAY_RANGE
+    rows = f"FROM (SELECT * FROM {table} WHERE tenant = {{tenant:String}} AND {in_range} AND {where})"
     return re.sub(pattern, lambda _: rows, query)
+
+
+def product_rows(where_events: str, where_items: str, exact: bool = False) -> str:
+    """``product_daily``'s rows as its two views write them, of the events and order lines
+    that match (see :func:`view_rows`)."""
+    return (f"{view_rows(PRODUCT_DAILY_EVENTS_MV, 'events', where_events, exact)}\nUNION ALL\n"
+            f"{view_rows(PRODUCT_DAILY_ITEMS_MV, 'order_items', where_items, exact)}")
 
 
 PRODUCT_FIGURES = ("views", "adds", "removes", "purchases", "units", "revenue",
                    "refunded_units", "refunded_revenue")
-BOT_PRODUCT_ROWS = (f"{_view_rows(PRODUCT_DAILY_EVENTS_MV, 'events', 'is_bot = 1')}\nUNION ALL\n"
-                    f"{_view_rows(PRODUCT_DAILY_ITEMS_MV, 'order_items', f'event_id IN ({BOT_EVENT_IDS})')}")
 COUPON_FIGURES = ("applied", "denied", "removed", "orders")
-BOT_COUPON_ROWS = _view_rows(COUPON_DAILY_MV, "events", "is_bot = 1")
 
 
-def without_bot_products(figures: str, include_bots: bool) -> str:
-    """``figures`` (reading ``FROM product_daily`` once; ``product_id`` and
-    :data:`PRODUCT_FIGURES`) without bot events' and bot orders' rows unless included."""
-    return without_bot_rows(figures, "FROM product_daily\n", f"FROM ({BOT_PRODUCT_ROWS})\n",
-                            "product_id", PRODUCT_FIGURES, include_bots)
+def bot_product_rows(exact: bool = False) -> str:
+    return product_rows("is_bot = 1", f"event_id IN ({BOT_EVENT_IDS})", exact)
 
 
-def without_bot_coupons(figures: str, include_bots: bool) -> str:
-    """``figures`` (reading ``FROM coupon_daily`` once; ``coupon`` and
-    :data:`COUPON_FIGURES`) without bot events' rows unless included."""
-    return without_bot_rows(figures, "FROM coupon_daily\n", f"FROM ({BOT_COUPON_ROWS})\n",
-                            "coupon", COUPON_FIGURES, include_bots)
+def bot_coupon_rows(exact: bool = False) -> str:
+    return view_rows(COUPON_DAILY_MV, "events", "is_bot = 1", exact)
 
 
 def human_only(include_bots: bool, column: str = "is_bot") -> str:
