@@ -25,6 +25,7 @@ from prometheus_client import Counter
 from models.erasure import identity_hash
 from models.errors import ShopstreamError
 from models.settings import Settings
+from streams.kafka.admin import topics_for_producing
 from streams.kafka.discovery import configured_bootstrap
 from streams.kafka.follower import TopicFollower
 from streams.monitoring import metrics
@@ -129,6 +130,9 @@ def followed_for_backfill(settings: Settings, client: Any,
     the file would bring the people back."""
     bootstrap = configured_bootstrap(settings)
     if bootstrap is not None:
+        # a broker no shopstream process has used yet has no erasure topic: nobody was
+        # erased, and the topic is made as a worker would make it, rather than waited for
+        topics_for_producing(settings, bootstrap)
         return followed(settings, bootstrap, timeout).erased_event
     erasures = erasures_recorded(client)
     if erasures:

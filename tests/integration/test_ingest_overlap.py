@@ -80,3 +80,25 @@ def test_a_run_that_wrote_events_without_their_lines_is_completed(clickhouse, tm
     stored_lines = clickhouse.query("SELECT count() FROM order_items").result_rows[0][0]
     assert stored_lines == lines_in_file
     assert figures(clickhouse)[:3] == (len(orders_only), len(orders_only), len(orders_only))
+
+
+def test_ingest_with_a_broker_no_shopstream_process_used_yet(kafka, prefix, clickhouse,
+                                                             tmp_path, monkeypatch):
+    """A new analyst's first `shopstream ingest` with KAFKA_BOOTSTRAP set, on a topic prefix
+    nothing has used: the erasure topic is made (nobody was erased) and the file goes in. It
+    waited 30 s and failed with UNKNOWN_TOPIC_OR_PART before."""
+    from confluent_kafka.admin import AdminClient
+
+    from models.settings import load_settings
+    from streams.privacy.suppression import followed_for_backfill
+
+    settings = load_settings(kafka_bootstrap=kafka, topic_prefix=prefix,
+                             data_dir=tmp_path / "data")
+    assert settings.topics.erased not in AdminClient(
+        {"bootstrap.servers": kafka}).list_topics(timeout=10).topics
+    erased = followed_for_backfill(settings, clickhouse, timeout=20)
+    assert erased is not None
+    assert not erased({"tenant": "default", "userId": "u1"})
+    summary = ingest(write(tmp_path / "a.jsonl", lines(50)), "jsonl", ClickHouseWriter(clickhouse),
+                     Rules(), tmp_path / "dead.jsonl", now=lambda: NOW, erased=erased)
+    assert summary.events == 50
