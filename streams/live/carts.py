@@ -140,15 +140,15 @@ class CartBook:
         props = ev.props
         key = self._cart_key(ev)
         cart = self.carts.get(key)
-        if ev.name == EventName.CART_VIEWED and cart is None:
-            return
+        pid = props.get("product_id")
+        if cart is None and not (ev.name == EventName.PRODUCT_ADDED and pid):
+            return  # only a product put in opens a cart: a view or a removal of none is no cart
         if cart is None:
             cart = Cart(ev.tenant, key.split("|", 2)[2], ev.user_key, ev.user_id, ev.anonymous_id,
                         ev.session_id, str(props.get("currency") or "USD"), ev.ts, ev.ts)
         cart.user_id = ev.user_id or cart.user_id
         cart.first_ms, cart.last_ms = min(cart.first_ms, ev.ts), max(cart.last_ms, ev.ts)
         cart.session_id = ev.session_id or cart.session_id
-        pid = props.get("product_id")
         if ev.name == EventName.PRODUCT_ADDED and pid and (
                 str(pid) in cart.lines or len(cart.lines) < MAX_CART_LINES):
             line = cart.lines.get(pid) or Line(str(pid), props.get("name"), props.get("category"),

@@ -154,6 +154,19 @@ def test_checked_out_and_emptied_carts_never_trigger():
     assert run.state.carts.carts == {}
 
 
+def test_a_removal_or_a_view_of_a_cart_that_is_not_open_opens_none():
+    """A Product Removed sent twice, or after the checkout, or for a cart never filled, made
+    an empty cart that fired a Cart Abandoned with 0 items."""
+    run = Run()
+    run.feed(ev("Product Removed", T0, product_id="p4", quantity=1, cart_id="c-rm"),
+             ev("Cart Viewed", T0, cart_id="c-view"),
+             ev("Product Added", T0, cart_id="c-nopid"))  # no product named: nothing put in
+    run.feed(add(T0, cart="c1"), ev("Checkout Started", T0 + MIN, cart_id="c1"),
+             ev("Product Removed", T0 + 2 * MIN, product_id="p1", quantity=1, cart_id="c1"))
+    assert run.idle(2 * DAY) == [] and run.triggers == []
+    assert run.state.carts.carts == {}
+
+
 def test_an_order_without_cart_id_closes_the_shoppers_carts():
     run = Run()
     run.feed(add(T0, cart="c1"), order(T0 + MIN))
