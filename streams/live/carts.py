@@ -100,6 +100,7 @@ class CartBook:
     carts: dict[str, Cart] = field(default_factory=dict)
     abandoned: dict[str, Abandonment] = field(default_factory=dict)
     late_events: int = 0
+    late_by_tenant: dict[str, int] = field(default_factory=dict)
     _deadlines: list[tuple[int, str]] = field(default_factory=list)
 
     # -- state ---------------------------------------------------------------------------
@@ -128,6 +129,7 @@ class CartBook:
         if ev.name in ACTIVITY:
             if late:
                 self.late_events += 1
+                self.late_by_tenant[ev.tenant] = self.late_by_tenant.get(ev.tenant, 0) + 1
                 return effects
             self._activity(ev, effects)
         elif ev.name in CLOSING:

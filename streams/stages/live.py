@@ -67,7 +67,7 @@ class LiveStage:
         self.config = LiveConfig.from_settings(settings)
         self.states: dict[int, PartitionState] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_TRIGGERS)
-        self.trigger_counts: dict[str, int] = {}
+        self.trigger_counts: dict[tuple[str, str], int] = {}  # (tenant, type): since started
         # the loop thread changes the states; the web views and timers read them
         self.lock = threading.RLock()
 
@@ -75,7 +75,8 @@ class LiveStage:
         """Count what was sent and keep the latest for the dashboard (``(trigger, JSON)``)."""
         for trigger, encoded in triggers:
             self.recent.appendleft(orjson.loads(encoded))
-            self.trigger_counts[trigger.type] = self.trigger_counts.get(trigger.type, 0) + 1
+            counted = (trigger.tenant, trigger.type)
+            self.trigger_counts[counted] = self.trigger_counts.get(counted, 0) + 1
             metrics.TRIGGERS.labels(trigger.type).inc()
 
     def now(self) -> int:
@@ -121,8 +122,8 @@ class LiveStage:
                                    self.rates.converter(tenant))
             open_carts = sum(1 for s in self.states.values() for c in s.carts.carts.values()
                              if c.tenant == tenant)
-            late = sum(s.carts.late_events for s in self.states.values())
-            counts = dict(self.trigger_counts)
+            late = sum(s.carts.late_by_tenant.get(tenant, 0) for s in self.states.values())
+            counts = {kind: n for (of, kind), n in self.trigger_counts.items() if of == tenant}
         return {"tenant": tenant, "as_of": format_ms(now), "currency": self.rates.reporting(tenant),
                 **figures, "open_carts": open_carts, "triggers": counts, "late_events": late}
 

@@ -210,3 +210,20 @@ def test_ticks_and_events_reach_the_metrics_even_when_nothing_commits() -> None:
     clock[0] += 1_000
     assert processor.tick(set()) == []  # nothing due: no transaction, no commit
     assert metrics.LIVE_TICKS._value.get() == ticks + 1
+
+
+def test_live_counts_triggers_and_late_events_of_its_tenant_only() -> None:
+    """``/live`` of a tenant showed every tenant's trigger counts and late events."""
+    live, clock = LiveStage(SETTINGS), [WALL]
+    processor = LiveProcessor(live, SETTINGS, lambda partition: {}, clock=lambda: clock[0])
+    processor.assigned([2])
+    processor.handle(event(add(T0, cart="c1"), 0))
+    processor.handle(event({**add(T0, cart="c2", user="bob"), "tenant": "t2"}, 1))
+    processor.handle(event({**add(T0 + 10 * MIN, cart="c3", user="cy"), "tenant": "t2"}, 2))
+    processor.handle(event({**add(T0 - 10 * MIN, cart="c3", user="cy"), "tenant": "t2"}, 3))
+    processor.tick({2})  # caught up: idle from here on
+    clock[0] = WALL + 45 * MIN
+    processor.tick({2})
+    t1, t2 = live.live("t1"), live.live("t2")
+    assert (t1["triggers"], t1["late_events"]) == ({"cart_abandoned": 1}, 0)
+    assert (t2["triggers"], t2["late_events"]) == ({"cart_abandoned": 2}, 1)
