@@ -238,6 +238,7 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
             dlq_topic=settings.topics.dlq, session_timeout_s=settings.session_timeout_s,
             rows=dropping(EVENT_ROWS, names_erased(  # no erased person's rows
                 EVENTS, erased, anyone=lambda: len(suppression) > 0)),
+            shared_warning=split_database_warning(settings),
         )
         stages.append(StageThread("sink", sink.run, sink.stop).start())
         for automation_sink in automation_sinks(settings, bootstrap, board, database, erased,
@@ -279,7 +280,8 @@ def automation_sinks(settings: Settings, bootstrap: str, board: HealthBoard,
         connect=database, batch_rows=settings.sink_batch_rows,
         batch_seconds=settings.sink_batch_seconds, max_backoff=settings.sink_max_backoff_s,
         session_timeout_s=settings.session_timeout_s,
-        lag=lambda topic, partition: SINK_TOPIC_LAG.labels(topic, str(partition)))
+        lag=lambda topic, partition: SINK_TOPIC_LAG.labels(topic, str(partition)),
+        shared_warning=split_database_warning(settings))
     return [
         KafkaSink(bootstrap, list(topics.triggers.values()),
                   group=f"{faust_app_id(settings)}-clickhouse-triggers",
@@ -297,6 +299,19 @@ def automation_sinks(settings: Settings, bootstrap: str, board: HealthBoard,
                   health=board.stage("dead-letter-sink", topics.dlq, settings.blocked_limit_s),
                   **common),
     ]
+
+
+def split_database_warning(settings: Settings) -> str | None:
+    """What a sink says when another worker's sink shares its topics, if this worker writes an
+    embedded ClickHouse: each database then holds only its worker's share."""
+    from sinks.connection import is_embedded
+
+    if not is_embedded(settings.resolved_clickhouse_url):
+        return None
+    return ("another worker's sink holds the others, and with embedded ClickHouse each worker "
+            "writes its share into its own database, so no database (and no report) holds "
+            "the whole shop: give the workers one ClickHouse server (CLICKHOUSE_URL), or run "
+            "the sinks in one worker only (SHOPSTREAM_SINK_ENABLED=false on the others)")
 
 
 def exit_even_if_threads_linger(code: int, stages_alive: bool = False) -> None:

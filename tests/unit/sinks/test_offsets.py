@@ -88,3 +88,38 @@ def test_the_lag_is_what_each_partition_has_left_and_unknown_positions_are_left_
                            ("t", 3): (120, 100)})
     lags = list(partition_lags(consumer, [("t", 0), ("t", 1), ("t", 2), ("t", 3), ("t", 9)]))  # type: ignore[arg-type]
     assert lags == [("t", 0, 60), ("t", 1, 0), ("t", 3, 0)]
+
+
+class _Metadata:
+    """``list_topics()`` of a broker whose ``shop.events`` has 12 partitions."""
+
+    def __init__(self) -> None:
+        self.topics = {"shop.events": type("T", (), {"partitions": dict.fromkeys(range(12))})()}
+
+
+class _Health:
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def assigned(self, partitions: list[int]) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def test_a_sink_that_must_hold_every_partition_says_when_it_holds_some() -> None:
+    """With embedded ClickHouse each worker's sink writes its own database: one that holds
+    only some partitions (another worker's sink has the rest) says so on /health."""
+    real = KafkaSink("127.0.0.1:9", "shop.events", "g", connect=lambda: None,  # type: ignore[arg-type,return-value]
+                     dlq_topic=None, shared_warning="split")
+    real.consumer.close()
+    health = _Health()
+    real.consumer = type("C", (), {"list_topics": lambda self, timeout: _Metadata()})()  # type: ignore[assignment]
+    real.health = health  # type: ignore[assignment]
+    real._assigned = {("shop.events", p) for p in range(12)}
+    real._report_assigned()
+    assert health.warnings == []
+    real._assigned = {("shop.events", p) for p in range(6)}
+    real._report_assigned()
+    assert health.warnings == ["clickhouse-sink holds 6 of the 12 partitions of shop.events: split"]
