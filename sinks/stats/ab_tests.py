@@ -138,6 +138,14 @@ def choose_control(variation_ids: list[str]) -> int:
     return min(range(len(variation_ids)), key=lambda i: variation_ids[i])
 
 
+def no_sample_size(base_rate: float, mde: float) -> str:
+    """Why no sample size can be worked out for the control's conversion rate."""
+    if base_rate <= 0:
+        return "control has no conversions yet"
+    return (f"no sample size: the control converts {base_rate:.1%} of its shoppers, so a "
+            f"{mde:.0%} change is out of reach (SHOPSTREAM_EXPERIMENT_MDE)")
+
+
 def judge(variants: list[VariantCounts], rules: ExperimentRules = ExperimentRules(),
           control_index: int | None = None) -> list[dict[str, Any]]:
     """One record per variant (in the given order): its figures against the control, and a
@@ -164,7 +172,8 @@ def judge(variants: list[VariantCounts], rules: ExperimentRules = ExperimentRule
         elif srm:
             decision = "sample ratio mismatch: check the assignment"
         elif not enough:
-            decision = ("control has no conversions yet" if required is None
+            decision = (no_sample_size(control.conversions / control.shoppers, rules.mde)
+                        if required is None
                         else f"not enough shoppers yet ({min(v.shoppers for v in variants)} "
                         f"of {required} per variant)")
         elif significant:

@@ -178,7 +178,7 @@ class Customers:
                     tenant=c.tenant, time=ms_to_datetime(quiet_since + self.winback_after_ms),
                     emitted_at=ms_to_datetime(wall_ms), user_id=c.user_id, anonymous_id=c.anonymous_id,
                     last_order_at=ms_to_datetime(c.last_order_ms), last_seen_at=ms_to_datetime(quiet_since),
-                    days_inactive=round((now_ms - quiet_since) / DAY_MS, 2), orders=c.orders,
+                    days_inactive=round(self.winback_after_ms / DAY_MS, 2), orders=c.orders,
                     revenue=Decimal(c.revenue)))
             if changed:
                 effects.writes[key] = c

@@ -127,3 +127,13 @@ def test_the_control_wins_when_every_variant_is_significantly_worse():
     out = judge([variant("control", 5000, 600), variant("b", 5000, 480)], ExperimentRules(mde=0.2))
     assert out[1]["decision"] == "worse than control"
     assert [r["winner"] for r in out] == [True, False]
+
+
+def test_without_a_sample_size_the_decision_says_why():
+    """A control converting every shopper leaves no 10% change to detect: that is not "no
+    conversions yet" (what it said); a control without conversions is."""
+    saturated = judge([variant("control", 20, 20), variant("b", 20, 15)])
+    assert saturated[1]["decision"].startswith("no sample size: the control converts 100.0%")
+    none = judge([variant("control", 20, 0), variant("b", 20, 3)])
+    assert none[1]["decision"] == "control has no conversions yet"
+    assert not any(r["winner"] for r in saturated + none)

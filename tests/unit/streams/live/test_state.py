@@ -365,6 +365,10 @@ def test_post_purchase_unless_refunded_winback_and_segment_changes():
     [winback] = run.idle(30 * DAY)
     assert winback.type == "winback" and winback.orders == 2
     assert winback.last_seen_at.isoformat().startswith("2026-03-04T10:00")
+    # checked days after it fell due: the figure is the rule's, as far from last_seen_at as
+    # the trigger's time is (it was the days up to the check, so it changed with the check)
+    assert winback.days_inactive == 30.0
+    assert (winback.time - winback.last_seen_at).days == 30
     assert run.idle(30 * DAY) == []  # once per quiet stretch
 
 
