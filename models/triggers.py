@@ -100,7 +100,8 @@ class Winback(Trigger):
     event: Literal["Winback"] = "Winback"
     last_order_at: datetime
     last_seen_at: datetime
-    days_inactive: float = Field(description="from last_seen_at to the trigger's time: the win-back rule's days")
+    days_inactive: float = Field(
+        description="from last_seen_at to the trigger's time: the win-back rule's days")
     orders: int
     revenue: Decimal
 
