@@ -24,7 +24,7 @@ from models.times import as_utc
 from sinks.report_types import column_kinds, decimal_digits
 from sinks.reports import GRAINS, REPORTS, Table
 from streams.cli.command import TENANT_HELP, limit_arg, share_arg, tenant_arg, time_arg
-from streams.cli.output import write_table
+from streams.cli.output import say_unconverted, write_table
 from streams.webhooks.delivery import post
 
 FORMATS = ("csv", "json", "parquet", "xlsx")
@@ -134,10 +134,9 @@ def export_table(table: Table, fmt: str, path: Path) -> None:
         if fmt in ("csv", "json"):
             with tmp.open("w", encoding="utf-8", newline="") as out:
                 write_table(table, fmt, out)
-        elif fmt == "parquet":
-            _write_parquet(table, tmp)
-        else:
-            _write_xlsx(table, tmp)
+        else:  # (write_table says it for csv and json)
+            say_unconverted(table)
+            (_write_parquet if fmt == "parquet" else _write_xlsx)(table, tmp)
         tmp.chmod(0o666 & ~current_umask())  # as any file written here (mkstemp: 0600)
         tmp.replace(path)
     finally:

@@ -28,13 +28,18 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def say_unconverted(table: Table) -> None:
+    """On stderr: the amounts in currencies without a rate, left out of the money figures."""
+    if table.unconverted:
+        print("not converted (no exchange rate; `shopstream fx load`), left out of the money "
+              "figures: " + amounts_text(table.unconverted), file=sys.stderr)
+
+
 def write_table(table: Table, fmt: str, out: TextIO | None = None) -> None:
     """``table`` as JSON, CSV or aligned text on ``out`` (the standard output of the moment:
     ``sys.stdout`` is looked up at the call, so a redirection made after import holds)."""
     out = out if out is not None else sys.stdout
-    if table.unconverted:  # amounts in currencies without a rate, left out of the money figures
-        print("not converted (no exchange rate; `shopstream fx load`), left out of the money "
-              "figures: " + amounts_text(table.unconverted), file=sys.stderr)
+    say_unconverted(table)
     if fmt == "json":
         records = [{c: (list(v) if isinstance(v, tuple) else v) for c, v in r.items()}
                    for r in table.records()]

@@ -239,3 +239,14 @@ def test_an_out_of_another_name_or_no_extension_is_written(tmp_path):
 
     for name in ("report", "report.txt", "r.csv.gz", "r.CSV"):
         assert checked_out(tmp_path / name, "csv") == tmp_path / name
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet", "xlsx"])
+def test_every_format_says_what_was_not_converted(tmp_path, capsys, fmt):
+    """Amounts without an exchange rate are left out of the money figures: every format
+    says so on stderr (parquet and xlsx said nothing)."""
+    table = Table(TABLE.columns, TABLE.rows)
+    table.unconverted = {"JPY": Decimal("1500")}
+    export_table(table, fmt, tmp_path / f"r.{fmt}")
+    err = capsys.readouterr().err
+    assert "not converted" in err and "JPY 1500" in err, err
