@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
-from sinks.stats.errors import FitFailed, NotEnoughData
+from sinks.stats.errors import FitFailed, NotEnoughData, check_shapes
 
 Array = NDArray[np.float64]
 
@@ -69,8 +69,11 @@ def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> BgNbdParams:
     result = minimize(objective, start, method="Nelder-Mead",
                       options={"xatol": 1e-7, "fatol": 1e-12, "maxiter": 20_000, "maxfev": 40_000})
     if not result.success or not np.all(np.isfinite(result.x)):
-        raise FitFailed(f"BG/NBD fit did not converge: {result.message}")
+        raise FitFailed(f"BG/NBD fit did not converge on {int(total)} customer(s): "
+                        f"{result.message} (the orders may show no one leaving, or too few "
+                        "customers to tell)")
     r, alpha, a, b = (float(v) for v in np.exp(result.x))
+    check_shapes("BG/NBD", int(total), r=r, a=a, b=b)
     return BgNbdParams(r, alpha, a, b)
 
 

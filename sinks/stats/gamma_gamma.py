@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 from scipy.special import gammaln
 
-from sinks.stats.errors import FitFailed, NotEnoughData
+from sinks.stats.errors import FitFailed, NotEnoughData, check_shapes
 
 Array = NDArray[np.float64]
 
@@ -54,6 +54,7 @@ def fit_gamma_gamma(x: ArrayLike, m: ArrayLike) -> GammaGammaParams:
     if not result.success or not np.all(np.isfinite(result.x)):
         raise FitFailed(f"Gamma-Gamma fit did not converge: {result.message}")
     p, q, v = (float(value) for value in np.exp(result.x))
+    check_shapes("Gamma-Gamma", int(x_.size), p=p, q=q)
     if q <= 1:
         raise FitFailed(f"Gamma-Gamma fit gave q = {q:.3f} <= 1: mean order values vary too "
                         "much across customers for an expected value")

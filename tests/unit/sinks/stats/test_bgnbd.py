@@ -96,3 +96,17 @@ def test_probability_of_no_purchase_against_a_simulation():
 def test_no_repeat_purchases_is_not_enough_data():
     with pytest.raises(NotEnoughData, match="repeat purchases"):
         fit_bgnbd([0, 0, 0], [0, 0, 0], [5, 9, 3])
+
+
+def test_a_fit_at_the_edge_of_the_model_is_refused_not_stored():
+    """Six customers over ten days, two of them buying again a day later: the likelihood is
+    best with a -> inf and b -> 0 (no one ever leaves), and the "fit" gave every customer a
+    p_alive of 0 or 1. It is refused, saying why; so is the spend model's q -> inf on two
+    repeat buyers."""
+    from sinks.stats.errors import FitFailed
+    from sinks.stats.gamma_gamma import fit_gamma_gamma
+
+    with pytest.raises(FitFailed, match="edge of the model .*a=.*b=.*on 6 customer"):
+        fit_bgnbd([1, 1, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [9, 8, 9, 8, 2, 1])
+    with pytest.raises(FitFailed, match=r"Gamma-Gamma fit ran to the edge .*q="):
+        fit_gamma_gamma([1, 1], [25.0, 9.7])
