@@ -49,7 +49,7 @@ from models.logs import RateLimitedLog
 from sinks import metrics
 from sinks.dead_letters import DeadLetterSender, Refused, SinkStopped
 from sinks.errors import RowsRefused
-from sinks.offsets import COMMIT_TIMEOUT_S, commit_offsets, partition_lags
+from sinks.offsets import COMMIT_TIMEOUT_S, commit_offsets, partition_lags, warn_if_shared
 from sinks.sink_lane import (
     HealthReporter,
     InsertLane,
@@ -116,9 +116,7 @@ class KafkaSink:
         self.batch_rows = batch_rows
         self.batch_seconds = batch_seconds
         self.commit_timeout_s = commit_timeout_s
-        # said (log, /health) while another consumer of the group holds some of the
-        # partitions, when that matters (each worker writing its own embedded database)
-        self.shared_warning = shared_warning
+        self.shared_warning = shared_warning  # said while the group shares the partitions
         self._lag = lag or (lambda _topic, partition: metrics.SINK_LAG.labels(str(partition)))
         self._stop = threading.Event()
         self._clickhouse = RetryingWriter(connect, self._stop, self.health, max_backoff)
@@ -166,13 +164,8 @@ class KafkaSink:
     def _report_assigned(self) -> None:
         self.health.assigned(sorted({partition for _topic, partition in self._assigned}))
         if self.shared_warning is not None and self._assigned:
-            metadata = self.consumer.list_topics(timeout=10).topics
-            total = sum(len(metadata[t].partitions) for t in self.topics if t in metadata)
-            if len(self._assigned) < total:
-                warning = (f"{self.name} holds {len(self._assigned)} of the {total} partitions "
-                           f"of {', '.join(self.topics)}: {self.shared_warning}")
-                log.warning("%s", warning)
-                self.health.warn(warning)
+            warn_if_shared(self.consumer, self.topics, len(self._assigned), self.name,
+                           self.shared_warning, self.health.warn)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._written(wait=True)  # one ClickHouse call at a time (a server session is serial)

@@ -4,7 +4,7 @@ partition is behind (the Kafka client side of :mod:`sinks.kafka_sink`)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -48,3 +48,15 @@ def partition_lags(consumer: Consumer,
             continue
         if high >= 0 and position >= 0:
             yield topic, partition, max(high - position, 0)
+
+
+def warn_if_shared(consumer: Consumer, topics: list[str], held: int, name: str, why: str,
+                   warn: Callable[[str], None]) -> None:
+    """Log and ``warn`` that sink ``name`` holds only ``held`` of the topics' partitions
+    (another consumer of the group holds the rest), and ``why`` that matters."""
+    metadata = consumer.list_topics(timeout=10).topics
+    total = sum(len(metadata[t].partitions) for t in topics if t in metadata)
+    if held < total:
+        said = f"{name} holds {held} of the {total} partitions of {', '.join(topics)}: {why}"
+        log.warning("%s", said)
+        warn(said)

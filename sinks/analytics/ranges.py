@@ -12,6 +12,7 @@ from the exact range. Bots are left out the same way either way
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from models.times import as_utc
@@ -50,31 +51,31 @@ def _sums(names: tuple[str, ...]) -> str:
     return ", ".join(f"sum({name}) AS {name}" for name in names)
 
 
+def _daily_figures(p: ReportParams, table: str, key: str, names: tuple[str, ...],
+                   rows: Callable[[], str], bot_rows: Callable[[bool], str]) -> str:
+    """Per ``key`` of the range: ``names`` summed from the daily rollup ``table`` (between
+    midnights) or from ``rows()``, its views' rows of the range's raw rows; less the bots'
+    (``bot_rows(exact)``) unless included."""
+    if on_grain(p, "day"):
+        source, where, exact = f"FROM {table}\n", f"WHERE tenant = {{tenant:String}} AND {_DAY}\n", False
+    else:
+        source, where, exact = f"FROM ({rows()})\n", "", True
+    figures = f"SELECT {key}, {_sums(names)}\n{source}{where}GROUP BY {key}"
+    return without_bot_rows(figures, source, f"FROM ({bot_rows(exact)})\n", key, names,
+                            p.include_bots)
+
+
 def product_figures(p: ReportParams) -> str:
     """Per product of the range: :data:`PRODUCT_FIGURES` (without bots unless included)."""
-    if on_grain(p, "day"):
-        source, bots = "FROM product_daily\n", f"FROM ({bot_product_rows()})\n"
-        where = f"WHERE tenant = {{tenant:String}} AND {_DAY}\n"
-    else:
-        source, bots = f"FROM ({product_rows('1', '1', exact=True)})\n", \
-            f"FROM ({bot_product_rows(exact=True)})\n"
-        where = ""
-    figures = f"SELECT product_id, {_sums(PRODUCT_FIGURES)}\n{source}{where}GROUP BY product_id"
-    return without_bot_rows(figures, source, bots, "product_id", PRODUCT_FIGURES,
-                            p.include_bots)
+    return _daily_figures(p, "product_daily", "product_id", PRODUCT_FIGURES,
+                          lambda: product_rows("1", "1", exact=True), bot_product_rows)
 
 
 def coupon_figures(p: ReportParams) -> str:
     """Per coupon of the range: :data:`COUPON_FIGURES` (without bots unless included)."""
-    if on_grain(p, "day"):
-        source, bots = "FROM coupon_daily\n", f"FROM ({bot_coupon_rows()})\n"
-        where = f"WHERE tenant = {{tenant:String}} AND {_DAY}\n"
-    else:
-        source, bots = f"FROM ({view_rows(COUPON_DAILY_MV, 'events', '1', exact=True)})\n", \
-            f"FROM ({bot_coupon_rows(exact=True)})\n"
-        where = ""
-    figures = f"SELECT coupon, {_sums(COUPON_FIGURES)}\n{source}{where}GROUP BY coupon"
-    return without_bot_rows(figures, source, bots, "coupon", COUPON_FIGURES, p.include_bots)
+    return _daily_figures(p, "coupon_daily", "coupon", COUPON_FIGURES,
+                          lambda: view_rows(COUPON_DAILY_MV, "events", "1", exact=True),
+                          bot_coupon_rows)
 
 
 def kpi_figures(p: ReportParams, bucket_of: str) -> str:
